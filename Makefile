@@ -1,0 +1,75 @@
+# events-api: make help lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell scripts/find-python)
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench build validate deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+dev: $(STAMP) ## Run the whole pipeline locally (moto + gateway + consumer) until Ctrl-C
+	$(BIN)/events-api dev
+
+test: lint typecheck cfn-lint ## Lint, type-check, cfn-lint and run every test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP) ## mypy (strict) over the shared package and the CLI
+	$(BIN)/mypy
+
+cfn-lint: $(STAMP) ## cfn-lint over template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+unit: $(STAMP) ## Unit tests only (fast, no network)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+integration: $(STAMP) ## Handlers against moto in-process
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+e2e: $(STAMP) ## events-api dev on loopback, real HTTP, both buffers
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Benchmarks: writes docs/performance.md and benchmarks/results.json
+	$(BIN)/python -m benchmarks.run
+
+$(SAM): scripts/find-python
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli>=1.150"
+
+validate: $(SAM) ## sam validate --lint (SAM CLI in its own venv: its pins clash with ours)
+	$(SAM) validate --lint
+
+build: $(SAM) ## sam build (no container; arm64 wheels come from PyPI)
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build
+
+deploy: build ## sam deploy --config-env $(ENV) (ENV=dev by default; needs AWS credentials)
+	$(SAM) deploy --config-env $(or $(ENV),dev)
+
+clean: ## Remove virtual environments and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

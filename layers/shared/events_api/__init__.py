@@ -1,0 +1,1 @@
+"""Domain code shared by the ingest and consumer functions (deployed as a Lambda layer)."""

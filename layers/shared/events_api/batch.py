@@ -1,0 +1,188 @@
+"""Body decoding and per-event validation: the hot path of the ingest function.
+
+Events are only size-checked and forwarded, so they never become Python objects: the body
+is checked once for UTF-8, split into the raw text of each element by msgspec (which still
+validates the JSON grammar of every element), and each element is checked to be an object
+of at most 256 KiB. The raw slices are what the buffer records carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Buffer, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+from isal import isal_zlib
+
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
+
+_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_VALUE = msgspec.json.Decoder(msgspec.Raw)
+_WHITESPACE = b" \t\r\n"
+_OBJECT_START = ord("{")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_GZIP_WBITS = 31
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidEvent:
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """The raw text of each accepted event (no newlines inside) and the rejected ones."""
+
+    events: list[Buffer] = field(default_factory=list)
+    invalid: list[InvalidEvent] = field(default_factory=list)
+    event_bytes: int = 0
+
+
+def content_encoding(header: str | None) -> bool:
+    """True when the body is gzip; raises 415 for anything but identity or gzip."""
+    value = (header or "").strip().lower()
+    if value in ("", "identity"):
+        return False
+    if value == "gzip":
+        return True
+    raise UnsupportedMediaType(f"Content-Encoding {value!r} is not supported")
+
+
+def inflate(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Gunzip with a hard cap: inflation stops one byte past ``limit`` (gzip bombs are cheap)."""
+    out: list[bytes] = []
+    produced = 0
+    data = body
+    while True:
+        inflater = isal_zlib.decompressobj(wbits=_GZIP_WBITS)
+        try:
+            chunk = inflater.decompress(data, limit - produced + 1)
+        except isal_zlib.error as exc:
+            raise BadRequest(f"body is not valid gzip: {exc}") from None
+        produced += len(chunk)
+        if produced > limit:
+            raise PayloadTooLarge(f"body inflates past {limit} bytes")
+        out.append(chunk)
+        if not inflater.eof:
+            raise BadRequest("body is not valid gzip: truncated stream")
+        data = inflater.unused_data
+        # Concatenated gzip members are one stream (RFC 1952); trailing zero padding is not.
+        if not data.strip(b"\x00"):
+            break
+    return out[0] if len(out) == 1 else b"".join(out)
+
+
+def read_body(body: bytes, gzip: bool) -> bytes:
+    if gzip:
+        body = inflate(body)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is {len(body)} bytes, the limit is {MAX_BODY_BYTES}")
+    return body
+
+
+def _utf8_error(data: bytes) -> str | None:
+    if data.isascii():
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    return None
+
+
+def _decode_failure(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON is nested too deeply"
+    return str(exc)
+
+
+def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) -> DecodedBatch:
+    batch = DecodedBatch()
+    accepted = batch.events
+    total = 0
+    for position, raw in enumerate(raws):
+        view = memoryview(raw)
+        size = view.nbytes
+        if view[0] != _OBJECT_START:
+            reason = "event is not a JSON object"
+        elif size > MAX_EVENT_BYTES:
+            reason = f"event is {size} bytes, larger than the {MAX_EVENT_BYTES}-byte limit"
+        else:
+            accepted.append(raw)
+            total += size
+            continue
+        index = position if indexes is None else indexes[position]
+        batch.invalid.append(InvalidEvent(index, reason))
+    batch.event_bytes = total
+    return batch
+
+
+def parse_json(body: bytes) -> DecodedBatch:
+    """A JSON array of objects, or a single object (a batch of one)."""
+    if body.startswith(_UTF8_BOM):
+        body = body[len(_UTF8_BOM) :]
+    stripped = body.lstrip(_WHITESPACE)
+    if not stripped:
+        raise BadRequest("the body is empty")
+    error = _utf8_error(body)
+    if error:
+        raise BadRequest(f"body is not valid UTF-8: {error}")
+    # Any newline in valid JSON is whitespace, so flattening keeps every event one line.
+    if b"\n" in body:
+        body = body.replace(b"\n", b" ")
+    if b"\r" in body:
+        body = body.replace(b"\r", b" ")
+    first = stripped[0]
+    try:
+        if first == ord("["):
+            raws: list[Buffer] = list(_ARRAY.decode(body))
+        elif first == _OBJECT_START:
+            raws = [_VALUE.decode(body)]
+        else:
+            _VALUE.decode(body)
+            raise BadRequest("body must be a JSON array of objects or a single JSON object")
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise BadRequest(f"body is not valid JSON: {_decode_failure(exc)}") from None
+    if not raws:
+        raise BadRequest("the batch is empty")
+    return _check_events(raws)
+
+
+def parse_ndjson(body: bytes) -> DecodedBatch:
+    """One object per line; blank lines are skipped; a bad line is one invalid event."""
+    if body.startswith(_UTF8_BOM):
+        body = body[len(_UTF8_BOM) :]
+    lines = [line for line in body.split(b"\n") if line.strip(_WHITESPACE)]
+    if not lines:
+        raise BadRequest("the body is empty")
+    # Fast path: every line valid, parsed in one call as if it were an array.
+    if _utf8_error(body) is None:
+        try:
+            raws: list[Buffer] = list(_ARRAY.decode(b"[" + b",".join(lines) + b"]"))
+        except (msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            if len(raws) == len(lines):
+                return _check_events(raws)
+    return _parse_lines(lines)
+
+
+def _parse_lines(lines: list[bytes]) -> DecodedBatch:
+    raws: list[Buffer] = []
+    indexes: list[int] = []
+    invalid: list[InvalidEvent] = []
+    for index, line in enumerate(lines):
+        error = _utf8_error(line)
+        if error is None:
+            try:
+                raws.append(_VALUE.decode(line.replace(b"\r", b" ")))
+                indexes.append(index)
+                continue
+            except (msgspec.DecodeError, RecursionError) as exc:
+                error = _decode_failure(exc)
+        invalid.append(InvalidEvent(index, f"line is not valid JSON: {error}"))
+    batch = _check_events(raws, indexes)
+    batch.invalid = sorted(invalid + batch.invalid, key=lambda item: item.index)
+    return batch

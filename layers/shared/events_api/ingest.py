@@ -1,0 +1,151 @@
+"""The ingest path as a chain of small steps, in the contract's order (first failure wins).
+
+request -> method -> key -> path and labels -> dataset scope -> encoding -> body size ->
+body decoding -> per-event checks -> buffer records -> delivery -> answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from . import batch, records
+from .buffer import BufferUnavailable, Publisher, deliver
+from .errors import (
+    ApiError,
+    Forbidden,
+    MethodNotAllowed,
+    ServiceUnavailable,
+    Unauthorised,
+)
+from .http_api import dataset_from_path, error_response, parse_event, respond
+from .keys import KeyAuthenticator, KeyStoreUnavailable
+from .observability import count, count_rejection, logger
+from .publishers import Entry
+from .settings import IngestSettings
+
+ACCEPTED = {"message": "Request Accepted"}
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class IngestService:
+    settings: IngestSettings
+    keys: KeyAuthenticator
+    publisher: Publisher
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return self._handle(event)
+        except ApiError as error:
+            count_rejection(error.reason_label)
+            logger.info(
+                "request rejected",
+                extra={"status": error.status, "reason": error.reason or error.message},
+            )
+            return error_response(error)
+        except Exception:
+            logger.exception("unexpected failure")
+            count_rejection("internal")
+            return error_response(ApiError())
+
+    def _handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        received_at = now_rfc3339()
+        request = parse_event(event)
+        if request.method != "POST":
+            raise MethodNotAllowed()
+        try:
+            key = self.keys.authenticate(request.api_key())
+        except KeyStoreUnavailable as exc:
+            logger.warning("key store unavailable", extra={"error": str(exc)})
+            raise ServiceUnavailable("key store unavailable") from None
+        if key is None:
+            raise Unauthorised()
+        dataset = dataset_from_path(request.raw_path)
+        meta = records.RequestMeta(
+            dataset=dataset,
+            request_id=request.request_id,
+            received_at=received_at,
+            service=request.label("x-service"),
+            namespace=request.label("x-namespace"),
+        )
+        if not key.allows(dataset):
+            raise Forbidden()
+        gzipped = batch.content_encoding(request.header("content-encoding"))
+        body = batch.read_body(request.raw_body(), gzipped)
+        decoded = batch.parse_ndjson(body) if request.is_ndjson() else batch.parse_json(body)
+        if decoded.events:
+            self._buffer(meta, decoded.events)
+        accepted, invalid = len(decoded.events), len(decoded.invalid)
+        count("EventsAccepted", accepted)
+        count("EventsInvalid", invalid)
+        count("EventBytesAccepted", decoded.event_bytes)
+        logger.info(
+            "batch ingested",
+            extra={
+                "dataset": dataset,
+                "keyId": key.id,
+                "accepted": accepted,
+                "invalid": invalid,
+                "bodyBytes": len(body),
+            },
+        )
+        if decoded.invalid:
+            count_rejection("invalid_events")
+            return respond(
+                400,
+                {
+                    "message": "Bad Request",
+                    "accepted": accepted,
+                    "invalid": [{"index": i.index, "reason": i.reason} for i in decoded.invalid],
+                },
+            )
+        return respond(202, ACCEPTED)
+
+    def _buffer(self, meta: records.RequestMeta, events: list[Any]) -> None:
+        blobs = records.encode(
+            meta,
+            events,
+            self.settings.max_record_bytes - self.publisher.record_overhead,
+            self.settings.compression_level,
+        )
+        entries = [
+            Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")
+            for n, blob in enumerate(blobs)
+        ]
+        try:
+            report = deliver(self.publisher, entries, self.settings.buffer_budget_seconds)
+        except BufferUnavailable as exc:
+            logger.error(
+                "buffer unavailable",
+                extra={"pending": exc.pending, "attempts": exc.attempts, "error": exc.last_error},
+            )
+            raise ServiceUnavailable("buffer unavailable") from None
+        count("BufferRecords", len(blobs))
+        if report.retried_entries:
+            count("BufferEntriesRetried", report.retried_entries)
+
+
+def build_ingest_service(settings: IngestSettings) -> IngestService:
+    """Wire the real adapters (no AWS call happens here; clients are created on first use)."""
+    from .key_store import SsmKeyStore
+    from .publishers import KinesisPublisher, SqsPublisher
+    from .settings import BufferType
+
+    keys = KeyAuthenticator(
+        SsmKeyStore(settings.api_keys_path),
+        ttl_seconds=settings.key_cache_ttl_seconds,
+        max_entries=settings.key_cache_max_entries,
+        lookups_per_second=settings.key_lookups_per_second,
+    )
+    publisher: Publisher = (
+        KinesisPublisher(settings.stream_name)
+        if settings.buffer_type is BufferType.KINESIS
+        else SqsPublisher(settings.queue_url)
+    )
+    return IngestService(settings, keys, publisher)

@@ -1,0 +1,73 @@
+"""Buffer adapters: one PutRecords / SendMessageBatch call each, per-entry failures out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import aws_clients
+
+#: Body of every SQS message: the record itself travels as a binary attribute, which SQS
+#: bills at its raw size (a base64 body would cost a third more).
+SQS_BODY = "events-api record"
+SQS_ATTRIBUTE = "record"
+_SQS_ATTRIBUTE_OVERHEAD = len(SQS_ATTRIBUTE) + len("Binary") + len(SQS_BODY)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    data: bytes
+    partition_key: str
+
+
+class KinesisPublisher:
+    max_entries_per_call = 500
+    max_bytes_per_call = 5 * 1024 * 1024
+    #: Bytes per record that are not the record's data (the partition key).
+    record_overhead = 256
+
+    def __init__(self, stream_name: str) -> None:
+        self.stream_name = stream_name
+
+    def entry_size(self, entry: Entry) -> int:
+        return len(entry.data) + len(entry.partition_key)
+
+    def send(self, entries: Sequence[Entry]) -> set[str]:
+        answer = aws_clients.kinesis().put_records(
+            StreamName=self.stream_name,
+            Records=[{"Data": e.data, "PartitionKey": e.partition_key} for e in entries],
+        )
+        return {
+            entry.id
+            for entry, result in zip(entries, answer["Records"], strict=True)
+            if result.get("ErrorCode")
+        }
+
+
+class SqsPublisher:
+    max_entries_per_call = 10
+    max_bytes_per_call = 1024 * 1024
+    record_overhead = _SQS_ATTRIBUTE_OVERHEAD + 64
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def entry_size(self, entry: Entry) -> int:
+        return len(entry.data) + _SQS_ATTRIBUTE_OVERHEAD
+
+    def send(self, entries: Sequence[Entry]) -> set[str]:
+        answer = aws_clients.sqs().send_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[
+                {
+                    "Id": entry.id,
+                    "MessageBody": SQS_BODY,
+                    "MessageAttributes": {
+                        SQS_ATTRIBUTE: {"DataType": "Binary", "BinaryValue": entry.data}
+                    },
+                }
+                for entry in entries
+            ],
+        )
+        return {failed["Id"] for failed in answer.get("Failed", [])}

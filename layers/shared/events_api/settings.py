@@ -1,0 +1,117 @@
+"""Typed settings, one object per function, read from the environment once.
+
+This is the only module that reads the environment. Every variable is documented in the
+README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: Lambda's synchronous invoke payload limit, and the contract's decompressed body ceiling.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+#: An event's text, as sent, may be at most this long.
+MAX_EVENT_BYTES = 256 * 1024
+#: Kinesis records (default streams) and SQS messages are both 1 MiB at most (AWS, 2025).
+AWS_MAX_RECORD_BYTES = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed: the function cannot start."""
+
+
+class BufferType(StrEnum):
+    KINESIS = "kinesis"
+    SQS = "sqs"
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} must be set")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    buffer_type: BufferType
+    stream_name: str
+    queue_url: str
+    api_keys_path: str
+    key_cache_ttl_seconds: float = 30.0
+    key_cache_max_entries: int = 10_000
+    key_lookups_per_second: float = 20.0
+    buffer_budget_seconds: float = 8.0
+    max_record_bytes: int = AWS_MAX_RECORD_BYTES
+    compression_level: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> IngestSettings:
+        env = os.environ if env is None else env
+        raw_type = env.get("BUFFER_TYPE", "kinesis").strip().lower()
+        try:
+            buffer_type = BufferType(raw_type)
+        except ValueError as exc:
+            raise SettingsError(f"BUFFER_TYPE must be kinesis or sqs, got {raw_type!r}") from exc
+        stream_name = env.get("STREAM_NAME", "").strip()
+        queue_url = env.get("QUEUE_URL", "").strip()
+        if buffer_type is BufferType.KINESIS and not stream_name:
+            raise SettingsError("STREAM_NAME must be set when BUFFER_TYPE is kinesis")
+        if buffer_type is BufferType.SQS and not queue_url:
+            raise SettingsError("QUEUE_URL must be set when BUFFER_TYPE is sqs")
+        path = _require(env, "API_KEYS_PATH")
+        if not (path.startswith("/") and path.endswith("/")):
+            raise SettingsError(f"API_KEYS_PATH must start and end with '/', got {path!r}")
+        return cls(
+            buffer_type=buffer_type,
+            stream_name=stream_name,
+            queue_url=queue_url,
+            api_keys_path=path,
+            # Revocation must take effect within 60 s, so the TTL is capped there.
+            key_cache_ttl_seconds=_number(env, "KEY_CACHE_TTL_SECONDS", 30.0, 0.0, 60.0),
+            key_cache_max_entries=int(
+                _number(env, "KEY_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)
+            ),
+            key_lookups_per_second=_number(env, "KEY_LOOKUPS_PER_SECOND", 20.0, 0.1, 10_000),
+            buffer_budget_seconds=_number(env, "BUFFER_BUDGET_SECONDS", 8.0, 0.1, 25.0),
+            max_record_bytes=int(
+                _number(
+                    env,
+                    "MAX_RECORD_BYTES",
+                    AWS_MAX_RECORD_BYTES,
+                    64 * 1024,
+                    10 * AWS_MAX_RECORD_BYTES,
+                )
+            ),
+            compression_level=int(_number(env, "BUFFER_COMPRESSION_LEVEL", 1, -7, 19)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    bucket_name: str
+    gzip_level: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
+        env = os.environ if env is None else env
+        return cls(
+            bucket_name=_require(env, "BUCKET_NAME"),
+            gzip_level=int(_number(env, "STORE_GZIP_LEVEL", 1, 0, 3)),
+        )
