@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from events_api.consumer import (
     ConsumerService,
     build_consumer_service,
@@ -43,18 +42,16 @@ def service() -> ConsumerService:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     source = source_of(event)
+    if source not in _EVENT_TYPES:
+        raise ValueError("the consumer takes Kinesis or SQS events only")
     failed = service().store(source, source_records(event))
 
     def record_handler(record: Any) -> None:
-        item_id = (
-            record.kinesis.sequence_number if source == "kinesis" else record.message_id
-        )
+        item_id = record.kinesis.sequence_number if source == "kinesis" else record.message_id
         if item_id in failed:
             raise RecordNotStored(item_id)
 
-    processor = BatchProcessor(
-        event_type=_EVENT_TYPES[source], raise_on_entire_batch_failure=False
-    )
+    processor = BatchProcessor(event_type=_EVENT_TYPES[source], raise_on_entire_batch_failure=False)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

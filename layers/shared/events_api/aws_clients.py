@@ -35,7 +35,8 @@ def _client(service: str) -> Any:
             import boto3
             from botocore.config import Config
 
-            client = boto3.session.Session().client(service, config=Config(**_CONFIG_ARGS))
+            session: Any = boto3.session.Session()
+            client = session.client(service, config=Config(**_CONFIG_ARGS))
             _clients[service] = client
         return client
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Buffer, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import msgspec
 from isal import isal_zlib
@@ -23,6 +24,7 @@ _WHITESPACE = b" \t\r\n"
 _OBJECT_START = ord("{")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _GZIP_WBITS = 31
+_InflateError = cast(type[Exception], isal_zlib.IsalError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def inflate(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
         inflater = isal_zlib.decompressobj(wbits=_GZIP_WBITS)
         try:
             chunk = inflater.decompress(data, limit - produced + 1)
-        except isal_zlib.error as exc:
+        except _InflateError as exc:
             raise BadRequest(f"body is not valid gzip: {exc}") from None
         produced += len(chunk)
         if produced > limit:

@@ -56,9 +56,7 @@ def source_records(event: Mapping[str, Any]) -> list[SourceRecord]:
         else:
             attribute = (record.get("messageAttributes") or {}).get(SQS_ATTRIBUTE) or {}
             binary = attribute.get("binaryValue")
-            data = (
-                base64.b64decode(binary) if binary else str(record.get("body", "")).encode()
-            )
+            data = base64.b64decode(binary) if binary else str(record.get("body", "")).encode()
             out.append(SourceRecord(record["messageId"], record["messageId"], data))
     return out
 

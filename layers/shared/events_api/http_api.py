@@ -91,10 +91,12 @@ def dataset_from_path(raw_path: str) -> str:
     return dataset
 
 
-def respond(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = {}) -> dict[str, Any]:
+def respond(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "statusCode": status,
-        "headers": {**_JSON_HEADERS, **headers},
+        "headers": {**_JSON_HEADERS, **(headers or {})},
         "body": orjson.dumps(body).decode(),
         "isBase64Encoded": False,
     }

@@ -20,7 +20,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-logger = Logger(json_serializer=_dumps, json_deserializer=orjson.loads, utc=True)
+def _loads(value: Any) -> Any:
+    return orjson.loads(value)
+
+
+logger = Logger(json_serializer=_dumps, json_deserializer=_loads, utc=True)
 metrics = Metrics(namespace=NAMESPACE)
 
 

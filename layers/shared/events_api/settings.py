@@ -85,9 +85,7 @@ class IngestSettings:
             api_keys_path=path,
             # Revocation must take effect within 60 s, so the TTL is capped there.
             key_cache_ttl_seconds=_number(env, "KEY_CACHE_TTL_SECONDS", 30.0, 0.0, 60.0),
-            key_cache_max_entries=int(
-                _number(env, "KEY_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)
-            ),
+            key_cache_max_entries=int(_number(env, "KEY_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)),
             key_lookups_per_second=_number(env, "KEY_LOOKUPS_PER_SECOND", 20.0, 0.1, 10_000),
             buffer_budget_seconds=_number(env, "BUFFER_BUDGET_SECONDS", 8.0, 0.1, 25.0),
             max_record_bytes=int(
