@@ -1,0 +1,193 @@
+"""Regenerates events/*.json: one realistic Lambda event per scenario.
+
+Run: .venv/bin/python scripts/generate_events.py
+The API Gateway events carry the sample key below; the tests register it in moto, and with
+`sam local invoke` you put your own key (from `events-api keys create`) in its place.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from pathlib import Path
+
+from events_api import records
+from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+
+SAMPLE_KEY = "evk_SampleKeyForEventFiles0000000000073kyn"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+LOGS = [
+    {
+        "message": "This is an example log event",
+        "error": "TypeError: Cannot read property 'something' of undefined",
+        "requestId": "6092d6f0-3bfa-4d62-9d0b-5bc7ae6518a1",
+        "namespace": "https://api.domain.com/resource/{id}",
+        "timestamp": "2026-11-26T12:00:00.123Z",
+    },
+    {
+        "message": "This is another example log event",
+        "requestId": "6092d6f0-3bfa-4d62-9d0b-5bc7ae6518a1",
+        "data": {"userId": "01HBRCB38K2K4V5SDR7YC1D0ZB"},
+        "duration": 127,
+        "timestamp": 1795694400123,
+    },
+]
+
+
+def http_event(
+    method: str = "POST",
+    path: str = "/v1/logs",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, object]:
+    all_headers = {
+        "accept": "*/*",
+        "content-type": "application/json",
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "curl/8.5.0",
+        "x-amzn-trace-id": "Root=1-6745b8a0-3f0c5a1e2b7d4c6e8f901234",
+        "x-api-key": SAMPLE_KEY,
+        "x-forwarded-for": "203.0.113.10",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+        "x-service": "my-service",
+    }
+    all_headers.update(headers or {})
+    all_headers = {k: v for k, v in all_headers.items() if v}
+    event: dict[str, object] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "26/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795694400000,
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+    return event
+
+
+def buffer_blobs() -> list[bytes]:
+    meta = records.RequestMeta(
+        dataset="logs",
+        request_id="JKJaXmPLvHcESHA=",
+        received_at="2026-11-26T12:00:01.000Z",
+        service="my-service",
+    )
+    events = [json.dumps(e, separators=(",", ":")).encode() for e in LOGS]
+    return [
+        *records.encode(meta, events[:1], 1_000_000),
+        *records.encode(meta, events[1:], 1_000_000),
+    ]
+
+
+def kinesis_event() -> dict[str, object]:
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/events-api-dev-EventsStream"
+    out = []
+    for n, blob in enumerate(buffer_blobs()):
+        sequence = f"4965906587406741098113587917649245645958237011936788{n:04d}"
+        out.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": f"JKJaXmPLvHcESHA=/{n}",
+                    "sequenceNumber": sequence,
+                    "data": base64.b64encode(blob).decode(),
+                    "approximateArrivalTimestamp": 1795694401.0 + n,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:{sequence}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/events-api-consumer",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": arn,
+            }
+        )
+    return {"Records": out}
+
+
+def sqs_event() -> dict[str, object]:
+    arn = "arn:aws:sqs:us-east-1:123456789012:events-api-dev-EventsQueue"
+    out = []
+    for n, blob in enumerate(buffer_blobs()):
+        out.append(
+            {
+                "messageId": f"059f36b4-87a3-44ab-83d2-66197{n:07d}",
+                "receiptHandle": f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{n}",
+                "body": SQS_BODY,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795694401000",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": "1795694401005",
+                },
+                "messageAttributes": {
+                    SQS_ATTRIBUTE: {
+                        "binaryValue": base64.b64encode(blob).decode(),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": "Binary",
+                    }
+                },
+                "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
+                "md5OfMessageAttributes": "00484c68f4a3b5b5e5a8e4d3c2b1a090",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": out}
+
+
+def main() -> None:
+    array = json.dumps(LOGS, indent=2).encode()
+    ndjson = b"\n".join(json.dumps(e).encode() for e in LOGS) + b"\n"
+    scenarios = {
+        "ingest-valid-batch": http_event(body=array),
+        "ingest-single-event": http_event(body=json.dumps(LOGS[0]).encode()),
+        "ingest-ndjson": http_event(
+            body=ndjson, headers={"content-type": "application/x-ndjson"}, base64_body=True
+        ),
+        "ingest-gzip": http_event(
+            body=gzip.compress(array, mtime=0),
+            headers={"content-encoding": "gzip"},
+            base64_body=True,
+        ),
+        "ingest-invalid-events": http_event(
+            body=json.dumps([LOGS[0], "not an object", 42]).encode()
+        ),
+        "ingest-bad-key": http_event(
+            body=array, headers={"x-api-key": "evk_not-a-real-key"}
+        ),
+        "ingest-bad-path": http_event(path="/v2/logs/extra", body=array),
+        "ingest-wrong-method": http_event(method="GET"),
+        "consumer-kinesis-batch": kinesis_event(),
+        "consumer-sqs-batch": sqs_event(),
+    }
+    for name, event in scenarios.items():
+        (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

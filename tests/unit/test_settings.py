@@ -1,0 +1,52 @@
+"""Settings are read once from the environment and validated with clear messages."""
+
+from __future__ import annotations
+
+import pytest
+from events_api.settings import (
+    AWS_MAX_RECORD_BYTES,
+    BufferType,
+    ConsumerSettings,
+    IngestSettings,
+    SettingsError,
+)
+
+pytestmark = pytest.mark.unit
+
+BASE = {"BUFFER_TYPE": "kinesis", "STREAM_NAME": "s", "API_KEYS_PATH": "/events-api/keys/"}
+
+
+def test_ingest_settings_defaults_target_aws_limits() -> None:
+    settings = IngestSettings.from_env(BASE)
+    assert settings.buffer_type is BufferType.KINESIS
+    assert settings.max_record_bytes == AWS_MAX_RECORD_BYTES
+    assert settings.key_cache_ttl_seconds <= 60
+
+
+def test_sqs_buffer_needs_a_queue_url() -> None:
+    with pytest.raises(SettingsError, match="QUEUE_URL"):
+        IngestSettings.from_env({**BASE, "BUFFER_TYPE": "sqs"})
+    settings = IngestSettings.from_env({**BASE, "BUFFER_TYPE": "SQS", "QUEUE_URL": "http://q"})
+    assert settings.buffer_type is BufferType.SQS
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"BUFFER_TYPE": "firehose"}, "BUFFER_TYPE"),
+        ({"STREAM_NAME": ""}, "STREAM_NAME"),
+        ({"API_KEYS_PATH": "keys"}, "API_KEYS_PATH"),
+        ({"API_KEYS_PATH": ""}, "API_KEYS_PATH"),
+        ({"KEY_CACHE_TTL_SECONDS": "120"}, "KEY_CACHE_TTL_SECONDS"),
+        ({"BUFFER_BUDGET_SECONDS": "abc"}, "BUFFER_BUDGET_SECONDS"),
+    ],
+)
+def test_invalid_ingest_settings_are_refused_with_the_variable_named(changes, message) -> None:
+    with pytest.raises(SettingsError, match=message):
+        IngestSettings.from_env({**BASE, **changes})
+
+
+def test_consumer_needs_a_bucket() -> None:
+    with pytest.raises(SettingsError, match="BUCKET_NAME"):
+        ConsumerSettings.from_env({})
+    assert ConsumerSettings.from_env({"BUCKET_NAME": "b"}).bucket_name == "b"

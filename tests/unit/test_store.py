@@ -1,0 +1,148 @@
+"""Stored events: the contract's fields, timestamps, object keys and names."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import msgspec
+import pytest
+from events_api import records, store
+
+pytestmark = pytest.mark.unit
+
+META = records.RequestMeta(
+    dataset="logs",
+    request_id="req-1",
+    received_at="2026-11-26T05:06:07.890Z",
+    service="header-service",
+    namespace="header-namespace",
+)
+
+
+def stored(events: list[bytes], meta: records.RequestMeta = META, first: int = 0) -> list[dict]:
+    record = records.DecodedRecord(meta, first, b"\n".join(events))
+    return [json.loads(line) for line in store.enrich(record)]
+
+
+def test_stored_event_is_the_event_as_sent_plus_the_contract_fields() -> None:
+    [line] = store.enrich(records.DecodedRecord(META, 7, b'{"message":"hi","n":1}'))
+    assert line == (
+        b'{"message":"hi","n":1,"_dataset":"logs","_service":"header-service",'
+        b'"_namespace":"header-namespace","_receivedAt":"2026-11-26T05:06:07.890Z",'
+        b'"_requestId":"req-1","_timestamp":"2026-11-26T05:06:07.890Z","_id":"req-1-7"}'
+    )
+
+
+def test_event_service_and_namespace_win_over_headers_and_absent_stays_absent() -> None:
+    events = [b'{"service":"own","namespace":"ns"}', b'{"service":42}', b"{}"]
+    out = stored(events)
+    assert [(e["_service"], e["_namespace"]) for e in out] == [
+        ("own", "ns"),
+        ("header-service", "header-namespace"),
+        ("header-service", "header-namespace"),
+    ]
+    bare = records.RequestMeta("logs", "r", "2026-11-26T05:06:07.890Z")
+    [event] = stored([b'{"a":1}'], bare)
+    assert "_service" not in event
+    assert "_namespace" not in event
+
+
+def test_ids_are_request_id_and_ordinal_unique_across_records() -> None:
+    first = stored([b"{}", b"{}"], first=0)
+    second = stored([b"{}"], first=2)
+    assert [e["_id"] for e in first + second] == ["req-1-0", "req-1-1", "req-1-2"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"2026-01-02T03:04:05Z"', "2026-01-02T03:04:05.000Z"),
+        ('"2026-01-02T03:04:05.123456789Z"', "2026-01-02T03:04:05.123Z"),
+        ('"2026-01-02t03:04:05.5+02:00"', "2026-01-02T01:04:05.500Z"),
+        ('"2026-01-02 03:04:05.120-01:30"', "2026-01-02T04:34:05.120Z"),
+        ("1767323045123", "2026-01-02T03:04:05.123Z"),
+        ("0", "1970-01-01T00:00:00.000Z"),
+    ],
+)
+def test_rfc3339_and_epoch_millisecond_timestamps_are_normalised_to_utc(value, expected) -> None:
+    assert store.normalise_timestamp(msgspec.Raw(value.encode())) == expected
+    [event] = stored([b'{"timestamp":' + value.encode() + b"}"])
+    assert event["_timestamp"] == expected
+    assert event["timestamp"] == json.loads(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"yesterday"',
+        '"2026-01-02"',
+        '"2026-13-02T03:04:05Z"',
+        '"2026-01-02T03:04:05"',
+        "-5",
+        "1.5e3",
+        "true",
+        "null",
+        "{}",
+        "123456789012345678901234567890",
+        "253402300800000",
+    ],
+)
+def test_other_timestamps_fall_back_to_received_at(value) -> None:
+    [event] = stored([b'{"timestamp":' + value.encode() + b"}"])
+    assert event["_timestamp"] == META.received_at
+
+
+def test_stored_fields_in_the_event_are_overwritten_not_duplicated() -> None:
+    [line] = store.enrich(
+        records.DecodedRecord(
+            META, 0, b'{"_id":"mine","_dataset":"x","keep":12345678901234567890123}'
+        )
+    )
+    assert line.count(b'"_id"') == 1
+    assert line.count(b'"_dataset"') == 1
+    event = json.loads(line)
+    assert event["_id"] == "req-1-0"
+    assert event["_dataset"] == "logs"
+    # Integers past 64 bits survive byte for byte even on the re-encoding path.
+    assert b'"keep":12345678901234567890123' in line
+
+
+def test_escaped_stored_field_names_are_recognised() -> None:
+    [event] = stored([b'{"\\u005fid":"mine"}'])
+    assert event["_id"] == "req-1-0"
+
+
+def test_events_with_unrelated_underscore_keys_keep_their_exact_text() -> None:
+    event = b'{"_private": 1,  "dup": 1, "dup": 2}'
+    [line] = store.enrich(records.DecodedRecord(META, 0, event))
+    assert line.startswith(b'{"_private": 1,  "dup": 1, "dup": 2,"_dataset"')
+
+
+def test_empty_object_gets_only_the_stored_fields() -> None:
+    [event] = stored([b"{ }"])
+    assert set(event) == set(store.STORED_FIELDS)
+
+
+def test_partition_prefix_uses_receive_time_date_and_hour() -> None:
+    assert store.partition_prefix("logs", META.received_at) == "dataset=logs/dt=2026-11-26/hour=05/"
+
+
+def test_object_name_depends_only_on_the_source_records() -> None:
+    a = store.object_name("kinesis", ["shard:1", "shard:2"])
+    assert a == store.object_name("kinesis", ["shard:2", "shard:1"])
+    assert a != store.object_name("kinesis", ["shard:1"])
+    assert a.startswith("kinesis-")
+
+
+def test_quarantine_key_is_safe_for_any_record_id() -> None:
+    assert store.quarantine_key("kinesis", "shardId-0:49/../x") == (
+        "quarantine/source=kinesis/shardId-0_49_.._x.bin"
+    )
+
+
+def test_object_body_is_deterministic_gzip_ndjson() -> None:
+    plan = store.ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", lines=[b'{"a":1}', b'{"b":2}'])
+    body = plan.body(1)
+    assert body == plan.body(1)  # no timestamp in the gzip header: retries write equal bytes
+    assert gzip.decompress(body) == b'{"a":1}\n{"b":2}\n'
