@@ -40,6 +40,7 @@ class IngestService:
     publisher: Publisher
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        count("Requests")
         try:
             return self._handle(event)
         except ApiError as error:

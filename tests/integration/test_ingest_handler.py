@@ -1,0 +1,342 @@
+"""The real ingest handler against moto: every row of the contract's table, both buffers."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from events_api import records
+from events_api.key_store import SsmKeyStore
+from events_api.keys import generate_key, key_hash
+from tests.integration.conftest import KEYS_PATH, Stack
+from tests.support import SAMPLE_KEY, FakeLambdaContext, http_event, load_event, response_json
+
+pytestmark = pytest.mark.integration
+
+ACCEPTED = {"message": "Request Accepted"}
+SAMPLE_EVENTS = [
+    json.dumps(e, separators=(",", ":")).encode()
+    for e in json.loads(load_event("ingest-valid-batch")["body"])
+]
+
+
+def invoke(app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    return app.lambda_handler(event, FakeLambdaContext())
+
+
+def buffered_events(stack: Stack) -> list[tuple[records.RequestMeta, bytes]]:
+    out = []
+    for blob in stack.buffered():
+        decoded = records.decode(blob)
+        out.extend((decoded.meta, event) for event in decoded.events())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "body"),
+    [
+        ("ingest-valid-batch", 202, ACCEPTED),
+        ("ingest-single-event", 202, ACCEPTED),
+        ("ingest-ndjson", 202, ACCEPTED),
+        ("ingest-gzip", 202, ACCEPTED),
+        (
+            "ingest-invalid-events",
+            400,
+            {
+                "message": "Bad Request",
+                "accepted": 1,
+                "invalid": [
+                    {"index": 1, "reason": "event is not a JSON object"},
+                    {"index": 2, "reason": "event is not a JSON object"},
+                ],
+            },
+        ),
+        ("ingest-bad-key", 401, {"message": "Unauthorised"}),
+        (
+            "ingest-bad-path",
+            400,
+            {"message": "Bad Request", "reason": "the path must be /v1/{dataset}"},
+        ),
+        ("ingest-wrong-method", 405, {"message": "Method Not Allowed"}),
+    ],
+)
+def test_every_event_file_gets_its_contract_answer(ingest, stack, name, status, body) -> None:
+    response = invoke(ingest, load_event(name))
+    assert response["statusCode"] == status
+    assert response_json(response) == body
+
+
+@pytest.mark.parametrize("name", ["ingest-valid-batch", "ingest-ndjson", "ingest-gzip"])
+def test_accepted_events_are_on_the_buffer_exactly_as_sent(ingest, stack, name) -> None:
+    assert invoke(ingest, load_event(name))["statusCode"] == 202
+    buffered = buffered_events(stack)
+    assert [json.loads(e) for _, e in buffered] == [json.loads(e) for e in SAMPLE_EVENTS]
+    meta = buffered[0][0]
+    assert (meta.dataset, meta.service, meta.namespace, meta.request_id) == (
+        "logs",
+        "my-service",
+        None,
+        "JKJaXmPLvHcESHA=",
+    )
+
+
+def test_valid_events_of_a_partly_invalid_batch_are_ingested(ingest, stack) -> None:
+    event = load_event("ingest-invalid-events")
+    invoke(ingest, event)
+    sent = json.loads(event["body"])[0]
+    assert [json.loads(e) for _, e in buffered_events(stack)] == [sent]
+
+
+def test_wrong_method_answers_405_with_allow_header_before_checking_the_key(ingest, stack) -> None:
+    response = invoke(ingest, http_event(method="PUT", headers={"x-api-key": None}))
+    assert response["statusCode"] == 405
+    assert response["headers"]["allow"] == "POST"
+
+
+def test_bad_key_is_checked_before_the_path(ingest, stack) -> None:
+    response = invoke(ingest, http_event("[{}]", path="/nope", headers={"x-api-key": None}))
+    assert (response["statusCode"], response_json(response)) == (401, {"message": "Unauthorised"})
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-api-key": None},
+        {"x-api-key": "evk_tooshort"},
+        {"x-api-key": SAMPLE_KEY[:-1] + ("A" if SAMPLE_KEY[-1] != "A" else "B")},
+        {"x-api-key": generate_key()},
+        {"x-api-key": None, "authorization": "Basic " + SAMPLE_KEY},
+    ],
+    ids=["missing", "malformed", "bad-checksum", "unknown", "not-bearer"],
+)
+def test_missing_malformed_and_unknown_keys_are_unauthorised(ingest, stack, headers) -> None:
+    response = invoke(ingest, http_event("[{}]", headers=headers))
+    assert (response["statusCode"], response_json(response)) == (401, {"message": "Unauthorised"})
+    assert stack.buffered() == []
+
+
+def test_bearer_token_is_accepted(ingest, stack) -> None:
+    event = http_event(
+        '[{"a":1}]', headers={"x-api-key": None, "authorization": f"Bearer {SAMPLE_KEY}"}
+    )
+    assert invoke(ingest, event)["statusCode"] == 202
+
+
+def test_revoked_key_is_refused_once_the_cache_entry_expires(ingest, stack, monkeypatch) -> None:
+    monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")
+    assert invoke(ingest, http_event('[{"a":1}]'))["statusCode"] == 202
+    boto3.client("ssm").delete_parameter(Name=KEYS_PATH + key_hash(SAMPLE_KEY))
+    response = invoke(ingest, http_event('[{"a":1}]'))
+    assert (response["statusCode"], response_json(response)) == (401, {"message": "Unauthorised"})
+
+
+def test_key_limited_to_other_datasets_is_forbidden(ingest, stack) -> None:
+    key = generate_key()
+    SsmKeyStore(KEYS_PATH).create(key, "limited", "only metrics", ("metrics",))
+    headers = {"x-api-key": key}
+    assert (
+        invoke(ingest, http_event('[{"a":1}]', path="/v1/metrics", headers=headers))["statusCode"]
+        == 202
+    )
+    response = invoke(ingest, http_event('[{"a":1}]', path="/v1/logs", headers=headers))
+    assert (response["statusCode"], response_json(response)) == (403, {"message": "Forbidden"})
+
+
+def test_bad_dataset_name_is_a_bad_request(ingest, stack) -> None:
+    response = invoke(ingest, http_event("[{}]", path="/v1/Bad%20Name"))
+    assert response["statusCode"] == 400
+    assert response_json(response)["reason"].startswith("the dataset name must be")
+
+
+def test_overlong_service_header_is_a_bad_request(ingest, stack) -> None:
+    response = invoke(ingest, http_event("[{}]", headers={"x-service": "s" * 257}))
+    assert response_json(response) == {
+        "message": "Bad Request",
+        "reason": "header x-service is longer than 256 characters",
+    }
+
+
+def test_unsupported_content_encoding_is_415(ingest, stack) -> None:
+    response = invoke(ingest, http_event(b"[{}]", headers={"content-encoding": "br"}))
+    assert (response["statusCode"], response_json(response)) == (
+        415,
+        {"message": "Unsupported Media Type"},
+    )
+
+
+def test_body_inflating_past_6_mib_is_413(ingest, stack) -> None:
+    bomb = gzip.compress(b"[" + b" " * (6 * 1024 * 1024) + b"]")
+    response = invoke(ingest, http_event(bomb, headers={"content-encoding": "gzip"}))
+    assert (response["statusCode"], response_json(response)) == (
+        413,
+        {"message": "Payload Too Large"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("", "the body is empty"),
+        ("[]", "the batch is empty"),
+        ("[1", "body is not valid JSON: Input data was truncated"),
+        ('[{"a": NaN}]', "body is not valid JSON: JSON is malformed: invalid character (byte 7)"),
+        ("true", "body must be a JSON array of objects or a single JSON object"),
+    ],
+)
+def test_unparseable_bodies_are_400_with_a_reason(ingest, stack, body, reason) -> None:
+    response = invoke(ingest, http_event(body))
+    assert (response["statusCode"], response_json(response)) == (
+        400,
+        {"message": "Bad Request", "reason": reason},
+    )
+
+
+def test_six_mib_gzip_batch_is_accepted_in_few_buffer_records(ingest, stack) -> None:
+    line = b'{"message":"GET /api/items 200","requestId":"6092d6f0-3bfa-4d62-9d0b-5bc7ae6518a1","n":"%06d"}'
+    events = [line % n for n in range(60_000)]
+    body = b"[" + b",".join(events) + b"]"
+    assert len(body) <= 6 * 1024 * 1024
+    response = invoke(ingest, http_event(gzip.compress(body), headers={"content-encoding": "gzip"}))
+    assert response["statusCode"] == 202
+    blobs = stack.buffered()
+    assert 1 <= len(blobs) <= 2
+    assert [e for blob in blobs for e in records.decode(blob).events()] == events
+
+
+# --- the buffer failing: per-entry failures retried, persistent ones answered 503 ---------
+
+
+@pytest.fixture
+def failing_buffer(stack: Stack) -> Iterator[list[int]]:
+    """Fail the first N buffer calls (list holds N) by short-circuiting them in botocore.
+
+    A short-circuited call never reaches moto, so what moto holds afterwards is exactly
+    what was confirmed.
+    """
+    remaining = [0]
+    client = ingest_client(stack.buffer)
+
+    def fail(params: dict[str, Any], **_: Any) -> Any:
+        if remaining[0] <= 0:
+            return None
+        remaining[0] -= 1
+        request = json.loads(params["body"])  # both services speak the JSON protocol
+        if stack.buffer == "kinesis":
+            entries = request["Records"]
+            parsed = {
+                "FailedRecordCount": len(entries),
+                "Records": [
+                    {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": "slow down",
+                    }
+                    for _ in entries
+                ],
+            }
+        else:
+            parsed = {
+                "Successful": [],
+                "Failed": [
+                    {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"}
+                    for e in request["Entries"]
+                ],
+            }
+        return (AWSResponse(None, 200, {}, None), parsed)
+
+    event = (
+        "before-call.kinesis.PutRecords"
+        if stack.buffer == "kinesis"
+        else "before-call.sqs.SendMessageBatch"
+    )
+    client.meta.events.register(event, fail)
+    yield remaining
+    client.meta.events.unregister(event, fail)
+
+
+def ingest_client(buffer: str) -> Any:
+    from events_api import aws_clients
+
+    return aws_clients.kinesis() if buffer == "kinesis" else aws_clients.sqs()
+
+
+def test_entries_failing_then_succeeding_are_retried_and_accepted(
+    ingest, stack, failing_buffer
+) -> None:
+    failing_buffer[0] = 2
+    response = invoke(ingest, load_event("ingest-valid-batch"))
+    assert (response["statusCode"], response_json(response)) == (202, ACCEPTED)
+    assert failing_buffer[0] == 0
+    assert [json.loads(e) for _, e in buffered_events(stack)] == [
+        json.loads(e) for e in SAMPLE_EVENTS
+    ]
+
+
+def test_buffer_failing_past_the_budget_is_503_with_retry_after(
+    ingest, stack, failing_buffer, monkeypatch
+) -> None:
+    monkeypatch.setenv("BUFFER_BUDGET_SECONDS", "0.3")
+    failing_buffer[0] = 10_000
+    response = invoke(ingest, load_event("ingest-valid-batch"))
+    assert (response["statusCode"], response_json(response)) == (
+        503,
+        {"message": "Service Unavailable"},
+    )
+    assert int(response["headers"]["retry-after"]) > 0
+
+
+def test_key_store_outage_is_503_not_401(ingest, stack) -> None:
+    from events_api import aws_clients
+
+    def outage(**_: Any) -> Any:
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="https://ssm")
+
+    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", outage)
+    response = invoke(ingest, load_event("ingest-valid-batch"))
+    assert (response["statusCode"], response_json(response)) == (
+        503,
+        {"message": "Service Unavailable"},
+    )
+
+
+def test_unexpected_failure_is_500_internal_error(ingest, stack, monkeypatch) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(records, "encode", broken)
+    response = invoke(ingest, load_event("ingest-valid-batch"))
+    assert (response["statusCode"], response_json(response)) == (500, {"message": "Internal Error"})
+
+
+def test_no_key_ever_appears_in_logs_or_metrics(ingest, stack, capfd) -> None:
+    from events_api.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        for name in [
+            "ingest-valid-batch",
+            "ingest-bad-key",
+            "ingest-invalid-events",
+            "ingest-bad-path",
+        ]:
+            invoke(ingest, load_event(name))
+    finally:
+        logger.removeHandler(handler)
+    captured = capfd.readouterr()
+    output = stream.getvalue() + captured.out + captured.err
+    assert '"keyId":"sample"' in output  # the logs are there, and name the key by id
+    assert '"EventsAccepted"' in output  # and so are the metrics
+    assert SAMPLE_KEY not in output
+    assert "evk_not-a-real-key" not in output
