@@ -177,9 +177,7 @@ def main() -> None:
         "ingest-invalid-events": http_event(
             body=json.dumps([LOGS[0], "not an object", 42]).encode()
         ),
-        "ingest-bad-key": http_event(
-            body=array, headers={"x-api-key": "evk_not-a-real-key"}
-        ),
+        "ingest-bad-key": http_event(body=array, headers={"x-api-key": "evk_not-a-real-key"}),
         "ingest-bad-path": http_event(path="/v2/logs/extra", body=array),
         "ingest-wrong-method": http_event(method="GET"),
         "consumer-kinesis-batch": kinesis_event(),

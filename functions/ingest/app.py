@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from events_api.ingest import IngestService, build_ingest_service
 from events_api.observability import logger, metrics
 from events_api.settings import IngestSettings

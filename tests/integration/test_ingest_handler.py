@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
-import logging
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -200,7 +200,10 @@ def test_unparseable_bodies_are_400_with_a_reason(ingest, stack, body, reason) -
 
 
 def test_six_mib_gzip_batch_is_accepted_in_few_buffer_records(ingest, stack) -> None:
-    line = b'{"message":"GET /api/items 200","requestId":"6092d6f0-3bfa-4d62-9d0b-5bc7ae6518a1","n":"%06d"}'
+    line = (
+        b'{"message":"GET /api/items 200",'
+        b'"requestId":"6092d6f0-3bfa-4d62-9d0b-5bc7ae6518a1","n":"%06d"}'
+    )
     events = [line % n for n in range(60_000)]
     body = b"[" + b",".join(events) + b"]"
     assert len(body) <= 6 * 1024 * 1024

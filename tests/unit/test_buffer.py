@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
+
 from events_api.buffer import BufferUnavailable, deliver
 from events_api.publishers import Entry, KinesisPublisher, SqsPublisher
 

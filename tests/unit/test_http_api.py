@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from events_api.errors import BadRequest
 from events_api.http_api import HttpRequest, dataset_from_path, parse_event, respond
 

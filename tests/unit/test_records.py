@@ -7,6 +7,7 @@ import struct
 
 import pytest
 import zstandard
+
 from events_api import records
 
 pytestmark = pytest.mark.unit

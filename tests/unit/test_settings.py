@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from events_api.settings import (
     AWS_MAX_RECORD_BYTES,
     BufferType,

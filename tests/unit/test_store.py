@@ -7,6 +7,7 @@ import json
 
 import msgspec
 import pytest
+
 from events_api import records, store
 
 pytestmark = pytest.mark.unit
