@@ -15,6 +15,7 @@ from pathlib import Path
 from events_api import records
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
 
+REQUEST_IDS = ("JKJaXmPLvHcESHA=", "JKJbBnQMvHcEJvw=")
 SAMPLE_KEY = "evk_SampleKeyForEventFiles0000000000073kyn"
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 LOGS = [
@@ -88,17 +89,18 @@ def http_event(
 
 
 def buffer_blobs() -> list[bytes]:
-    meta = records.RequestMeta(
-        dataset="logs",
-        request_id="JKJaXmPLvHcESHA=",
-        received_at="2026-11-26T12:00:01.000Z",
-        service="my-service",
-    )
+    """Two records, as two requests a second apart would put them on the buffer."""
     events = [json.dumps(e, separators=(",", ":")).encode() for e in LOGS]
-    return [
-        *records.encode(meta, events[:1], 1_000_000),
-        *records.encode(meta, events[1:], 1_000_000),
-    ]
+    blobs = []
+    for n, (request_id, event) in enumerate(zip(REQUEST_IDS, events, strict=True)):
+        meta = records.RequestMeta(
+            dataset="logs",
+            request_id=request_id,
+            received_at=f"2026-11-26T12:00:0{n + 1}.000Z",
+            service="my-service",
+        )
+        blobs.extend(records.encode(meta, [event], 1_000_000))
+    return blobs
 
 
 def kinesis_event() -> dict[str, object]:
