@@ -87,7 +87,10 @@ class EventsHandler(logging.Handler):
                 event[name] = value if isinstance(value, str | int | float | bool) else repr(value)
         return event
 
-    def flush(self, timeout: float | None = None) -> bool:
+    def flush(self) -> None:
+        self.wait_sent()
+
+    def wait_sent(self, timeout: float | None = None) -> bool:
         """Wait until everything queued so far was sent (or given up); False on timeout."""
         deadline = time.monotonic() + (self._exit_timeout if timeout is None else timeout)
         while self._queue.unfinished_tasks and time.monotonic() < deadline:

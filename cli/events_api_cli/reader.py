@@ -92,7 +92,7 @@ class EventReader:
     def read(self, dataset: str, since: datetime, until: datetime) -> list[StoredEvent]:
         """Events received in [since, until] from objects not read before, in time order."""
         low, high = rfc3339(since), rfc3339(until)
-        events = []
+        events: list[StoredEvent] = []
         s3 = aws_clients.s3()
         for key in self.new_objects(hour_prefixes(dataset, since, until)):
             body = s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -173,7 +173,7 @@ def test_logging_handler_ships_records_with_extra_fields(server) -> None:
             raise ValueError("boom")
         except ValueError:
             log.exception("failed")
-        assert handler.flush(5)
+        assert handler.wait_sent(5)
     finally:
         log.removeHandler(handler)
         handler.close()
