@@ -27,12 +27,12 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-#: The API's limits (contract section 1).
-MAX_BODY_BYTES = 6 * 1024 * 1024
-MAX_EVENT_BYTES = 256 * 1024
+from events_api.settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
+
 #: Lambda's 6 MB invoke payload holds the body base64'd (+33%) inside a JSON envelope, so a
 #: gzip body is kept under this many bytes (4 MiB * 4/3 leaves room for the envelope).
 MAX_COMPRESSED_BYTES = 4 * 1024 * 1024
+__all__ = ["MAX_BODY_BYTES", "MAX_EVENT_BYTES", "EventsClient", "Rejection", "SendReport"]
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "events-api-client/0.1"
 
