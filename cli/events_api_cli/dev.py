@@ -1,0 +1,312 @@
+"""``events-api dev``: the whole pipeline on one machine, in the foreground.
+
+moto's server stands in for AWS; the local gateway feeds the real ingest function; a poller
+feeds the real consumer function from the buffer; stored events land in moto's S3.
+Ctrl-C or SIGTERM stops it all cleanly (exit code 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+import orjson
+
+from .defaults import (
+    DEFAULT_AWS_PORT,
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_HOST,
+    LOCAL_KEYS_PATH,
+    LOCAL_REGION,
+    LOCAL_SERVICE_NAME,
+    READY_PREFIX,
+)
+
+if TYPE_CHECKING:
+    from .local_aws import Resources
+
+log = logging.getLogger("events_api_cli.dev")
+
+INGEST_FUNCTION = "events-api-local-ingest"
+CONSUMER_FUNCTION = "events-api-local-consumer"
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "dev",
+        help="run the whole pipeline locally (gateway, buffer, consumer, S3) on moto",
+        description=(
+            "Run the events API on this machine: moto's server stands in for AWS, a local "
+            "API Gateway calls the real ingest function, and a poller feeds the real "
+            "consumer function, so stored events appear in moto's S3 within seconds. "
+            "Runs in the foreground until Ctrl-C."
+        ),
+        epilog=(
+            "The functions log at POWERTOOLS_LOG_LEVEL (WARNING unless set) and emit no "
+            "metrics unless POWERTOOLS_METRICS_DISABLED=false. Ports 0 pick free ports."
+        ),
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_GATEWAY_PORT,
+        help="HTTP port of the API (default %(default)s, as `sam local start-api`)",
+    )
+    parser.add_argument(
+        "--aws-port",
+        type=int,
+        default=DEFAULT_AWS_PORT,
+        help="port of the local AWS endpoint (default %(default)s, as LocalStack)",
+    )
+    parser.add_argument(
+        "--buffer",
+        choices=("kinesis", "sqs"),
+        default="kinesis",
+        help="buffer between ingest and storage (default %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="register this key (from `events-api keys generate`) instead of a new one",
+    )
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        metavar="PATH",
+        help="the events-api checkout holding functions/ (found automatically by default)",
+    )
+    parser.set_defaults(func=run)
+
+
+class _DropEmf:
+    """stdout without the EMF documents Powertools prints even with metrics disabled.
+
+    ``single_metric`` prints unconditionally, and a metric reaching 100 values is printed
+    whatever ``POWERTOOLS_METRICS_DISABLED`` says; ``print`` writes the document and its
+    newline separately, so the newline following a dropped document is dropped too.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._local = threading.local()
+
+    def write(self, text: str) -> int:
+        if text.startswith('{"_aws"'):
+            self._local.dropped = True
+            return len(text)
+        if text == "\n" and getattr(self._local, "dropped", False):
+            self._local.dropped = False
+            return len(text)
+        self._local.dropped = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class _ComponentFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.component = record.name.rsplit(".", 1)[-1]
+        return True
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ComponentFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(component)s: %(message)s", datefmt="%H:%M:%S")
+    )
+    cli_log = logging.getLogger("events_api_cli")
+    cli_log.addHandler(handler)
+    cli_log.setLevel(logging.INFO)
+    cli_log.propagate = False
+
+
+def _display_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):  # noqa: S104 (a comparison: wildcard binds are shown as loopback)
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class _Shutdown:
+    """Set by SIGINT / SIGTERM; the main thread waits on it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+
+    def wait(self) -> None:
+        # A timed wait keeps the main thread ready to run signal handlers.
+        while not self.event.wait(0.5):
+            pass
+
+
+def run(args: argparse.Namespace) -> int:
+    from events_api.keys import generate_key, is_well_formed
+
+    from . import lambda_runtime
+
+    if args.api_key is not None and not is_well_formed(args.api_key):
+        print(
+            "events-api dev: --api-key is not a well-formed key (evk_ + 32 base62 characters "
+            "+ checksum); make one with `events-api keys generate`",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        repository = lambda_runtime.find_repository(args.repo)
+    except lambda_runtime.RepositoryNotFound as exc:
+        print(f"events-api dev: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging()
+    shutdown = _Shutdown()
+    shutdown.install()
+    return _serve(args, repository, args.api_key or generate_key(), shutdown)
+
+
+def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
+    from . import local_aws
+    from .gateway import Gateway, GatewayServer, GatewayThread
+    from .lambda_runtime import LocalFunction
+    from .poller import KinesisPoller, Poller, SqsPoller
+
+    moto = local_aws.MotoServer(args.host, args.aws_port)
+    try:
+        moto.start()
+    except OSError as exc:
+        print(
+            f"events-api dev: cannot serve AWS on {args.host}:{args.aws_port} ({exc}); "
+            "pick another --aws-port (0 picks a free one)",
+            file=sys.stderr,
+        )
+        return 1
+    gateway_thread: GatewayThread | None = None
+    poller: Poller | None = None
+    try:
+        endpoint = moto.endpoint_url
+        local_aws.use_local_aws(endpoint)
+        resources = local_aws.create_resources(args.buffer, endpoint)
+        # The functions read these on their first invocation, Powertools at import.
+        os.environ.update(resources.environment(LOCAL_KEYS_PATH))
+        os.environ["POWERTOOLS_SERVICE_NAME"] = LOCAL_SERVICE_NAME
+        os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "EventsApi"
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        if _truthy(os.environ.get("POWERTOOLS_METRICS_DISABLED")):
+            sys.stdout = cast(TextIO, _DropEmf(sys.stdout))
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+        key_id = local_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
+
+        ingest = LocalFunction.load(
+            repository, "ingest", name=INGEST_FUNCTION, timeout_seconds=20, memory_mb=512
+        )
+        consumer = LocalFunction.load(
+            repository, "consumer", name=CONSUMER_FUNCTION, timeout_seconds=60, memory_mb=1024
+        )
+        try:
+            server = GatewayServer((args.host, args.port), Gateway(ingest), _access_log)
+        except OSError as exc:
+            print(
+                f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
+                "pick another --port (0 picks a free one)",
+                file=sys.stderr,
+            )
+            return 1
+        gateway_thread = GatewayThread(server)
+        sqs = local_aws.client("sqs", endpoint)
+        if resources.buffer == "kinesis":
+            poller = KinesisPoller(
+                local_aws.client("kinesis", endpoint),
+                sqs,
+                resources.stream_name,
+                resources.stream_arn,
+                resources.failure_queue_url,
+                consumer,
+            )
+        else:
+            poller = SqsPoller(sqs, resources.queue_url, resources.queue_arn, consumer)
+        poller.start()
+        gateway_thread.start()
+
+        api = f"http://{_display_host(args.host)}:{server.port}"
+        aws = f"http://{_display_host(moto.host)}:{moto.port}"
+        _announce(api, aws, api_key, key_id, resources)
+        shutdown.wait()
+        log.info("stopping")
+    finally:
+        if gateway_thread is not None:
+            gateway_thread.stop()
+        if poller is not None:
+            poller.stop()
+        moto.stop()
+    log.info("stopped")
+    return 0
+
+
+def _access_log(source: str, method: str, path: str, status: int, millis: float) -> None:
+    logging.getLogger("events_api_cli.gateway").info(
+        "%s %s %s -> %d (%.0f ms)", source, method, path, status, millis
+    )
+
+
+def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -> None:
+    buffer = (
+        f"Kinesis stream {resources.stream_name}"
+        if resources.buffer == "kinesis"
+        else f"SQS queue {resources.queue_url}"
+    )
+    curl = (
+        f"curl -i -X POST {api}/v1/logs -H 'x-api-key: {key}' "
+        "-H 'content-type: application/json' -d '[{\"message\":\"hello\"}]'"
+    )
+    lines = [
+        "events-api dev is running (Ctrl-C to stop)",
+        f"  API:          POST {api}/v1/{{dataset}}",
+        f"  API key:      {key}  (id {key_id})",
+        f"  buffer:       {buffer}",
+        f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",
+        f"  AWS endpoint: AWS_ENDPOINT_URL={aws}  (region {LOCAL_REGION}, any credentials)",
+        "",
+        "Send an event:",
+        f"  {curl}",
+        "See what was stored:",
+        f"  AWS_ENDPOINT_URL={aws} aws s3 ls s3://{resources.bucket} --recursive",
+        "",
+    ]
+    ready = {
+        "api": api,
+        "awsEndpoint": aws,
+        "apiKey": key,
+        "keyId": key_id,
+        "keysPath": LOCAL_KEYS_PATH,
+        "buffer": resources.buffer,
+        "bucket": resources.bucket,
+        "region": LOCAL_REGION,
+        "streamName": resources.stream_name,
+        "queueUrl": resources.queue_url,
+    }
+    print("\n".join(lines), flush=True)
+    print(READY_PREFIX + orjson.dumps(ready).decode(), flush=True)
