@@ -460,6 +460,8 @@ class GatewayServer(ThreadingHTTPServer):
     # the shutdown for the whole socket timeout. Requests in flight are waited for instead.
     daemon_threads = True
     block_on_close = False
+    # Bursts of new connections (dozens of producers at once) must wait, not be reset.
+    request_queue_size = 128
 
     def __init__(
         self,
