@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import orjson
 
 from events_api.settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
@@ -71,12 +72,28 @@ class SendError(Exception):
 Progress = Callable[[SendReport], None]
 
 
+_RAW = msgspec.json.Decoder(msgspec.Raw)
+
+
+class NotAnEvent(ValueError):
+    pass
+
+
 def _encode(event: Any) -> bytes:
-    if isinstance(event, bytes | bytearray | memoryview):
-        return bytes(event).strip()
+    """The event's JSON text: objects are serialised, text is checked and sent as it is."""
     if isinstance(event, str):
-        return event.strip().encode()
-    return orjson.dumps(event)
+        event = event.encode()
+    if not isinstance(event, bytes | bytearray | memoryview):
+        return orjson.dumps(event)
+    text = bytes(event).strip()
+    try:
+        text.decode("utf-8")
+        _RAW.decode(text)
+    except (UnicodeDecodeError, msgspec.DecodeError, RecursionError) as exc:
+        raise NotAnEvent(f"not valid JSON: {exc}") from None
+    if not text.startswith(b"{"):
+        raise NotAnEvent("not a JSON object")
+    return text
 
 
 def batches(events: Iterable[Any]) -> Iterator[tuple[list[int], list[bytes], list[Rejection]]]:
@@ -88,6 +105,9 @@ def batches(events: Iterable[Any]) -> Iterator[tuple[list[int], list[bytes], lis
     for index, event in enumerate(events):
         try:
             text = _encode(event)
+        except NotAnEvent as exc:
+            rejected.append(Rejection(index, str(exc)))
+            continue
         except (TypeError, orjson.JSONEncodeError) as exc:
             rejected.append(Rejection(index, f"not serialisable as JSON: {exc}"))
             continue
