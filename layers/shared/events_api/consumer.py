@@ -73,7 +73,7 @@ class ConsumerService:
         for item in batch:
             try:
                 decoded = records.decode(item.data)
-                lines = store.enrich(decoded)
+                text, events = store.enrich_text(decoded)
             except Exception as exc:
                 if not self._quarantine(source, item, exc):
                     failed.add(item.item_id)
@@ -82,7 +82,8 @@ class ConsumerService:
             plan = plans.setdefault(prefix, store.ObjectPlan(prefix))
             plan.record_ids.append(item.item_id)
             plan.name_keys.append(item.name_key)
-            plan.lines.extend(lines)
+            plan.chunks.append(text)
+            plan.events += events
         stored_events = 0
         for plan in plans.values():
             key = plan.key(source)
@@ -92,7 +93,7 @@ class ConsumerService:
                 logger.warning("object write failed", extra={"key": key, "error": str(exc)})
                 failed.update(plan.record_ids)
                 continue
-            stored_events += len(plan.lines)
+            stored_events += plan.events + len(plan.lines)
             count("StoredObjects")
         count("StoredEvents", stored_events)
         if failed:

@@ -81,7 +81,7 @@ class IngestService:
         body = batch.read_body(request.raw_body(), gzipped)
         decoded = batch.parse_ndjson(body) if request.is_ndjson() else batch.parse_json(body)
         if decoded.events:
-            self._buffer(meta, decoded.events)
+            self._buffer(meta, decoded.events, decoded.joined)
         accepted, invalid = len(decoded.events), len(decoded.invalid)
         count("EventsAccepted", accepted)
         count("EventsInvalid", invalid)
@@ -108,12 +108,15 @@ class IngestService:
             )
         return respond(202, ACCEPTED)
 
-    def _buffer(self, meta: records.RequestMeta, events: list[Any]) -> None:
+    def _buffer(
+        self, meta: records.RequestMeta, events: list[Any], joined: bytes | None = None
+    ) -> None:
         blobs = records.encode(
             meta,
             events,
             self.settings.max_record_bytes - self.publisher.record_overhead,
             self.settings.compression_level,
+            joined,
         )
         entries = [
             Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")

@@ -15,8 +15,11 @@ first event, so ``_id`` = request id + ordinal is unique and stable across retri
 from __future__ import annotations
 
 import struct
-from collections.abc import Buffer, Sequence
+from bisect import bisect_left
+from collections.abc import Buffer, Sequence, Sized
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import cast
 
 import orjson
 import zstandard
@@ -30,6 +33,9 @@ _OVERHEAD = len(_PREFIX) + _LENGTH.size
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 #: Aim a little under the limit when splitting, so one split is usually enough.
 _SPLIT_TARGET = 0.85
+#: Planned parts aim this full, going by the sample's (low) estimate of the ratio.
+_FILL_TARGET = 0.9
+_SAMPLE_BYTES = 128 * 1024
 
 
 class RecordError(ValueError):
@@ -73,42 +79,76 @@ def _header(meta: RequestMeta, first: int, count: int) -> bytes:
 
 
 def encode(
-    meta: RequestMeta, events: Sequence[Buffer], max_bytes: int, level: int = 1
+    meta: RequestMeta,
+    events: Sequence[Buffer],
+    max_bytes: int,
+    level: int = 1,
+    joined: Buffer | None = None,
 ) -> list[bytes]:
-    """Pack events into records of at most ``max_bytes`` each, in order."""
+    """Pack events into records of at most ``max_bytes`` each, in order.
+
+    ``joined``, when given, must be ``b"\\n".join(events)`` (the batch decoder builds it
+    anyway). Each event is compressed once in the common case: a batch whose raw text
+    fits in one record is compressed whole; a larger one is cut, by raw bytes, into as
+    many parts as the compression ratio of a small sample says are needed. Only a part
+    that still comes out over the limit is split and compressed again.
+    """
+    if not events:
+        return []
     compressor = zstandard.ZstdCompressor(level=level)
-    offsets = [0]
-    for event in events:
-        offsets.append(offsets[-1] + memoryview(event).nbytes + 1)
+    count = len(events)
+    payload = memoryview(b"\n".join(events) if joined is None else joined)
+    starts: list[int] = []
     out: list[bytes] = []
 
-    def emit(lo: int, hi: int) -> None:
+    def start_of(index: int) -> int:
+        # Offset of each event in the payload; starts[count] is one past the payload's end.
+        if not starts:
+            sizes = map(len, cast(Sequence[Sized], events))
+            starts.extend(accumulate(map((1).__add__, sizes), initial=0))
+        return starts[index]
+
+    def emit(lo: int, hi: int, data: memoryview) -> None:
         header = _header(meta, lo, hi - lo)
-        payload = compressor.compress(b"\n".join(events[lo:hi]))
-        blob = b"".join((_PREFIX, _LENGTH.pack(len(header)), header, payload))
-        if len(blob) <= max_bytes:
-            out.append(blob)
+        frame = compressor.compress(data)
+        size = _OVERHEAD + len(header) + len(frame)
+        if size <= max_bytes:
+            out.append(b"".join((_PREFIX, _LENGTH.pack(len(header)), header, frame)))
             return
         if hi - lo == 1:
-            raise RecordError(f"one event compresses to {len(blob)} bytes, over {max_bytes}")
+            raise RecordError(f"one event compresses to {size} bytes, over {max_bytes}")
         # Split by raw bytes into as many parts as the measured ratio says are needed.
-        parts = min(hi - lo, max(2, -(-len(blob) // int(max_bytes * _SPLIT_TARGET))))
-        span = (offsets[hi] - offsets[lo]) / parts
-        start = lo
+        split(lo, hi, min(hi - lo, max(2, -(-size // int(max_bytes * _SPLIT_TARGET)))))
+
+    def split(lo: int, hi: int, parts: int) -> None:
+        span = (start_of(hi) - start_of(lo)) / parts
+        begin = lo
         for part in range(1, parts + 1):
             if part == parts:
                 end = hi
             else:
-                target = offsets[lo] + span * part
-                end = start + 1
-                while end < hi - (parts - part) and offsets[end] < target:
-                    end += 1
-            emit(start, end)
-            start = end
+                target = start_of(lo) + span * part
+                end = bisect_left(starts, target, begin + 1, hi - (parts - part))
+            emit(begin, end, payload[start_of(begin) : start_of(end) - 1])
+            begin = end
 
-    if events:
-        emit(0, len(events))
+    if len(payload) + _OVERHEAD + len(_header(meta, 0, count)) <= max_bytes:
+        emit(0, count, payload)  # compressed text is (almost) never larger than raw text
+        return out
+    parts = -(-len(payload) // int(max_bytes * _FILL_TARGET * _ratio(compressor, payload)))
+    if parts <= 1:
+        emit(0, count, payload)
+    else:
+        split(0, count, min(parts, count))
     return out
+
+
+def _ratio(compressor: zstandard.ZstdCompressor, payload: memoryview) -> float:
+    """Raw / compressed size of a sample from the middle of the payload (a low estimate:
+    a small sample has less history to draw on than the whole)."""
+    middle = len(payload) // 2
+    sample = payload[max(0, middle - _SAMPLE_BYTES // 2) : middle + _SAMPLE_BYTES // 2]
+    return len(sample) / max(1, len(compressor.compress(sample)))
 
 
 def decode(blob: bytes) -> DecodedRecord:

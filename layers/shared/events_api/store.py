@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
+from operator import attrgetter
+from typing import Annotated
 
 import msgspec
 import orjson
@@ -45,9 +48,47 @@ class _Fields(msgspec.Struct):
 
 
 _FIELDS = msgspec.json.Decoder(list[_Fields])
+_ONE_FIELDS = msgspec.json.Decoder(_Fields)
+
+#: A value no JSON text satisfies: an event carrying a stored field fails to decode as
+#: ``_Scan``, which sends its record down the general path.
+_Absent = Annotated[int, msgspec.Meta(gt=0, lt=0)]
+
+
+class _Scan(msgspec.Struct):
+    timestamp: msgspec.Raw = _EMPTY
+    service: msgspec.Raw = _EMPTY
+    namespace: msgspec.Raw = _EMPTY
+    stored_dataset: _Absent = msgspec.field(default=0, name="_dataset")
+    stored_service: _Absent = msgspec.field(default=0, name="_service")
+    stored_namespace: _Absent = msgspec.field(default=0, name="_namespace")
+    stored_received_at: _Absent = msgspec.field(default=0, name="_receivedAt")
+    stored_timestamp: _Absent = msgspec.field(default=0, name="_timestamp")
+    stored_request_id: _Absent = msgspec.field(default=0, name="_requestId")
+    stored_id: _Absent = msgspec.field(default=0, name="_id")
+
+
+_SCAN = msgspec.json.Decoder(_Scan)
+_TIMESTAMP = attrgetter("timestamp")
+_SERVICE = attrgetter("service")
+_NAMESPACE = attrgetter("namespace")
+_CANONICAL = re.compile(rb'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"')
+#: Epoch milliseconds below this convert exactly with integer arithmetic (a float of
+#: seconds under 2**32 is within half a microsecond of the true value).
+_EXACT_EPOCH_MS = 2**32 * 1000
 _OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _STRING = msgspec.json.Decoder(str)
 _INT = msgspec.json.Decoder(int)
+
+
+def _fields_of(event: bytes) -> _Fields:
+    """One event's fields; none for an event nested deeper than this stack can decode (the
+    parser's depth limit depends on the caller's stack), which is stored rather than
+    quarantined."""
+    try:
+        return _ONE_FIELDS.decode(event)
+    except RecursionError:
+        return _Fields()
 
 
 def format_utc(moment: datetime) -> str:
@@ -93,7 +134,7 @@ def _without_stored_fields(event: bytes) -> bytes:
         return event
     try:
         members = _OBJECT.decode(event)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return event
     if not any(name in members for name in STORED_FIELDS):
         return event
@@ -115,7 +156,12 @@ def enrich(record: DecodedRecord) -> list[bytes]:
     if not events:
         return []
     meta = record.meta
-    fields = _FIELDS.decode(b"[" + b",".join(events) + b"]")
+    try:
+        fields = _FIELDS.decode(b"[" + b",".join(events) + b"]")
+    except RecursionError:
+        # The array adds a level: an event nested as deep as ingest allows (a single object
+        # or an NDJSON line) may only decode on its own.
+        fields = [_fields_of(event) for event in events]
     quoted: dict[str | None, bytes] = {}
 
     def quote(value: str | None) -> bytes:
@@ -147,6 +193,131 @@ def enrich(record: DecodedRecord) -> list[bytes]:
     return lines
 
 
+class _Parts(dict[bytes, bytes]):
+    """Raw JSON value -> stored-field text, computed once per distinct value."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[bytes], bytes]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, raw: bytes) -> bytes:
+        part = self[raw] = self._make(raw)
+        return part
+
+
+_minutes: dict[int, bytes] = {}
+
+
+def _epoch_text(millis: int) -> bytes:
+    """``format_utc(datetime.fromtimestamp(millis / 1000, UTC))``, for 0 <= millis < 2**32 s."""
+    minute, rest = divmod(millis, 60_000)
+    prefix = _minutes.get(minute)
+    if prefix is None:
+        if len(_minutes) > 4096:
+            _minutes.clear()
+        moment = datetime.fromtimestamp(minute * 60, UTC)
+        prefix = _minutes[minute] = moment.strftime("%Y-%m-%dT%H:%M:").encode()
+    second, milli = divmod(rest, 1000)
+    return b'"%b%02d.%03dZ"' % (prefix, second, milli)
+
+
+def _timestamp_text(raw: bytes) -> bytes | None:
+    """The quoted ``normalise_timestamp`` of a raw value, fast for the two common shapes."""
+    if raw.isdigit():  # a JSON integer: no sign, no leading zero (the text is valid JSON)
+        if len(raw) < 14:
+            millis = int(raw)
+            if millis < _EXACT_EPOCH_MS:
+                return _epoch_text(millis)
+    elif len(raw) == 26 and _CANONICAL.fullmatch(raw):
+        try:  # already UTC with milliseconds: valid as it stands, or not at all
+            datetime.fromisoformat(raw[1:24].decode())
+        except ValueError:
+            return None
+        return raw
+    text = normalise_timestamp(msgspec.Raw(raw))
+    return None if text is None else orjson.dumps(text)
+
+
+def enrich_text(record: DecodedRecord) -> tuple[bytes, int]:
+    """``enrich``'s lines, each ending in a newline, as one text; and how many there are.
+
+    Same output as ``b"".join(line + b"\\n" for line in enrich(record))``, built without
+    Python work per event where it can be: one decode finds the three fields, values are
+    turned into stored fields once per distinct value, and one formatting call splices
+    every event. Records this path cannot vouch for (an event carrying a stored field,
+    an empty object, text around an event) go through ``enrich``.
+    """
+    payload = record.payload
+    if not payload:
+        return b"", 0
+    ends: list[int] = []
+    find = payload.find
+    at = find(b"\n")
+    while at >= 0:
+        ends.append(at)
+        at = find(b"\n", at + 1)
+    ends.append(len(payload))
+    count = len(ends)
+    starts = [0, *map((1).__add__, ends[:-1])]
+    lasts = list(map((-1).__add__, ends))
+    try:
+        fields = _SCAN.decode_lines(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        fields = []
+    # One event per line, each line exactly an object with members: "{" first, "}" last,
+    # and neither "}" nor whitespace right after the "{".
+    get = payload.__getitem__
+    if (
+        len(fields) != count
+        or bytes(map(get, starts)).count(b"{") != count
+        or bytes(map(get, lasts)).count(b"}") != count
+        or len(bytes(map(get, map((1).__add__, starts))).translate(None, b"} \t\r\n")) != count
+    ):
+        lines = enrich(record)
+        return b"".join(line + b"\n" for line in lines), len(lines)
+    meta = record.meta
+
+    def label(own: bytes, fallback: str | None, name: bytes) -> bytes:
+        value = _string(msgspec.Raw(own)) if own else None
+        value = value if value is not None else fallback
+        return b"" if value is None else b',"' + name + b'":' + orjson.dumps(value)
+
+    received = orjson.dumps(meta.received_at)
+    services = _Parts(lambda raw: label(raw, meta.service, b"_service"))
+    namespaces = _Parts(lambda raw: label(raw, meta.namespace, b"_namespace"))
+    timestamps = _Parts(lambda raw: b',"_timestamp":' + (_timestamp_text(raw) or received))
+    template = b"".join(
+        (
+            b"%b,",
+            _literal(b'"_dataset":' + orjson.dumps(meta.dataset)),
+            b"%b%b",
+            _literal(
+                b',"_receivedAt":' + received + b',"_requestId":' + orjson.dumps(meta.request_id)
+            ),
+            b'%b,"_id":',
+            _literal(orjson.dumps(meta.request_id + "-")[:-1]),
+            b'%d"}\n',
+        )
+    )
+    view = memoryview(payload)
+    bodies = map(view.__getitem__, map(slice, starts, lasts))
+    values = zip(
+        bodies,
+        map(services.__getitem__, map(bytes, map(_SERVICE, fields))),
+        map(namespaces.__getitem__, map(bytes, map(_NAMESPACE, fields))),
+        map(timestamps.__getitem__, map(bytes, map(_TIMESTAMP, fields))),
+        range(record.first, record.first + count),
+        strict=True,
+    )
+    return (template * count) % tuple(chain.from_iterable(values)), count
+
+
+def _literal(text: bytes) -> bytes:
+    return text.replace(b"%", b"%%")
+
+
 def partition_prefix(dataset: str, received_at: str) -> str:
     """``dataset=…/dt=YYYY-MM-DD/hour=HH/`` from the UTC receive time."""
     return f"dataset={dataset}/dt={received_at[:10]}/hour={received_at[11:13]}/"
@@ -171,9 +342,18 @@ class ObjectPlan:
     record_ids: list[str] = field(default_factory=list)
     name_keys: list[str] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
+    #: NDJSON text of whole records (``enrich_text``), every line newline-terminated.
+    chunks: list[bytes] = field(default_factory=list)
+    events: int = 0
 
     def key(self, source: str) -> str:
         return f"{self.prefix}{object_name(source, self.name_keys)}.ndjson.gz"
 
+    def text(self) -> bytes:
+        parts = list(self.chunks)
+        if self.lines:
+            parts.append(b"\n".join(self.lines) + b"\n")
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def body(self, level: int) -> bytes:
-        return igzip.compress(b"\n".join(self.lines) + b"\n", level, mtime=0)
+        return igzip.compress(self.text(), level, mtime=0)
