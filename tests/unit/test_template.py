@@ -9,171 +9,38 @@ depends on parameters, evaluate it the way CloudFormation would for each buffer 
 
 from __future__ import annotations
 
+import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from events_api import http_api, observability
 from events_api import settings as settings_module
 from events_api.settings import BufferType, ConsumerSettings, IngestSettings
+from tests.unit.sam_template import (
+    ACCOUNT,
+    NO_VALUE,
+    REGION,
+    STACK,
+    Stack,
+    function_property,
+    function_variables,
+    functions,
+    if_branches,
+    resources,
+    template,
+    walk,
+)
 
 pytestmark = pytest.mark.unit
-
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
 VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy", "KinesisStreamReadPolicy"}
 INGEST_VARIABLES = {"BUFFER_TYPE", "STREAM_NAME", "QUEUE_URL", "API_KEYS_PATH"}
-REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "events-api-test"
-
-
-# ---------------------------------------------------------------- parsing
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """A YAML loader that knows !Ref, !Sub, !GetAtt, !If and the other short forms."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    key = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {key: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _short_form)
-
-
-@cache
-def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE_PATH.read_text(), Loader=CloudFormationLoader)
-
-
-def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:
-    return {
-        name: resource
-        for name, resource in template()["Resources"].items()
-        if kind is None or resource["Type"] == kind
-    }
-
-
-def functions() -> dict[str, dict[str, Any]]:
-    return resources("AWS::Serverless::Function")
-
-
-def function_property(name: str, key: str) -> Any:
-    """A function's property as deployed: its own value, else the Globals one."""
-    own = functions()[name].get("Properties", {})
-    return own.get(key, template().get("Globals", {}).get("Function", {}).get(key))
-
-
-def function_variables(name: str) -> dict[str, Any]:
-    shared = template()["Globals"]["Function"].get("Environment", {}).get("Variables", {})
-    own = functions()[name]["Properties"].get("Environment", {}).get("Variables", {})
-    return {**shared, **own}
-
-
-def walk(node: Any) -> Any:
-    yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
-
-
-def if_branches(entry: Any) -> list[Any]:
-    """Both outcomes of a Fn::If (recursively), or the entry itself."""
-    if isinstance(entry, dict) and set(entry) == {"Fn::If"}:
-        _, then, otherwise = entry["Fn::If"]
-        return [*if_branches(then), *if_branches(otherwise)]
-    if entry == {"Ref": "AWS::NoValue"}:
-        return []
-    return [entry]
-
-
-# ---------------------------------------------------------------- evaluating
-
-_NO_VALUE = object()
-
-
-class Stack:
-    """The template's intrinsics evaluated for one set of parameter values."""
-
-    def __init__(self, **overrides: str) -> None:
-        declared = template()["Parameters"]
-        unknown = set(overrides) - set(declared)
-        assert not unknown, f"no such parameters: {unknown}"
-        self.parameters = {
-            name: str(overrides.get(name, spec.get("Default", "")))
-            for name, spec in declared.items()
-        }
-        self.refs: dict[str, str] = {
-            **self.parameters,
-            "AWS::StackName": STACK,
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "EventStream": f"{STACK}-EventStream-1A2B3C",
-            "EventStream.Arn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STACK}-EventStream",
-            "EventQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-EventQueue",
-            "EventQueue.QueueName": f"{STACK}-EventQueue",
-            "EventsBucket": f"{STACK}-eventsbucket-1a2b3c",
-            "HttpApi": "a1b2c3d4e5",
-        }
-
-    def condition(self, name: str) -> bool:
-        return self._truth(template()["Conditions"][name])
-
-    def _truth(self, expression: Any) -> bool:
-        ((key, value),) = expression.items()
-        if key == "Condition":
-            return self.condition(value)
-        if key == "Fn::Equals":
-            left, right = (str(self.resolve(side)) for side in value)
-            return left == right
-        if key == "Fn::Not":
-            return not self._truth(value[0])
-        if key == "Fn::And":
-            return all(self._truth(item) for item in value)
-        if key == "Fn::Or":
-            return any(self._truth(item) for item in value)
-        raise AssertionError(f"unexpected condition function {key}")
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, value),) = node.items()
-            if key == "Fn::If":
-                name, then, otherwise = value
-                return self.resolve(then if self.condition(name) else otherwise)
-            if key == "Ref":
-                return _NO_VALUE if value == "AWS::NoValue" else self.refs[value]
-            if key == "Fn::GetAtt":
-                return self.refs[".".join(value)]
-            if key == "Fn::Sub":
-                text, variables = (value, {}) if isinstance(value, str) else value
-                names = {**self.refs, **{k: self.resolve(v) for k, v in variables.items()}}
-                return re.sub(r"\$\{([^}!]+)\}", lambda match: names[match.group(1)], text)
-        if isinstance(node, dict):
-            pairs = ((key, self.resolve(value)) for key, value in node.items())
-            return {key: value for key, value in pairs if value is not _NO_VALUE}
-        if isinstance(node, list):
-            items = (self.resolve(value) for value in node)
-            return [value for value in items if value is not _NO_VALUE]
-        return node
+_NO_VALUE = NO_VALUE
 
 
 def ssm_statement() -> dict[str, Any]:
@@ -361,8 +228,20 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
     by_condition: dict[str, set[str]] = {}
     for name, resource in resources().items():
         by_condition.setdefault(resource.get("Condition", ""), set()).add(name)
-    assert by_condition["UseKinesis"] == {"EventStream", "StreamFailureQueue", "KinesisEventSource"}
-    assert by_condition["UseSqs"] == {"EventQueue", "EventDeadLetterQueue", "SqsEventSource"}
+    assert by_condition["UseKinesis"] == {
+        "EventStream",
+        "StreamFailureQueue",
+        "KinesisEventSource",
+        "StreamIteratorAgeAlarm",
+        "StreamFailureQueueAlarm",
+    }
+    assert by_condition["UseSqs"] == {
+        "EventQueue",
+        "EventDeadLetterQueue",
+        "SqsEventSource",
+        "QueueAgeAlarm",
+        "DeadLetterQueueAlarm",
+    }
 
 
 def event_sources() -> list[dict[str, Any]]:
@@ -434,8 +313,13 @@ def test_kinesis_shard_count_is_set_only_for_provisioned_streams() -> None:
 # ---------------------------------------------------------------- storage
 
 
-def test_events_bucket_is_encrypted_private_and_outlives_the_stack() -> None:
-    (bucket,) = resources("AWS::S3::Bucket").values()
+def test_buckets_are_the_events_and_the_query_results() -> None:
+    assert set(resources("AWS::S3::Bucket")) == {"EventsBucket", "QueryResultsBucket"}
+
+
+@pytest.mark.parametrize("name", ["EventsBucket", "QueryResultsBucket"])
+def test_every_bucket_is_encrypted_private_and_outlives_the_stack(name: str) -> None:
+    bucket = resources("AWS::S3::Bucket")[name]
     properties = bucket["Properties"]
     (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
@@ -448,24 +332,30 @@ def test_events_bucket_is_encrypted_private_and_outlives_the_stack() -> None:
     assert properties["OwnershipControls"] == {
         "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
     }
+    # Events are the product; query results empty themselves through their lifecycle
+    # rule, and retaining the bucket keeps a stack deletion from failing on it.
     assert bucket["DeletionPolicy"] == "Retain"
     assert bucket["UpdateReplacePolicy"] == "Retain"
 
 
-def test_events_bucket_refuses_requests_without_tls() -> None:
-    (policy,) = resources("AWS::S3::BucketPolicy").values()
-    assert policy["Properties"]["Bucket"] == {"Ref": "EventsBucket"}
+@pytest.mark.parametrize("name", ["EventsBucket", "QueryResultsBucket"])
+def test_every_bucket_refuses_requests_without_tls(name: str) -> None:
+    (policy,) = (
+        policy
+        for policy in resources("AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"] == {"Ref": name}
+    )
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == "*"
     assert statement["Action"] == "s3:*"
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert {"Fn::GetAtt": ["EventsBucket", "Arn"]} in statement["Resource"]
-    assert {"Fn::Sub": "${EventsBucket.Arn}/*"} in statement["Resource"]
+    assert {"Fn::GetAtt": [name, "Arn"]} in statement["Resource"]
+    assert {"Fn::Sub": f"${{{name}.Arn}}/*"} in statement["Resource"]
 
 
 def test_events_expire_only_when_an_expiration_is_set() -> None:
-    (bucket,) = resources("AWS::S3::Bucket").values()
+    bucket = resources("AWS::S3::Bucket")["EventsBucket"]
     lifecycle = bucket["Properties"]["LifecycleConfiguration"]
     assert Stack(EventsExpirationDays="0").resolve(lifecycle) is _NO_VALUE
     (rule,) = Stack(EventsExpirationDays="400").resolve(lifecycle)["Rules"]
@@ -486,12 +376,33 @@ def test_every_function_has_a_log_group_with_the_chosen_retention() -> None:
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
+#: Resources whose physical name the template sets: each must derive from the stack name,
+#: so that two stacks (dev and prod) in one account and region never collide.
+STACK_NAMED = {
+    "QueryWorkGroup": ("Name",),
+    "AnalyticsDatabase": ("DatabaseInput", "Name"),
+    "EventsDashboard": ("DashboardName",),
+}
+
+
 def test_no_resource_name_is_hard_coded() -> None:
     name_properties = {"FunctionName", "QueueName", "BucketName", "Name", "TableName"}
     for name, resource in resources().items():
-        if resource["Type"] == "AWS::Lambda::EventSourceMapping":
-            continue  # FunctionName there is a reference, not a name
+        if resource["Type"] in {"AWS::Lambda::EventSourceMapping", "AWS::Athena::NamedQuery"}:
+            continue  # a reference there, and a saved query's label
+        if name in STACK_NAMED:
+            continue
         assert not name_properties & set(resource.get("Properties", {})), name
+
+
+def test_names_the_template_sets_derive_from_the_stack_name() -> None:
+    other = Stack()
+    other.refs["AWS::StackName"] = "other-stack"
+    for name, path in STACK_NAMED.items():
+        value: Any = resources()[name]["Properties"]
+        for key in path:
+            value = value[key]
+        assert Stack().resolve(value) != other.resolve(value), name
 
 
 def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
@@ -504,3 +415,403 @@ def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
     assert stack.resolve(outputs["ApiKeysPath"]["Value"]) == env["API_KEYS_PATH"]
     assert outputs["StreamName"]["Condition"] == "UseKinesis"
     assert outputs["QueueUrl"]["Condition"] == "UseSqs"
+
+
+# ---------------------------------------------------------------- edge: throttling
+
+
+def test_stage_throttling_comes_from_parameters_with_safe_defaults() -> None:
+    settings = resources()["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+    parameters = template()["Parameters"]
+    rate, burst = parameters["ThrottlingRateLimit"], parameters["ThrottlingBurstLimit"]
+    # Well under the account's regional API Gateway quota (10,000 rps, burst 5,000), so one
+    # misbehaving producer meets this API's 429 before it starves the account's other APIs.
+    assert 1 <= rate["Default"] <= 1000
+    assert rate["Default"] <= burst["Default"] <= 5000
+    assert rate["MinValue"] >= 1
+    assert burst["MinValue"] >= 1
+
+
+# ---------------------------------------------------------------- edge: CORS
+
+#: SAM renames these words anywhere in an intrinsic CorsConfiguration (a plain string
+#: replace on its JSON), so a parameter or condition containing one would break.
+SAM_CORS_KEYWORDS = (
+    "AllowOrigins",
+    "AllowHeaders",
+    "AllowMethods",
+    "ExposeHeaders",
+    "MaxAge",
+    "AllowCredentials",
+)
+
+
+def cors(stack: Stack) -> Any:
+    return stack.resolve(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
+
+
+def test_cors_is_off_unless_origins_are_given() -> None:
+    assert not Stack().condition("HasCors")
+    assert cors(Stack()) is NO_VALUE
+
+
+def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads() -> None:
+    origins = "https://app.example.com,https://admin.example.com:8443"
+    configuration = cors(Stack(CorsOrigins=origins))
+    assert configuration["AllowOrigins"] == origins.split(",")
+    assert configuration["AllowMethods"] == ["POST", "OPTIONS"]
+    headers = set(configuration["AllowHeaders"])
+    assert {"x-api-key", "authorization", "x-service", "x-namespace"} <= headers
+    assert {"content-type", "content-encoding"} <= headers
+    # Every request header the handler reads is allowed (header names are lower-case).
+    package = Path(http_api.__file__).parent
+    source = (package / "http_api.py").read_text() + (package / "ingest.py").read_text()
+    read = set(re.findall(r'(?:headers\.get|\.label|\.header)\(\s*"([a-z-]+)"', source))
+    assert {"x-api-key", "authorization", "x-service", "content-encoding"} <= read
+    assert read <= headers
+    assert "retry-after" in configuration["ExposeHeaders"]
+    assert "AllowCredentials" not in configuration  # keys are not cookies
+
+
+def test_cors_configuration_survives_sams_keyword_rewrite() -> None:
+    referenced = {
+        node[key]
+        for node in walk(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
+        if isinstance(node, dict)
+        for key in ("Ref", "Condition")
+        if key in node
+    }
+    referenced |= {
+        node["Fn::If"][0]
+        for node in walk(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
+        if isinstance(node, dict) and "Fn::If" in node
+    }
+    for name in referenced:
+        assert not any(keyword in name for keyword in SAM_CORS_KEYWORDS), name
+
+
+def test_cors_origins_parameter_accepts_origins_only() -> None:
+    pattern = re.compile(template()["Parameters"]["CorsOrigins"]["AllowedPattern"])
+    for good in ("", "*", "https://app.example.com", "https://a.example.com,http://localhost:5173"):
+        assert pattern.fullmatch(good), good
+    for bad in ("app.example.com", "https://a.com, https://b.com", "https://a.com/path", ","):
+        assert not pattern.fullmatch(bad), bad
+
+
+# ---------------------------------------------------------------- edge: custom domain
+
+DOMAIN = "events.example.com"
+CERTIFICATE = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+def test_custom_domain_resources_exist_only_with_a_domain_and_certificate() -> None:
+    conditional = {
+        name
+        for name, resource in resources().items()
+        if resource.get("Condition") == "HasCustomDomain"
+    }
+    assert conditional == {"CustomDomain", "CustomDomainMapping"}
+    assert not Stack().condition("HasCustomDomain")
+    assert Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).condition(
+        "HasCustomDomain"
+    )
+
+
+def test_a_custom_domain_without_certificate_is_refused_before_deploying() -> None:
+    assert Stack().refused_by_rules() == []
+    assert (
+        Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).refused_by_rules()
+        == []
+    )
+    assert Stack(CustomDomainName=DOMAIN).refused_by_rules() == [
+        "CustomDomainName needs CustomDomainCertificateArn"
+    ]
+
+
+def test_custom_domain_is_regional_and_maps_its_root_to_the_api_stage() -> None:
+    domain = resources()["CustomDomain"]["Properties"]
+    assert domain["DomainName"] == {"Ref": "CustomDomainName"}
+    (configuration,) = domain["DomainNameConfigurations"]
+    assert configuration == {
+        "CertificateArn": {"Ref": "CustomDomainCertificateArn"},
+        "EndpointType": "REGIONAL",
+        "SecurityPolicy": "TLS_1_2",
+    }
+    mapping = resources()["CustomDomainMapping"]["Properties"]
+    assert mapping["DomainName"] == {"Ref": "CustomDomain"}
+    assert mapping["ApiId"] == {"Ref": "HttpApi"}
+    assert mapping["Stage"] == {"Ref": "HttpApi.Stage"}
+    # No ApiMappingKey: https://<domain>/v1/{dataset}, the same paths as the API's own URL.
+    assert "ApiMappingKey" not in mapping
+
+
+def test_outputs_give_the_custom_domain_target_for_the_dns_record() -> None:
+    outputs = template()["Outputs"]
+    for name in ("CustomDomainUrl", "CustomDomainTarget", "CustomDomainHostedZoneId"):
+        assert outputs[name]["Condition"] == "HasCustomDomain"
+    assert outputs["CustomDomainTarget"]["Value"] == {
+        "Fn::GetAtt": ["CustomDomain", "RegionalDomainName"]
+    }
+    stack = Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE)
+    assert stack.resolve(outputs["CustomDomainUrl"]["Value"]) == f"https://{DOMAIN}/"
+
+
+def test_domain_and_certificate_parameters_accept_what_they_should() -> None:
+    parameters = template()["Parameters"]
+    domain = re.compile(parameters["CustomDomainName"]["AllowedPattern"])
+    for good in ("", DOMAIN, "ingest.eu-1.example.co.uk"):
+        assert domain.fullmatch(good), good
+    for bad in ("Events.Example.com", "events.example.com.", "-a.example.com", "localhost"):
+        assert not domain.fullmatch(bad), bad
+    certificate = re.compile(parameters["CustomDomainCertificateArn"]["AllowedPattern"])
+    assert certificate.fullmatch(CERTIFICATE)
+    assert certificate.fullmatch("")
+    assert not certificate.fullmatch("arn:aws:iam::123456789012:server-certificate/x")
+
+
+# ---------------------------------------------------------------- operations: alarms
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return resources("AWS::CloudWatch::Alarm")
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric an alarm reads: its single metric, or each MetricStat of its math."""
+    properties = alarm["Properties"]
+    if "MetricName" in properties:
+        return [
+            {
+                "Namespace": properties["Namespace"],
+                "MetricName": properties["MetricName"],
+                "Dimensions": properties.get("Dimensions", []),
+            }
+        ]
+    return [
+        query["MetricStat"]["Metric"] for query in properties["Metrics"] if "MetricStat" in query
+    ]
+
+
+def emitted_metrics() -> set[str]:
+    """The EventsApi metric names the shared package emits (count(...) and single_metric)."""
+    source = "\n".join(
+        path.read_text() for path in Path(observability.__file__).parent.glob("*.py")
+    )
+    return set(re.findall(r'count\(\s*"(\w+)"', source)) | set(re.findall(r'name="(\w+)"', source))
+
+
+def created_alarms(stack: Stack) -> set[str]:
+    return {name for name in alarms() if stack.exists(name)}
+
+
+def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
+    common = {"ApiErrorRateAlarm", "IngestErrorsAlarm", "ConsumerErrorsAlarm", "QuarantineAlarm"}
+    assert created_alarms(Stack(BufferType="Kinesis")) == common | {
+        "StreamIteratorAgeAlarm",
+        "StreamFailureQueueAlarm",
+    }
+    assert created_alarms(Stack(BufferType="SQS")) == common | {
+        "QueueAgeAlarm",
+        "DeadLetterQueueAlarm",
+    }
+
+
+@pytest.mark.parametrize("topic", ["", f"arn:aws:sns:{REGION}:{ACCOUNT}:events-api-alarms"])
+def test_alarms_notify_the_topic_only_when_one_is_given(topic: str) -> None:
+    stack = Stack(AlarmTopicArn=topic)
+    assert stack.condition("HasAlarmTopic") is bool(topic)
+    for name, alarm in alarms().items():
+        properties = stack.resolve(alarm["Properties"])
+        for key in ("AlarmActions", "OKActions"):
+            if topic:
+                assert properties[key] == [topic], name
+            else:
+                assert key not in properties, name
+        assert properties["TreatMissingData"] == "notBreaching", name
+
+
+def test_api_error_alarm_is_a_5xx_rate_of_this_http_apis_stage() -> None:
+    properties = alarms()["ApiErrorRateAlarm"]["Properties"]
+    stack = Stack()
+    by_name = {
+        metric["MetricName"]: metric for metric in alarm_metrics(alarms()["ApiErrorRateAlarm"])
+    }
+    # HTTP APIs publish 5xx and Count (REST APIs: 5XXError), by ApiId and Stage.
+    assert set(by_name) == {"5xx", "Count"}
+    for metric in by_name.values():
+        assert metric["Namespace"] == "AWS/ApiGateway"
+        dimensions = {d["Name"]: stack.resolve(d["Value"]) for d in metric["Dimensions"]}
+        assert dimensions == {"ApiId": stack.refs["HttpApi"], "Stage": "$default"}
+    (expression,) = [q for q in properties["Metrics"] if "Expression" in q]
+    assert expression["ReturnData"] is True
+    assert "100 *" in expression["Expression"]
+    assert properties["Threshold"] == {"Ref": "ApiErrorRateAlarmPercent"}
+
+
+def test_ingest_alarm_counts_crashes_and_unexpected_errors() -> None:
+    stack = Stack()
+    metrics = alarm_metrics(alarms()["IngestErrorsAlarm"])
+    crashes = {
+        (m["Namespace"], m["MetricName"], stack.resolve(m["Dimensions"][0]["Value"]))
+        for m in metrics
+    }
+    assert ("AWS/Lambda", "Errors", stack.refs["IngestFunction"]) in crashes
+    (internal,) = [m for m in metrics if m["Namespace"] == "EventsApi"]
+    assert internal["MetricName"] == "RequestsRejected"
+    assert {d["Name"]: d["Value"] for d in internal["Dimensions"]} == {
+        "Reason": "internal",
+        "service": "events-api",
+    }
+
+
+@pytest.mark.parametrize(
+    ("buffer", "lag_alarm", "failure_alarm", "failure_queue"),
+    [
+        ("Kinesis", "StreamIteratorAgeAlarm", "StreamFailureQueueAlarm", "StreamFailureQueue"),
+        ("SQS", "QueueAgeAlarm", "DeadLetterQueueAlarm", "EventDeadLetterQueue"),
+    ],
+)
+def test_lag_and_failure_alarms_watch_this_buffer(
+    buffer: str, lag_alarm: str, failure_alarm: str, failure_queue: str
+) -> None:
+    stack = Stack(BufferType=buffer)
+    (lag,) = alarm_metrics(alarms()[lag_alarm])
+    if buffer == "Kinesis":
+        assert (lag["Namespace"], lag["MetricName"]) == ("AWS/Lambda", "IteratorAge")
+        # IteratorAge is in milliseconds: the alarm compares seconds.
+        expressions = [
+            q["Expression"]
+            for q in alarms()[lag_alarm]["Properties"]["Metrics"]
+            if "Expression" in q
+        ]
+        assert expressions == ["age / 1000"]
+    else:
+        assert (lag["Namespace"], lag["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+        assert stack.resolve(lag["Dimensions"][0]["Value"]) == stack.refs["EventQueue.QueueName"]
+    assert alarms()[lag_alarm]["Properties"]["Threshold"] == {"Ref": "BufferAgeAlarmSeconds"}
+    (depth,) = alarm_metrics(alarms()[failure_alarm])
+    assert (depth["Namespace"], depth["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert depth["Dimensions"][0]["Value"] == {"Fn::GetAtt": [failure_queue, "QueueName"]}
+    assert alarms()[failure_alarm]["Properties"]["Threshold"] == 1
+
+
+def test_alarms_on_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
+    service = template()["Globals"]["Function"]["Environment"]["Variables"][
+        "POWERTOOLS_SERVICE_NAME"
+    ]
+    for name, alarm in alarms().items():
+        for metric in alarm_metrics(alarm):
+            if metric["Namespace"] != "EventsApi":
+                continue
+            assert metric["MetricName"] in emitted_metrics(), name
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert dimensions.pop("service") == service, name
+            # Only RequestsRejected carries a second dimension.
+            assert set(dimensions) == (
+                {"Reason"} if metric["MetricName"] == "RequestsRejected" else set()
+            )
+
+
+def test_alarm_threshold_parameters_have_sane_bounds() -> None:
+    parameters = template()["Parameters"]
+    assert parameters["AlarmTopicArn"]["Default"] == ""
+    pattern = re.compile(parameters["AlarmTopicArn"]["AllowedPattern"])
+    assert pattern.fullmatch(f"arn:aws:sns:{REGION}:{ACCOUNT}:ops-alerts")
+    assert not pattern.fullmatch(f"arn:aws:sqs:{REGION}:{ACCOUNT}:ops-alerts")
+    assert 0 < parameters["ApiErrorRateAlarmPercent"]["Default"] < 100
+    # Below Kinesis's 24 h retention and the 6 h give-up age, so the alarm comes first.
+    give_up = resources()["KinesisEventSource"]["Properties"]["MaximumRecordAgeInSeconds"]
+    assert 0 < parameters["BufferAgeAlarmSeconds"]["Default"] < give_up
+
+
+# ---------------------------------------------------------------- operations: dashboard
+
+
+def dashboard(stack: Stack) -> dict[str, Any]:
+    body = stack.resolve(resources()["EventsDashboard"]["Properties"]["DashboardBody"])
+    return json.loads(body)
+
+
+def dashboard_metrics(body: dict[str, Any]) -> list[list[Any]]:
+    return [
+        row
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for row in widget["properties"]["metrics"]
+    ]
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str) -> None:
+    body = dashboard(Stack(BufferType=buffer))
+    cells: set[tuple[int, int]] = set()
+    for widget in body["widgets"]:
+        assert widget["x"] + widget["width"] <= 24
+        for x in range(widget["x"], widget["x"] + widget["width"]):
+            for y in range(widget["y"], widget["y"] + widget["height"]):
+                assert (x, y) not in cells, f"widgets overlap at {(x, y)}"
+                cells.add((x, y))
+        if widget["type"] == "metric":
+            assert widget["properties"]["region"] == REGION
+            assert widget["properties"]["title"]
+
+
+def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
+    rows = dashboard_metrics(dashboard(Stack()))
+    names = {(row[0], row[1]) for row in rows if isinstance(row[0], str)}
+    assert {
+        ("EventsApi", "EventsAccepted"),
+        ("EventsApi", "EventsInvalid"),
+        ("EventsApi", "EventBytesAccepted"),
+        ("EventsApi", "StoredObjects"),
+        ("EventsApi", "StoredEvents"),
+        ("AWS/ApiGateway", "Latency"),
+        ("AWS/ApiGateway", "5xx"),
+    } <= names
+    expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
+    assert any("RequestsRejected" in expression for expression in expressions)
+
+
+def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
+    service = template()["Globals"]["Function"]["Environment"]["Variables"][
+        "POWERTOOLS_SERVICE_NAME"
+    ]
+    for buffer in ("Kinesis", "SQS"):
+        for row in dashboard_metrics(dashboard(Stack(BufferType=buffer))):
+            if row[0] != "EventsApi":
+                continue
+            assert row[1] in emitted_metrics(), row
+            assert row[2:4] == ["service", service], row
+
+
+@pytest.mark.parametrize(
+    ("buffer", "own", "other"),
+    [
+        ("Kinesis", ["EventStream", "StreamFailureQueue.QueueName"], ["EventQueue.QueueName"]),
+        ("SQS", ["EventQueue.QueueName", "EventDeadLetterQueue.QueueName"], ["EventStream"]),
+    ],
+)
+def test_dashboard_shows_the_lag_of_this_buffer_only(
+    buffer: str, own: list[str], other: list[str]
+) -> None:
+    stack = Stack(BufferType=buffer)
+    text = json.dumps(dashboard(stack))
+    for name in own:
+        assert stack.refs[name] in text, name
+    for name in other:
+        assert stack.refs[name] not in text, name
+    lag = "IteratorAge" if buffer == "Kinesis" else "ApproximateAgeOfOldestMessage"
+    assert lag in text
+
+
+def test_outputs_point_at_the_dashboard() -> None:
+    url = Stack().resolve(template()["Outputs"]["DashboardUrl"]["Value"])
+    assert url.endswith(f"#dashboards:name={STACK}")
+    assert f"region={REGION}" in url
