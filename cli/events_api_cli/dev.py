@@ -152,6 +152,9 @@ class _Shutdown:
         self.event = threading.Event()
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            # A second Ctrl-C: the user does not want to wait for a clean stop.
+            os._exit(130)
         self.event.set()
 
     def install(self) -> None:

@@ -317,11 +317,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         refusal = self._edge_refusal()
-        if refusal is not None:
-            self._send(refusal)
-            self.close_connection = True
-            return False
-        return super().handle_expect_100()
+        if refusal is None:
+            return super().handle_expect_100()
+        # Refused before the client sends the body: it never has to be read.
+        self.close_connection = True
+        self._send(refusal)
+        self.server.access_log(self.client_address[0], self.command, self.path, refusal.status, 0)
+        return False
 
     def _edge_refusal(self) -> HttpResponse | None:
         if header_block_size(self.requestline, self.headers) > MAX_HEADER_BYTES:
