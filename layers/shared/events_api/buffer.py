@@ -83,6 +83,12 @@ def deliver(
         attempts += 1
         failed: list[Entry] = []
         for call in _calls(publisher, pending):
+            if calls and clock() >= deadline:
+                # The budget is spent: start no new call, so a slow peer cannot stretch the
+                # request past the budget plus the one call in flight.
+                failed.extend(call)
+                last_error = last_error or "time budget spent"
+                continue
             calls += 1
             try:
                 rejected = publisher.send(call)

@@ -38,10 +38,11 @@ class KinesisPublisher:
             StreamName=self.stream_name,
             Records=[{"Data": e.data, "PartitionKey": e.partition_key} for e in entries],
         )
+        # Confirmed means a sequence number and no error: anything else is sent again.
         return {
             entry.id
             for entry, result in zip(entries, answer["Records"], strict=True)
-            if result.get("ErrorCode")
+            if result.get("ErrorCode") or not result.get("SequenceNumber")
         }
 
 
@@ -70,4 +71,8 @@ class SqsPublisher:
                 for entry in entries
             ],
         )
-        return {failed["Id"] for failed in answer.get("Failed", [])}
+        # Confirmed means listed as Successful (and not Failed): an entry the answer does not
+        # name is sent again, never assumed delivered.
+        confirmed = {ok["Id"] for ok in answer.get("Successful", [])}
+        confirmed.difference_update(failed["Id"] for failed in answer.get("Failed", []))
+        return {entry.id for entry in entries if entry.id not in confirmed}

@@ -1,0 +1,325 @@
+"""Test-only fault injection for the local stack: never deployed, never on by default.
+
+``EVENTS_API_DEV_FAULTS=buffer:0.1,s3:0.05[,seed:7]`` makes ``events-api dev`` fail that
+fraction of buffer entries and S3 writes, the way AWS fails them, so the pipeline's retries
+can be watched (and the reliability suite can prove that nothing accepted is lost):
+
+- ``buffer:P``: each Kinesis PutRecords / SQS SendMessageBatch entry fails on its own with
+  probability P (ProvisionedThroughputExceededException or InternalFailure for Kinesis,
+  RequestThrottled or InternalError for SQS), and a whole call fails with probability P/2
+  (throttled, 500, 503, connection refused, a timeout before sending, or a timeout after the
+  call succeeded, which hides the success from the client).
+- ``s3:P``: each S3 PutObject fails with probability P (SlowDown, 500, 503, connection
+  refused, or a timeout after the object was written).
+- ``seed:N``: makes the random choices repeatable.
+
+The faults are botocore event hooks on the clients that ``events_api.aws_clients`` hands to
+the real handlers: a failed entry or call never reaches moto (except for "after success"
+timeouts, which do), so moto holds exactly what AWS would hold. The same injector takes a
+scripted :class:`Policy` in the reliability tests.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+ENV = "EVENTS_API_DEV_FAULTS"
+
+#: Whole-call faults. Those after "timeout" never reach the service.
+CALL_FAULTS = (
+    "throttled",
+    "server-error",
+    "unavailable",
+    "connection",
+    "timeout",
+    "timeout-after-success",
+)
+#: Per-entry faults (the call succeeds, some of its entries are not taken).
+ENTRY_FAULTS = ("throttled", "internal")
+S3_FAULTS = ("throttled", "server-error", "unavailable", "connection", "timeout-after-success")
+
+# (HTTP status, error code) of each whole-call fault, per service.
+_CALL_ERRORS: dict[str, dict[str, tuple[int, str]]] = {
+    "kinesis": {
+        "throttled": (400, "ProvisionedThroughputExceededException"),
+        "server-error": (500, "InternalFailure"),
+        "unavailable": (503, "ServiceUnavailable"),
+    },
+    "sqs": {
+        "throttled": (400, "RequestThrottled"),
+        "server-error": (500, "InternalError"),
+        "unavailable": (503, "ServiceUnavailable"),
+    },
+    "s3": {
+        "throttled": (503, "SlowDown"),
+        "server-error": (500, "InternalError"),
+        "unavailable": (503, "ServiceUnavailable"),
+    },
+}
+_ENTRY_ERRORS: dict[str, dict[str, str]] = {
+    "kinesis": {
+        "throttled": "ProvisionedThroughputExceededException",
+        "internal": "InternalFailure",
+    },
+    "sqs": {"throttled": "RequestThrottled", "internal": "InternalError"},
+}
+_ENTRIES_FIELD = {"kinesis": "Records", "sqs": "Entries"}
+_OPERATION = {"kinesis": "PutRecords", "sqs": "SendMessageBatch", "s3": "PutObject"}
+_CONTEXT_KEY = "events_api_fault"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFault:
+    """What happens to one call: a whole-call fault, or some entries failing, or nothing."""
+
+    call: str | None = None
+    entries: Mapping[int, str] = field(default_factory=dict)
+    #: Seconds the call takes before its fault (a slow peer).
+    delay: float = 0.0
+
+
+NO_FAULT = CallFault()
+
+
+class Policy(Protocol):
+    def buffer_call(self, service: str, entries: int) -> CallFault:
+        """The fault for one PutRecords / SendMessageBatch call of ``entries`` entries."""
+        ...
+
+    def s3_put(self, key: str) -> CallFault:
+        """The fault for one PutObject of ``key`` (``entries`` is ignored)."""
+        ...
+
+
+class RandomPolicy:
+    """Fails a fraction of entries and calls at random (what ``EVENTS_API_DEV_FAULTS`` sets)."""
+
+    def __init__(self, buffer_rate: float, s3_rate: float, seed: int | None = None) -> None:
+        self.buffer_rate = buffer_rate
+        self.s3_rate = s3_rate
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def buffer_call(self, service: str, entries: int) -> CallFault:
+        with self._lock:
+            if self._random.random() < self.buffer_rate / 2:
+                return CallFault(call=self._random.choice(CALL_FAULTS))
+            failed = {
+                n: self._random.choice(ENTRY_FAULTS)
+                for n in range(entries)
+                if self._random.random() < self.buffer_rate
+            }
+        return CallFault(entries=failed) if failed else NO_FAULT
+
+    def s3_put(self, key: str) -> CallFault:
+        with self._lock:
+            if self._random.random() < self.s3_rate:
+                return CallFault(call=self._random.choice(S3_FAULTS))
+        return NO_FAULT
+
+
+def parse_setting(value: str) -> RandomPolicy | None:
+    """``buffer:0.1,s3:0.05,seed:7`` -> a policy; None for an empty setting."""
+    rates = {"buffer": 0.0, "s3": 0.0}
+    seed: int | None = None
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, sep, raw = part.partition(":")
+        name = name.strip().lower()
+        try:
+            if not sep:
+                raise ValueError("missing ':'")
+            if name == "seed":
+                seed = int(raw)
+                continue
+            if name not in rates:
+                raise ValueError(f"unknown fault {name!r} (buffer, s3 or seed)")
+            rate = float(raw)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError("a rate is between 0 and 1")
+        except ValueError as exc:
+            raise ValueError(f"{ENV}: bad part {part!r}: {exc}") from None
+        rates[name] = rate
+    if not any(rates.values()):
+        return None
+    return RandomPolicy(rates["buffer"], rates["s3"], seed)
+
+
+def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": status, "RetryAttempts": 0})
+    return AWSResponse("http://faults.invalid/", status, HTTPHeaders(), None), parsed
+
+
+def _error(service: str, kind: str) -> tuple[AWSResponse, dict[str, Any]]:
+    status, code = _CALL_ERRORS[service][kind]
+    return _response(status, {"Error": {"Code": code, "Message": f"injected fault: {kind}"}})
+
+
+class FaultInjector:
+    """Registers the hooks on the clients; counts what it injected."""
+
+    def __init__(self, policy: Policy, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.policy = policy
+        self.counts: Counter[str] = Counter()
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._registered: list[tuple[Any, str, Callable[..., Any]]] = []
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def install(self, *, kinesis: Any = None, sqs: Any = None, s3: Any = None) -> FaultInjector:
+        """Hook into these boto3 clients (any may be None)."""
+        for service, client in (("kinesis", kinesis), ("sqs", sqs)):
+            if client is not None:
+                operation = _OPERATION[service]
+                self._on(client, f"before-call.{service}.{operation}", self._buffer_before(service))
+                self._on(client, f"after-call.{service}.{operation}", self._buffer_after(service))
+        if s3 is not None:
+            self._on(s3, "before-parameter-build.s3.PutObject", self._s3_decide)
+            self._on(s3, "before-call.s3.PutObject", self._s3_before)
+            self._on(s3, "after-call.s3.PutObject", self._after_success_timeout)
+        return self
+
+    def install_on_shared_clients(self, buffer: str | None = None) -> FaultInjector:
+        """Hook into ``events_api.aws_clients``' clients (the ones the handlers use)."""
+        from events_api import aws_clients
+
+        return self.install(
+            kinesis=aws_clients.kinesis() if buffer in (None, "kinesis") else None,
+            sqs=aws_clients.sqs() if buffer in (None, "sqs") else None,
+            s3=aws_clients.s3(),
+        )
+
+    def uninstall(self) -> None:
+        for client, event, handler in self._registered:
+            client.meta.events.unregister(event, handler)
+        self._registered.clear()
+
+    def _on(self, client: Any, event: str, handler: Callable[..., Any]) -> None:
+        client.meta.events.register(event, handler)
+        self._registered.append((client, event, handler))
+
+    def _count(self, name: str, value: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += value
+
+    # -- buffer ---------------------------------------------------------------------------
+
+    def _buffer_before(self, service: str) -> Callable[..., Any]:
+        def before(params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+            request = orjson.loads(params["body"])
+            entries = request[_ENTRIES_FIELD[service]]
+            fault = self.policy.buffer_call(service, len(entries))
+            if fault.delay:
+                self._sleep(fault.delay)
+            if fault.call is not None:
+                return self._whole_call(service, fault.call, context)
+            failed = {n: kind for n, kind in fault.entries.items() if 0 <= n < len(entries)}
+            if not failed:
+                return None
+            self._count(f"{service}:entries-failed", len(failed))
+            codes = {n: _ENTRY_ERRORS[service][kind] for n, kind in failed.items()}
+            if len(failed) == len(entries):
+                return _response(200, _merge(service, entries, codes, None))
+            request[_ENTRIES_FIELD[service]] = [e for n, e in enumerate(entries) if n not in failed]
+            params["body"] = orjson.dumps(request)
+            context[_CONTEXT_KEY] = (entries, codes)
+            return None
+
+        return before
+
+    def _whole_call(self, service: str, kind: str, context: dict[str, Any]) -> Any:
+        self._count(f"{service}:{kind}")
+        if kind == "connection":
+            raise EndpointConnectionError(endpoint_url=f"https://{service}.faults.invalid")
+        if kind == "timeout":
+            raise ReadTimeoutError(endpoint_url=f"https://{service}.faults.invalid")
+        if kind == "timeout-after-success":
+            context[_CONTEXT_KEY] = "timeout-after-success"
+            return None
+        return _error(service, kind)
+
+    def _buffer_after(self, service: str) -> Callable[..., Any]:
+        def after(
+            http_response: AWSResponse, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+        ) -> None:
+            state = context.pop(_CONTEXT_KEY, None)
+            if state is None:
+                return
+            if state == "timeout-after-success":
+                raise ReadTimeoutError(endpoint_url=f"https://{service}.faults.invalid")
+            if http_response.status_code < 300:
+                entries, codes = state
+                _merge(service, entries, codes, parsed)
+
+        return after
+
+    # -- S3 -------------------------------------------------------------------------------
+
+    def _s3_decide(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        fault = self.policy.s3_put(str(params.get("Key", "")))
+        if fault.delay:
+            self._sleep(fault.delay)
+        if fault.call is not None:
+            context[_CONTEXT_KEY] = fault.call
+
+    def _s3_before(self, context: dict[str, Any], **_: Any) -> Any:
+        kind = context.get(_CONTEXT_KEY)
+        if kind is None or kind == "timeout-after-success":
+            return None
+        context.pop(_CONTEXT_KEY)
+        return self._whole_call("s3", kind, context)
+
+    def _after_success_timeout(self, context: dict[str, Any], **_: Any) -> None:
+        if context.pop(_CONTEXT_KEY, None) == "timeout-after-success":
+            self._count("s3:timeout-after-success")
+            raise ReadTimeoutError(endpoint_url="https://s3.faults.invalid")
+
+
+def _merge(
+    service: str,
+    entries: list[dict[str, Any]],
+    codes: Mapping[int, str],
+    parsed: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The service's answer for all ``entries``: the real one for those sent, errors for the
+    others (``parsed`` is None when none was sent)."""
+    out = parsed if parsed is not None else {}
+    if service == "kinesis":
+        real = iter(out.get("Records", []))
+        merged = [
+            {"ErrorCode": codes[n], "ErrorMessage": "injected fault"} if n in codes else next(real)
+            for n in range(len(entries))
+        ]
+        out["Records"] = merged
+        out["FailedRecordCount"] = sum(1 for r in merged if r.get("ErrorCode"))
+    else:
+        out.setdefault("Successful", [])
+        out.setdefault("Failed", []).extend(
+            {
+                "Id": entries[n]["Id"],
+                "SenderFault": False,
+                "Code": code,
+                "Message": "injected fault",
+            }
+            for n, code in codes.items()
+        )
+    return out
+
+
+def install_from_env(environ: Mapping[str, str]) -> FaultInjector | None:
+    """The dev stack's hook-up: faults on the shared clients when ``EVENTS_API_DEV_FAULTS``
+    is set, else nothing at all."""
+    policy = parse_setting(environ.get(ENV, ""))
+    if policy is None:
+        return None
+    return FaultInjector(policy).install_on_shared_clients()
