@@ -61,6 +61,11 @@ class HttpRequest:
             return None
         if len(value) > MAX_LABEL_CHARS:
             raise BadRequest(f"header {name} is longer than {MAX_LABEL_CHARS} characters")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: no valid text, nothing to store
+                raise BadRequest(f"header {name} is not valid Unicode text") from None
         return value
 
 

@@ -264,7 +264,7 @@ def enrich_text(record: DecodedRecord) -> tuple[bytes, int]:
     lasts = list(map((-1).__add__, ends))
     try:
         fields = _SCAN.decode_lines(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         fields = []
     # One event per line, each line exactly an object with members: "{" first, "}" last,
     # and neither "}" nor whitespace right after the "{".
