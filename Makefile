@@ -7,12 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+FUZZ_SECONDS ?= 60
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench build validate deploy clean
+.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench build validate deploy clean reliability fuzz checkov
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +60,24 @@ e2e: $(STAMP) ## events-api dev on loopback, real HTTP, both buffers
 bench: $(STAMP) ## Benchmarks: writes docs/performance.md and benchmarks/results.json
 	$(BIN)/python -m benchmarks.run
 
+reliability: $(STAMP) ## Long reliability suites, fuzz and checkov; writes docs/reliability.md
+	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(MAKE) fuzz
+	$(MAKE) checkov
+	$(BIN)/python -m tests.reliability.report
+
+fuzz: $(STAMP) ## atheris fuzz of the body decoder for FUZZ_SECONDS (60) seconds
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet "atheris>=2.3"
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python fuzz/run.py
+
+$(CHECKOV): scripts/find-python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet "checkov>=3.2"
+
+checkov: $(STAMP) $(CHECKOV) ## checkov on template.yaml (own venv): findings fixed or explained
+	$(BIN)/python -m tests.reliability.checkov_check --checkov $(CHECKOV)
+
 $(SAM): scripts/find-python
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
@@ -72,4 +93,4 @@ deploy: build ## sam deploy --config-env $(ENV) (ENV=dev by default; needs AWS c
 	$(SAM) deploy --config-env $(or $(ENV),dev)
 
 clean: ## Remove virtual environments and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
