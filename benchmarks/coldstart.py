@@ -1,0 +1,137 @@
+"""Cold start: import and first invocation of each handler in a fresh process, beside
+``import boto3`` alone in a fresh process (medians of interleaved runs).
+
+Every child process does the same preamble (environment, event file, a hook that stubs
+botocore's HTTP send the moment botocore loads it), then times only its own work, so the
+two kinds of child are measured the same way. Run as a child:
+``python -m benchmarks.coldstart ingest|consumer|boto3 EVENT_FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _install_stub_hook(key_document: bytes) -> None:
+    """Patch botocore's network send as soon as botocore.httpsession is imported."""
+    import importlib.abc
+    import importlib.machinery
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+            if name != "botocore.httpsession":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            assert spec is not None
+            assert spec.loader is not None
+            loader = spec.loader
+            original = loader.exec_module
+
+            def exec_module(module: Any) -> None:
+                original(module)
+                from benchmarks.stubs import StubAws
+
+                StubAws(key_document=key_document).install()
+
+            loader.exec_module = exec_module  # type: ignore[method-assign]
+            return spec
+
+    sys.meta_path.insert(0, Finder())
+
+
+def child(kind: str, event_file: str) -> None:
+    from benchmarks import lambdas
+
+    lambdas.set_env("kinesis")
+    spec = json.loads(Path(event_file).read_text())
+    _install_stub_hook(spec["key_document"].encode())
+    shared = str(ROOT / "layers" / "shared")
+    sys.path.insert(0, shared)
+    out: dict[str, float] = {}
+    if kind == "boto3":
+        start = time.perf_counter()
+        import boto3  # noqa: F401
+
+        out["import"] = time.perf_counter() - start
+        out["first"] = 0.0
+    else:
+        sys.path.insert(0, str(ROOT / "functions" / kind))
+        context = lambdas.LambdaContext()
+        event = spec[kind]
+        devnull = open(os.devnull, "w")  # noqa: SIM115
+        saved, sys.stdout = sys.stdout, devnull
+        try:
+            start = time.perf_counter()
+            import app  # type: ignore[import-not-found]
+
+            imported = time.perf_counter()
+            app.lambda_handler(event, context)
+            done = time.perf_counter()
+        finally:
+            sys.stdout = saved
+        out["import"] = imported - start
+        out["first"] = done - imported
+    print(json.dumps(out))
+
+
+@dataclass
+class ColdStart:
+    runs: int
+    medians: dict[str, dict[str, float]] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def total(self, kind: str) -> float:
+        return self.medians[kind]["total"]
+
+    def ratio(self, kind: str) -> float:
+        return self.total(kind) / self.total("boto3")
+
+
+def measure(events: dict[str, Any], key_document: bytes, runs: int = 11) -> ColdStart:
+    """Fresh processes for boto3, ingest and consumer, interleaved, ``runs`` each."""
+    kinds = ["boto3", "ingest", "consumer"]
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({**events, "key_document": key_document.decode()}, handle)
+        path = handle.name
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        for _ in range(runs):
+            for kind in kinds:
+                answer = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.coldstart", kind, path],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                    cwd=ROOT,
+                )
+                results[kind].append(json.loads(answer.stdout.strip().splitlines()[-1]))
+    finally:
+        os.unlink(path)
+    out = ColdStart(runs)
+    for kind, rows in results.items():
+        totals = [r["import"] + r["first"] for r in rows]
+        out.samples[kind] = totals
+        out.medians[kind] = {
+            "import": statistics.median(r["import"] for r in rows),
+            "first": statistics.median(r["first"] for r in rows),
+            "total": statistics.median(totals),
+        }
+    return out
+
+
+if __name__ == "__main__":
+    child(sys.argv[1], sys.argv[2])

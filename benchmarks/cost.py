@@ -1,0 +1,229 @@
+"""Item 6: dollars per GB ingested, from the counted calls and bytes and measured CPU.
+
+Every price is in ``PRICES`` (us-east-1, list prices, no free tier), with where it was seen
+and when. The model is a set of small pure functions so ``tests/unit`` can check them on
+a hand-computed example.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+GB = 1024**3
+HOURS_PER_MONTH = 730
+DAYS_PER_MONTH = 30
+
+
+@dataclass(frozen=True)
+class Price:
+    value: float
+    unit: str
+    source: str
+    seen: str  # when the figure was checked
+    verified: bool  # False: the public list price as known, not confirmed on a page this time
+
+
+_KDS = (
+    "aws.amazon.com/kinesis/data-streams/pricing (structure); "
+    "trek10.com KDS on-demand vs provisioned comparison (figures)"
+)
+PRICES: dict[str, Price] = {
+    "kinesis_on_demand_stream_hour": Price(0.04, "$ per stream-hour", _KDS, "2026-11-26", False),
+    "kinesis_on_demand_gb_in": Price(
+        0.08, "$ per GB written (records rounded up to 1 KB)", _KDS, "2026-11-26", False
+    ),
+    "kinesis_on_demand_gb_out": Price(0.04, "$ per GB read", _KDS, "2026-11-26", False),
+    "kinesis_shard_hour": Price(0.015, "$ per shard-hour", _KDS, "2026-11-26", False),
+    "kinesis_put_units": Price(
+        0.014, "$ per million PUT payload units (25 KB)", _KDS, "2026-11-26", False
+    ),
+    "sqs_requests": Price(
+        0.40,
+        "$ per million requests (64 KB chunks), standard queue",
+        "aws.amazon.com/sqs/pricing via cloudburn.io SQS pricing guide (Mar 2026)",
+        "2026-11-26",
+        True,
+    ),
+    "api_gateway_http_requests": Price(
+        1.00,
+        "$ per million HTTP API requests (first 300 M), metered per 512 KB",
+        "docs.aws.amazon.com whitepaper 'Best practices for API Gateway private APIs', table 4",
+        "2026-11-26",
+        True,
+    ),
+    "lambda_requests": Price(
+        0.20, "$ per million requests", "aws.amazon.com/lambda/pricing", "2026-11-26", True
+    ),
+    "lambda_arm_gb_second": Price(
+        0.0000133334,
+        "$ per GB-second, arm64 (first 7.5 B GB-s)",
+        "aws.amazon.com/lambda/pricing via cloudchipr.com Lambda pricing guide",
+        "2026-11-26",
+        True,
+    ),
+    "s3_put": Price(
+        0.005,
+        "$ per 1,000 PUT requests, S3 Standard",
+        "aws.amazon.com/s3/pricing (list price as known)",
+        "2026-11-26",
+        False,
+    ),
+    "s3_storage_gb_month": Price(
+        0.023,
+        "$ per GB-month, S3 Standard first 50 TB",
+        "aws.amazon.com/s3/pricing (list price as known)",
+        "2026-11-26",
+        False,
+    ),
+    "firehose_gb": Price(
+        0.029,
+        "$ per GB ingested, Direct PUT, first 500 TB/month (records rounded up to 5 KB)",
+        "aws.amazon.com/firehose/pricing (structure seen; figure is the list price as known)",
+        "2026-11-26",
+        False,
+    ),
+}
+
+#: Lambda gives a function one full vCPU at 1,769 MB, and a proportional share below.
+LAMBDA_FULL_CPU_MB = 1769
+
+
+def price(name: str) -> float:
+    return PRICES[name].value
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one ingest request and its consumption cost, as measured by the benchmark."""
+
+    request_raw_bytes: int  # decompressed events per request
+    request_wire_bytes: int  # the body on the wire (gzip'd)
+    ingest_cpu_seconds: dict[str, float]  # per request, by buffer ("kinesis", "sqs")
+    buffer_bytes: int  # record bytes on the buffer per request
+    records: int  # buffer records per request
+    kinesis_put_units: int  # per request
+    kinesis_on_demand_kb: int  # per request, records rounded up to 1 KB
+    sqs_send_chunks: int  # 64 KB chunks per request (SendMessageBatch)
+    sqs_calls: int  # SendMessageBatch calls per request
+    consumer_cpu_seconds_per_raw_byte: float
+    stored_ratio: float  # raw event bytes / stored gzip bytes
+    ingest_memory_mb: int = 512
+    consumer_memory_mb: int = 512
+    #: Assumption (no AWS here): wall time per buffer call spent waiting on the network.
+    network_seconds_per_call: float = 0.020
+    #: Assumption: raw bytes per consumer invocation (Lambda's 6 MB payload, base64 data).
+    consumer_raw_bytes_per_invocation: int = 20 * 1024 * 1024
+    #: Assumption: peak write rate over the daily average, for sizing provisioned shards.
+    peak_factor: float = 3.0
+
+
+def lambda_seconds(cpu_seconds: float, memory_mb: int) -> float:
+    """Duration at ``memory_mb`` for work measured on one full core."""
+    return cpu_seconds * max(1.0, LAMBDA_FULL_CPU_MB / memory_mb)
+
+
+def lambda_cost(invocations: float, seconds_each: float, memory_mb: int) -> float:
+    gb_seconds = invocations * seconds_each * memory_mb / 1024
+    return invocations * price("lambda_requests") / 1e6 + gb_seconds * price("lambda_arm_gb_second")
+
+
+def api_gateway_units(wire_bytes: int) -> int:
+    """HTTP APIs meter each request in 512 KB increments."""
+    return max(1, math.ceil(wire_bytes / (512 * 1024)))
+
+
+def provisioned_shards(buffer_bytes_per_s: float, records_per_s: float) -> int:
+    """1 MB/s and 1,000 records/s of writes per shard."""
+    return max(1, math.ceil(buffer_bytes_per_s / 1e6), math.ceil(records_per_s / 1000))
+
+
+@dataclass
+class Breakdown:
+    mode: str
+    gb_per_day: float
+    monthly: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_monthly(self) -> float:
+        return sum(self.monthly.values())
+
+    @property
+    def per_gb(self) -> float:
+        return self.total_monthly / (self.gb_per_day * DAYS_PER_MONTH)
+
+
+def monthly_cost(work: Workload, mode: str, gb_per_day: float) -> Breakdown:
+    """Dollars per month for ``gb_per_day`` of raw events, by line item."""
+    requests = gb_per_day * GB * DAYS_PER_MONTH / work.request_raw_bytes  # per month
+    seconds = DAYS_PER_MONTH * 86_400
+    buffer = "kinesis" if mode.startswith("kinesis") else "sqs"
+    calls = 1 if buffer == "kinesis" else work.sqs_calls
+    out = Breakdown(mode, gb_per_day)
+    out.monthly["API Gateway"] = (
+        requests * api_gateway_units(work.request_wire_bytes) * price("api_gateway_http_requests")
+    ) / 1e6
+    ingest_seconds = (
+        lambda_seconds(work.ingest_cpu_seconds[buffer], work.ingest_memory_mb)
+        + calls * work.network_seconds_per_call
+    )
+    out.monthly["Lambda ingest"] = lambda_cost(requests, ingest_seconds, work.ingest_memory_mb)
+    raw_per_month = requests * work.request_raw_bytes
+    invocations = raw_per_month / work.consumer_raw_bytes_per_invocation
+    consumer_seconds = (
+        lambda_seconds(
+            work.consumer_cpu_seconds_per_raw_byte * work.consumer_raw_bytes_per_invocation,
+            work.consumer_memory_mb,
+        )
+        + work.network_seconds_per_call
+    )
+    out.monthly["Lambda consumer"] = lambda_cost(
+        invocations, consumer_seconds, work.consumer_memory_mb
+    )
+    out.monthly["S3 PUT"] = invocations * price("s3_put") / 1000
+    out.monthly["S3 storage (1 month)"] = (
+        raw_per_month / work.stored_ratio / GB * price("s3_storage_gb_month")
+    )
+    buffer_gb = requests * work.buffer_bytes / GB
+    if mode == "kinesis on-demand":
+        out.monthly["Kinesis stream-hours"] = HOURS_PER_MONTH * price(
+            "kinesis_on_demand_stream_hour"
+        )
+        written_gb = requests * work.kinesis_on_demand_kb * 1024 / GB
+        out.monthly["Kinesis data in"] = written_gb * price("kinesis_on_demand_gb_in")
+        out.monthly["Kinesis data out"] = buffer_gb * price("kinesis_on_demand_gb_out")
+    elif mode == "kinesis provisioned":
+        peak_bytes = requests * work.buffer_bytes / seconds * work.peak_factor
+        peak_records = requests * work.records / seconds * work.peak_factor
+        shards = provisioned_shards(peak_bytes, peak_records)
+        out.monthly["Kinesis shard-hours"] = shards * HOURS_PER_MONTH * price("kinesis_shard_hour")
+        out.monthly["Kinesis PUT units"] = (
+            requests * work.kinesis_put_units * price("kinesis_put_units") / 1e6
+        )
+    elif mode == "sqs":
+        # Send and receive move the same bytes (each billed per 64 KB); one delete call per
+        # received batch; Lambda's five pollers long-poll (20 s) an idle queue all month.
+        receive = requests * work.sqs_send_chunks
+        deletes = invocations
+        idle_polls = 5 * 3 * 60 * 24 * DAYS_PER_MONTH
+        total = requests * work.sqs_send_chunks + receive + deletes + idle_polls
+        out.monthly["SQS requests"] = total * price("sqs_requests") / 1e6
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    return out
+
+
+def firehose_per_gb() -> float:
+    """Firehose Direct PUT list price per GB ingested (records of 5 KB or more)."""
+    return price("firehose_gb")
+
+
+MODES = ("kinesis on-demand", "kinesis provisioned", "sqs")
+VOLUMES = {"10 GB/day": 10.0, "100 GB/day": 100.0, "1 TB/day": 1024.0}
+
+
+def table(work: Workload) -> dict[str, dict[str, Breakdown]]:
+    return {
+        volume: {mode: monthly_cost(work, mode, gb) for mode in MODES}
+        for volume, gb in VOLUMES.items()
+    }

@@ -1,0 +1,150 @@
+"""`make bench`: run every measurement, then write benchmarks/results.json, the charts and
+docs/performance.md. ``--quick`` runs fewer rounds (a smoke run, not for quoting)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.json"
+DOCS = ROOT / "docs"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter e2e")
+    parser.add_argument("--skip-e2e", action="store_true", help="leave out item 7")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else 9
+    started = time.monotonic()
+
+    from events_api.keys import KeyRecord, generate_key
+
+    from . import charts, consumer, cost, data, e2e, ingest, memory, report
+    from .coldstart import measure as cold_measure
+
+    log("generating batches")
+    batches = data.make_batches()
+    key = generate_key()
+    key_document = KeyRecord("bench", "bench", "2026-11-26T00:00:00Z").to_json()
+    harness = ingest.Harness(key, key_document)
+
+    log("1. ingest CPU per batch (ours, SQS, naive baseline, read-once floor)")
+    ingest_results = []
+    billing = []
+    for case in ingest.cases(batches):
+        ingest_results.append(ingest.measure_cpu(harness, case, rounds))
+        log(f"   {case.name}: {ingest_results[-1].seconds}")
+        billing.extend(ingest.measure_billing(harness, case))
+    harness.stub.uninstall()
+
+    log("3. consumer events/s")
+    consumer_result = consumer.measure([batches[2]], rounds)
+    stored_ratio = consumer.stored_ratio([batches[2]])
+
+    log("4. cold start (fresh processes)")
+    cold_events = report.cold_start_events(batches[0], key)
+    cold = cold_measure(cold_events, key_document, runs=5 if args.quick else 11)
+
+    log("5. peak RSS")
+    rss = {
+        "ours": memory.measure("ours", "plain"),
+        "ours gzip": memory.measure("ours", "gzip"),
+        "baseline": memory.measure("baseline", "plain"),
+    }
+
+    log("6. cost model")
+    gzip_case = next(r for r in ingest_results if r.case.endswith("gzip"))
+    gzip_bill = {b.buffer: b for b in billing if b.case == gzip_case.case}
+    workload = cost.Workload(
+        request_raw_bytes=gzip_case.raw_bytes,
+        request_wire_bytes=len(data.gzip_body(batches[-1].body)),
+        ingest_cpu_seconds={
+            "kinesis": gzip_case.seconds["kinesis"],
+            "sqs": gzip_case.seconds["sqs"],
+        },
+        buffer_bytes=gzip_bill["kinesis"].record_bytes,
+        records=gzip_bill["kinesis"].records,
+        kinesis_put_units=gzip_bill["kinesis"].billed_units,
+        kinesis_on_demand_kb=gzip_bill["kinesis"].on_demand_kb,
+        sqs_send_chunks=gzip_bill["sqs"].billed_units,
+        sqs_calls=gzip_bill["sqs"].calls,
+        consumer_cpu_seconds_per_raw_byte=consumer_result.seconds["ours"]
+        / consumer_result.raw_bytes,
+        stored_ratio=stored_ratio,
+    )
+    costs = cost.table(workload)
+
+    e2e_results: list[Any] = []
+    e2e_note = ""
+    if args.skip_e2e:
+        e2e_note = "skipped (--skip-e2e)"
+    else:
+        ok, why = e2e.available()
+        if not ok:
+            e2e_note = f"skipped: {why}"
+        else:
+            for buffer in ("kinesis", "sqs"):
+                log(f"7. end to end on events-api dev ({buffer})")
+                try:
+                    e2e_results.append(e2e.run(buffer, produce_seconds=6 if args.quick else 12))
+                except Exception as exc:  # report, do not fail the whole run
+                    e2e_note = f"{buffer} run failed: {exc}"
+                    log(e2e_note)
+
+    log("writing results, charts and docs/performance.md")
+    DOCS.mkdir(exist_ok=True)
+    charts.cost_chart(
+        DOCS / "perf-cost-per-gb.png",
+        {v: {m: b.per_gb for m, b in row.items()} for v, row in costs.items()},
+        cost.firehose_per_gb(),
+    )
+    charts.ingest_chart(
+        DOCS / "perf-ingest-mb-per-s.png",
+        {
+            r.case: {
+                "events-api (Kinesis)": r.mb_per_s("kinesis"),
+                "naive baseline": r.mb_per_s("baseline"),
+                "read-once floor": r.mb_per_s("floor"),
+            }
+            for r in ingest_results
+        },
+    )
+    context = report.Context(
+        when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        quick=args.quick,
+        rounds=rounds,
+        batches=batches,
+        ingest=ingest_results,
+        billing=billing,
+        consumer=consumer_result,
+        stored_ratio=stored_ratio,
+        cold=cold,
+        rss=rss,
+        workload=workload,
+        costs=costs,
+        e2e=e2e_results,
+        e2e_note=e2e_note,
+        seconds=time.monotonic() - started,
+    )
+    results = report.results(context)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    (DOCS / "performance.md").write_text(report.markdown(context, results))
+    log(f"done in {time.monotonic() - started:.0f} s")
+    for name in report.HEADLINE:
+        log(f"   {name} = {results[name]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""AWS stubbed at botocore's HTTP layer: requests are validated, serialised and signed by
+botocore as usual, then answered here instead of going over the network.
+
+``StubAws.install()`` replaces ``URLLib3Session.send`` (the one place botocore touches the
+network), so a handler's own code and the SDK's run in full. It answers Kinesis PutRecords,
+SQS SendMessageBatch, SSM GetParameter and S3 PutObject, and with ``record=True`` it also
+decodes every request to count what AWS would bill (records, bytes, calls).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+_ID = re.compile(rb'"Id": "([^"]+)"')
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, *args: object, **kwargs: object) -> Iterator[bytes]:
+        yield self._data
+
+
+@dataclass
+class Call:
+    operation: str
+    request_bytes: int  # the HTTP body as sent (base64 and JSON framing included)
+    entries: list[int] = field(default_factory=list)  # billed size of each record/message
+
+
+@dataclass
+class StubAws:
+    key_document: bytes = b""  # SSM parameter value returned for every key look-up
+    record: bool = False
+    calls: list[Call] = field(default_factory=list)
+    objects: dict[str, bytes] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _original: Callable[..., Any] | None = None
+
+    # installation ---------------------------------------------------------------------
+    def install(self) -> StubAws:
+        from botocore import httpsession
+
+        if self._original is None:
+            self._original = httpsession.URLLib3Session.send
+            stub = self
+
+            def send(session: object, request: Any) -> Any:
+                return stub.send(request)
+
+            httpsession.URLLib3Session.send = send  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        from botocore import httpsession
+
+        if self._original is not None:
+            httpsession.URLLib3Session.send = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.objects.clear()
+
+    # answering ------------------------------------------------------------------------
+    def send(self, request: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        target = request.headers.get("X-Amz-Target", b"")
+        if isinstance(target, bytes):
+            target = target.decode()
+        body = request.body or b""
+        if not isinstance(body, bytes | bytearray):
+            body = body.read() if hasattr(body, "read") else bytes(body)
+        status, headers, payload = 200, {"Content-Type": "application/x-amz-json-1.1"}, b"{}"
+        if target.endswith(".PutRecords"):
+            payload = self._put_records(body)
+        elif target.endswith(".SendMessageBatch"):
+            headers = {"Content-Type": "application/x-amz-json-1.0"}
+            payload = self._send_message_batch(body)
+        elif target.endswith(".GetParameter"):
+            payload = json.dumps(
+                {
+                    "Parameter": {
+                        "Name": "/k",
+                        "Type": "SecureString",
+                        "Value": self.key_document.decode(),
+                        "Version": 1,
+                    }
+                }
+            ).encode()
+        elif request.method == "PUT":
+            headers = {"ETag": '"0"'}
+            payload = b""
+            self._put_object(request.url, bytes(body))
+        return AWSResponse(request.url, status, headers, _Raw(payload))
+
+    def _put_records(self, body: bytes) -> bytes:
+        count = body.count(b'"PartitionKey": ')
+        if self.record:
+            doc = json.loads(body)
+            sizes = [
+                len(base64.b64decode(r["Data"])) + len(r["PartitionKey"].encode())
+                for r in doc["Records"]
+            ]
+            self._log(Call("kinesis.PutRecords", len(body), sizes))
+        result = b'{"SequenceNumber": "1", "ShardId": "shardId-000000000000"}'
+        return b'{"FailedRecordCount": 0, "Records": [' + b",".join([result] * count) + b"]}"
+
+    def _send_message_batch(self, body: bytes) -> bytes:
+        ids = _ID.findall(body)
+        if self.record:
+            doc = json.loads(body)
+            sizes = []
+            for entry in doc["Entries"]:
+                size = len(entry.get("MessageBody", "").encode())
+                for name, attribute in (entry.get("MessageAttributes") or {}).items():
+                    value = attribute.get("BinaryValue")
+                    raw = base64.b64decode(value) if value else attribute["StringValue"].encode()
+                    size += len(name) + len(attribute["DataType"]) + len(raw)
+                sizes.append(size)
+            self._log(Call("sqs.SendMessageBatch", len(body), sizes))
+        done = [
+            {"Id": i.decode(), "MessageId": f"m-{i.decode()}", "MD5OfMessageBody": "0"} for i in ids
+        ]
+        return json.dumps({"Successful": done, "Failed": []}).encode()
+
+    def _put_object(self, url: str, body: bytes) -> None:
+        if self.record:
+            self._log(Call("s3.PutObject", len(body), [len(body)]))
+            with self._lock:
+                self.objects[url] = body
+
+    def _log(self, call: Call) -> None:
+        with self._lock:
+            self.calls.append(call)

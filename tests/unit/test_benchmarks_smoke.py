@@ -1,0 +1,90 @@
+"""The benchmark suite stays importable: its data generator and cost model, checked by hand.
+
+`make bench` itself is not part of the test run (it takes minutes); this keeps the pieces
+it is built from honest.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import cost, data
+
+pytestmark = pytest.mark.unit
+
+
+def test_generated_batches_are_log_like_json_arrays_under_the_target_size() -> None:
+    batch = data.make_batch("test", 60_000)
+    assert len(batch.body) <= 60_000
+    events = json.loads(batch.body)
+    assert len(events) == len(batch.events) > 10
+    for event, text in zip(events, batch.events, strict=True):
+        assert isinstance(event, dict)
+        assert {"message", "requestId", "namespace", "timestamp", "duration"} <= set(event)
+        assert data.MIN_EVENT_BYTES <= len(text) <= data.MAX_EVENT_BYTES
+    assert any("error" in e for e in json.loads(data.make_batch("errors", 400_000).body))
+    # Deterministic for a seed: the same run compares the same data.
+    assert data.make_batch("again", 60_000).body == batch.body
+
+
+def test_small_cost_formulas() -> None:
+    assert cost.api_gateway_units(1) == 1
+    assert cost.api_gateway_units(512 * 1024) == 1
+    assert cost.api_gateway_units(1_100_000) == 3  # 512 KB increments
+    assert cost.lambda_seconds(0.1, 512) == pytest.approx(0.1 * 1769 / 512)
+    assert cost.lambda_seconds(0.1, 3008) == pytest.approx(0.1)  # a full core and more
+    # 1 M calls of 0.5 s at 1 GB: $0.20 of requests + 500,000 GB-s at $0.0000133334.
+    assert cost.lambda_cost(1e6, 0.5, 1024) == pytest.approx(0.2 + 6.6667)
+    assert cost.provisioned_shards(2.5e6, 100) == 3  # 1 MB/s per shard
+    assert cost.provisioned_shards(0.5e6, 2_500) == 3  # 1,000 records/s per shard
+    assert cost.provisioned_shards(0, 0) == 1
+
+
+def test_monthly_cost_on_a_hand_computed_workload() -> None:
+    mib = 1024 * 1024
+    work = cost.Workload(
+        request_raw_bytes=mib,  # 10 GB/day = 10 * 1024 requests a day, 307,200 a month
+        request_wire_bytes=512 * 1024,  # one API Gateway unit each
+        ingest_cpu_seconds={"kinesis": 0.05, "sqs": 0.05},
+        buffer_bytes=200 * 1024,
+        records=1,
+        kinesis_put_units=10,
+        kinesis_on_demand_kb=200,
+        sqs_send_chunks=4,
+        sqs_calls=1,
+        consumer_cpu_seconds_per_raw_byte=1e-8,
+        stored_ratio=5.0,
+    )
+    out = cost.monthly_cost(work, "kinesis provisioned", 10.0).monthly
+    assert out["API Gateway"] == pytest.approx(307_200 * 1.00 / 1e6)
+    # 0.05 s of one core at 512 MB -> 0.1727539 s, plus 20 ms of network: 0.1927539 s.
+    assert out["Lambda ingest"] == pytest.approx(0.06144 + 307_200 * 0.1927539 * 0.5 * 1.33334e-5)
+    # 300 GiB a month in invocations of 20 MiB: 15,360 consumer calls and S3 PUTs.
+    assert out["Lambda consumer"] == pytest.approx(0.003072 + 15_360 * 0.7445824 * 0.5 * 1.33334e-5)
+    assert out["S3 PUT"] == pytest.approx(15_360 * 0.005 / 1000)
+    assert out["S3 storage (1 month)"] == pytest.approx(300 / 5 * 0.023)
+    assert out["Kinesis shard-hours"] == pytest.approx(1 * 730 * 0.015)  # well under 1 MB/s
+    assert out["Kinesis PUT units"] == pytest.approx(307_200 * 10 * 0.014 / 1e6)
+    breakdown = cost.monthly_cost(work, "kinesis provisioned", 10.0)
+    assert breakdown.total_monthly == pytest.approx(13.29253, rel=1e-5)
+    assert breakdown.per_gb == pytest.approx(13.29253 / 300, rel=1e-5)
+
+    on_demand = cost.monthly_cost(work, "kinesis on-demand", 10.0).monthly
+    assert on_demand["Kinesis stream-hours"] == pytest.approx(730 * 0.04)
+    assert on_demand["Kinesis data in"] == pytest.approx(300 * (200 / 1024) * 0.08)  # KB per MiB
+    assert on_demand["Kinesis data out"] == pytest.approx(300 * (200 / 1024) * 0.04)
+
+    sqs = cost.monthly_cost(work, "sqs", 10.0).monthly
+    idle_polls = 5 * 3 * 60 * 24 * 30
+    expected = 307_200 * 4 * 2 + 15_360 + idle_polls  # send + receive chunks, deletes
+    assert sqs["SQS requests"] == pytest.approx(expected * 0.40 / 1e6)
+
+
+def test_every_price_says_where_and_when_it_was_seen() -> None:
+    for name, price in cost.PRICES.items():
+        assert price.value > 0, name
+        assert price.source, name
+        assert price.seen.startswith("20"), name
+    assert cost.firehose_per_gb() == cost.PRICES["firehose_gb"].value
