@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import local_aws
+    from . import faults, local_aws
     from .gateway import Gateway, GatewayServer, GatewayThread
     from .lambda_runtime import LocalFunction
     from .poller import KinesisPoller, Poller, SqsPoller
@@ -222,6 +222,14 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             sys.stdout = cast(TextIO, _DropEmf(sys.stdout))
             warnings.filterwarnings("ignore", message="No application metrics to publish")
         key_id = local_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
+        # Test-only: EVENTS_API_DEV_FAULTS fails some buffer entries and S3 writes (faults.py).
+        if os.environ.get(faults.ENV):
+            try:
+                faults.install_from_env(os.environ)
+            except ValueError as exc:
+                print(f"events-api dev: {exc}", file=sys.stderr)
+                return 2
+            log.warning("test-only faults on: %s=%s", faults.ENV, os.environ[faults.ENV])
 
         ingest = LocalFunction.load(
             repository, "ingest", name=INGEST_FUNCTION, timeout_seconds=20, memory_mb=512

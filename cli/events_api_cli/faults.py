@@ -21,6 +21,8 @@ scripted :class:`Policy` in the reliability tests.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import random
 import threading
 import time
@@ -107,7 +109,9 @@ class RandomPolicy:
     def __init__(self, buffer_rate: float, s3_rate: float, seed: int | None = None) -> None:
         self.buffer_rate = buffer_rate
         self.s3_rate = s3_rate
+        # One generator per service: S3's draws do not depend on how buffer calls interleave.
         self._random = random.Random(seed)
+        self._s3_random = random.Random(None if seed is None else seed + 1)
         self._lock = threading.Lock()
 
     def buffer_call(self, service: str, entries: int) -> CallFault:
@@ -123,8 +127,8 @@ class RandomPolicy:
 
     def s3_put(self, key: str) -> CallFault:
         with self._lock:
-            if self._random.random() < self.s3_rate:
-                return CallFault(call=self._random.choice(S3_FAULTS))
+            if self._s3_random.random() < self.s3_rate:
+                return CallFault(call=self._s3_random.choice(S3_FAULTS))
         return NO_FAULT
 
 
@@ -316,10 +320,20 @@ def _merge(
     return out
 
 
+SUMMARY_PREFIX = "test-only faults injected: "
+
+
 def install_from_env(environ: Mapping[str, str]) -> FaultInjector | None:
     """The dev stack's hook-up: faults on the shared clients when ``EVENTS_API_DEV_FAULTS``
-    is set, else nothing at all."""
+    is set, else nothing at all. What was injected is logged when the process exits."""
     policy = parse_setting(environ.get(ENV, ""))
     if policy is None:
         return None
-    return FaultInjector(policy).install_on_shared_clients()
+    injector = FaultInjector(policy).install_on_shared_clients()
+
+    def summary() -> None:
+        counts = orjson.dumps(dict(sorted(injector.counts.items()))).decode()
+        logging.getLogger("events_api_cli.faults").warning("%s%s", SUMMARY_PREFIX, counts)
+
+    atexit.register(summary)
+    return injector

@@ -1,0 +1,157 @@
+"""`events-api dev` for the reliability suite: started as the e2e suite starts it (its
+``DevProcess``), optionally with test-only faults (``EVENTS_API_DEV_FAULTS``), plus a
+keep-alive HTTP client and a full scan of what the stack stored."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from events_api_cli.faults import ENV as FAULTS_ENV
+from tests.e2e.conftest import DevProcess, Stack
+
+
+@contextmanager
+def local_stack(buffer: str, directory: Path, faults: str | None = None) -> Iterator[Stack]:
+    """A running `events-api dev` (faults on when ``faults`` is set); stopped on exit."""
+    saved = os.environ.get(FAULTS_ENV)
+    if faults:
+        os.environ[FAULTS_ENV] = faults
+    else:
+        os.environ.pop(FAULTS_ENV, None)
+    try:
+        dev = DevProcess.start(buffer, directory)
+    finally:
+        if saved is None:
+            os.environ.pop(FAULTS_ENV, None)
+        else:
+            os.environ[FAULTS_ENV] = saved
+    try:
+        yield Stack(dev, buffer)
+    finally:
+        code = dev.terminate()
+        assert code == 0, dev.stderr.read_text(errors="replace")[-4000:]
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the gateway (reconnects when it is closed)."""
+
+    def __init__(self, api: str, timeout: float = 60.0) -> None:
+        parts = urlsplit(api)
+        self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port, timeout
+        self._connection: http.client.HTTPConnection | None = None
+
+    def post(
+        self, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        for attempt in (1, 2):
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(
+                    self.host, self.port, timeout=self.timeout
+                )
+            try:
+                self._connection.request("POST", path, body=body, headers=dict(headers))
+                answer = self._connection.getresponse()
+                data = answer.read()
+                head = {k.lower(): v for k, v in answer.getheaders()}
+                if head.get("connection", "").lower() == "close":
+                    self.close()
+                return answer.status, head, data
+            except (ConnectionError, http.client.HTTPException):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+@dataclass
+class Scan:
+    """Every stored event of some datasets, by (run, producer, seq)."""
+
+    counts: Counter[tuple[str, int, int]] = field(default_factory=Counter)
+    ids: dict[tuple[str, int, int], set[str]] = field(default_factory=dict)
+    objects: int = 0
+    lines: int = 0
+    foreign: int = 0  # lines without our ids: unexpected events
+    quarantined: int = 0
+
+
+def scan(stack: Stack, prefixes: list[str], run: str) -> Scan:
+    s3 = stack.s3()
+    out = Scan()
+    for prefix in prefixes:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                body = s3.get_object(Bucket=stack.bucket, Key=item["Key"])["Body"].read()
+                out.objects += 1
+                for line in gzip.decompress(body).splitlines():
+                    out.lines += 1
+                    event = orjson.loads(line)
+                    if event.get("run") != run:
+                        out.foreign += 1
+                        continue
+                    key = (run, int(event["producer"]), int(event["seq"]))
+                    out.counts[key] += 1
+                    out.ids.setdefault(key, set()).add(event["_id"])
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix="quarantine/")
+    out.quarantined = sum(len(page.get("Contents", [])) for page in pages)
+    return out
+
+
+def parked(stack: Stack) -> dict[str, int]:
+    """Messages in the stack's failure queues (SQS dead-letter queue, Kinesis on-failure)."""
+    from events_api_cli.defaults import (
+        LOCAL_DEAD_LETTER_QUEUE_NAME,
+        LOCAL_STREAM_FAILURE_QUEUE_NAME,
+    )
+
+    sqs = stack_client(stack, "sqs")
+    out = {}
+    for name in (LOCAL_DEAD_LETTER_QUEUE_NAME, LOCAL_STREAM_FAILURE_QUEUE_NAME):
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            continue
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        out[name] = int(attributes.get("ApproximateNumberOfMessages", "0"))
+    return out
+
+
+def stack_client(stack: Stack, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=str(stack.dev.ready["awsEndpoint"]),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def wait_until(check: Any, timeout: float, idle: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(idle)
+    return bool(check())
