@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from bisect import bisect_left
 from collections.abc import Buffer, Sequence, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import cast
 
@@ -58,9 +58,29 @@ class DecodedRecord:
     meta: RequestMeta
     first: int
     payload: bytes
+    #: Offset of each event's end (its newline, or the payload's end), when decode found them.
+    ends: list[int] | None = field(default=None, compare=False, repr=False)
 
     def events(self) -> list[bytes]:
         return self.payload.split(b"\n") if self.payload else []
+
+    def event_ends(self) -> list[int]:
+        """Where each event ends: the offset of its newline, or of the payload's end."""
+        if self.ends is not None:
+            return self.ends
+        return line_ends(self.payload) if self.payload else []
+
+
+def line_ends(payload: bytes) -> list[int]:
+    """Offsets of every newline, then the payload's length (memchr, no per-byte loop)."""
+    ends: list[int] = []
+    find = payload.find
+    at = find(b"\n")
+    while at >= 0:
+        ends.append(at)
+        at = find(b"\n", at + 1)
+    ends.append(len(payload))
+    return ends
 
 
 def _header(meta: RequestMeta, first: int, count: int) -> bytes:
@@ -180,7 +200,7 @@ def decode(blob: bytes) -> DecodedRecord:
         )
     except zstandard.ZstdError as exc:
         raise RecordError(f"bad record payload: {exc}") from None
-    record = DecodedRecord(meta, first, payload)
-    if count != (payload.count(b"\n") + 1 if payload else 0):
+    ends = line_ends(payload) if payload else []
+    if count != len(ends):
         raise RecordError("record event count does not match its header")
-    return record
+    return DecodedRecord(meta, first, payload, ends)

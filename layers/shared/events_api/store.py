@@ -72,7 +72,6 @@ _SCAN = msgspec.json.Decoder(_Scan)
 _TIMESTAMP = attrgetter("timestamp")
 _SERVICE = attrgetter("service")
 _NAMESPACE = attrgetter("namespace")
-_CANONICAL = re.compile(rb'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"')
 #: Epoch milliseconds below this convert exactly with integer arithmetic (a float of
 #: seconds under 2**32 is within half a microsecond of the true value).
 _EXACT_EPOCH_MS = 2**32 * 1000
@@ -207,35 +206,88 @@ class _Parts(dict[bytes, bytes]):
         return part
 
 
-_minutes: dict[int, bytes] = {}
+class _TimestampParts(dict[bytes, bytes]):
+    """Raw ``timestamp`` value -> its ``,"_timestamp":...`` text (one call per distinct value)."""
+
+    __slots__ = ("_fallback",)
+
+    def __init__(self, fallback: bytes) -> None:
+        super().__init__()
+        self._fallback = fallback
+
+    def __missing__(self, raw: bytes) -> bytes:
+        # The two common shapes inline (see _timestamp_text), everything else through it.
+        text: bytes | None
+        if raw.isdigit() and 3 < len(raw) < 14:
+            prefix = _EPOCH_SECONDS.get(raw[:-3])
+            if prefix is None:
+                prefix = _epoch_prefix(raw[:-3])
+            text = prefix + raw[-3:] + b'Z"' if prefix else _timestamp_text(raw)
+        elif len(raw) == 26 and _ISO_SECONDS.get(raw[:20]) == 1 and _iso_tail(raw):
+            text = raw
+        else:
+            text = _timestamp_text(raw)
+        part = self[raw] = b',"_timestamp":' + text if text else self._fallback
+        return part
 
 
-def _epoch_text(millis: int) -> bytes:
-    """``format_utc(datetime.fromtimestamp(millis / 1000, UTC))``, for 0 <= millis < 2**32 s."""
-    minute, rest = divmod(millis, 60_000)
-    prefix = _minutes.get(minute)
-    if prefix is None:
-        if len(_minutes) > 4096:
-            _minutes.clear()
-        moment = datetime.fromtimestamp(minute * 60, UTC)
-        prefix = _minutes[minute] = moment.strftime("%Y-%m-%dT%H:%M:").encode()
-    second, milli = divmod(rest, 1000)
-    return b'"%b%02d.%03dZ"' % (prefix, second, milli)
+def _iso_tail(raw: bytes) -> bool:
+    return raw[20] == 0x2E and raw[24:] == b'Z"' and raw[21:24].isdigit()
+
+
+#: Per-second caches (bounded): events of a batch mostly share their second.
+_EPOCH_SECONDS: dict[bytes, bytes] = {}  # epoch seconds digits -> b'"YYYY-MM-DDTHH:MM:SS.'
+_ISO_SECONDS: dict[bytes, int] = {}  # b'"YYYY-MM-DDTHH:MM:SS' -> 1 valid, 0 invalid, -1 other
+_SECONDS_CACHE_LIMIT = 1 << 16
+_CANONICAL_SECONDS = re.compile(rb'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}')
+
+
+def _epoch_prefix(seconds: bytes) -> bytes:
+    """The quoted date and time of whole epoch seconds, b"" past the exact range."""
+    value = int(seconds)
+    prefix = b""
+    if value < _EXACT_EPOCH_MS // 1000:
+        moment = datetime.fromtimestamp(value, UTC)
+        prefix = b'"' + moment.strftime("%Y-%m-%dT%H:%M:%S.").encode()
+    if len(_EPOCH_SECONDS) >= _SECONDS_CACHE_LIMIT:
+        _EPOCH_SECONDS.clear()
+    _EPOCH_SECONDS[seconds] = prefix
+    return prefix
+
+
+def _iso_seconds(prefix: bytes) -> int:
+    """1 when the canonical date and time are valid, 0 when not, -1 if not canonical."""
+    state = -1
+    if _CANONICAL_SECONDS.fullmatch(prefix):
+        try:
+            datetime.fromisoformat(prefix[1:].decode())
+            state = 1
+        except ValueError:
+            state = 0
+    if len(_ISO_SECONDS) >= _SECONDS_CACHE_LIMIT:
+        _ISO_SECONDS.clear()
+    _ISO_SECONDS[prefix] = state
+    return state
 
 
 def _timestamp_text(raw: bytes) -> bytes | None:
-    """The quoted ``normalise_timestamp`` of a raw value, fast for the two common shapes."""
+    """The quoted ``normalise_timestamp`` of a raw value, fast for the two common shapes:
+    epoch milliseconds (integer arithmetic is exact below 2**32 s) and RFC 3339 already in
+    UTC with milliseconds (valid as it stands, or not at all)."""
+    size = len(raw)
     if raw.isdigit():  # a JSON integer: no sign, no leading zero (the text is valid JSON)
-        if len(raw) < 14:
-            millis = int(raw)
-            if millis < _EXACT_EPOCH_MS:
-                return _epoch_text(millis)
-    elif len(raw) == 26 and _CANONICAL.fullmatch(raw):
-        try:  # already UTC with milliseconds: valid as it stands, or not at all
-            datetime.fromisoformat(raw[1:24].decode())
-        except ValueError:
-            return None
-        return raw
+        if 3 < size < 14:
+            prefix = _EPOCH_SECONDS.get(raw[:-3])
+            if prefix is None:
+                prefix = _epoch_prefix(raw[:-3])
+            if prefix:
+                return prefix + raw[-3:] + b'Z"'
+    elif size == 26 and _iso_tail(raw):
+        state = _ISO_SECONDS.get(raw[:20])
+        if state is None:
+            state = _iso_seconds(raw[:20])
+        if state >= 0:
+            return raw if state else None
     text = normalise_timestamp(msgspec.Raw(raw))
     return None if text is None else orjson.dumps(text)
 
@@ -252,13 +304,7 @@ def enrich_text(record: DecodedRecord) -> tuple[bytes, int]:
     payload = record.payload
     if not payload:
         return b"", 0
-    ends: list[int] = []
-    find = payload.find
-    at = find(b"\n")
-    while at >= 0:
-        ends.append(at)
-        at = find(b"\n", at + 1)
-    ends.append(len(payload))
+    ends = record.event_ends()
     count = len(ends)
     starts = [0, *map((1).__add__, ends[:-1])]
     lasts = list(map((-1).__add__, ends))
@@ -287,7 +333,7 @@ def enrich_text(record: DecodedRecord) -> tuple[bytes, int]:
     received = orjson.dumps(meta.received_at)
     services = _Parts(lambda raw: label(raw, meta.service, b"_service"))
     namespaces = _Parts(lambda raw: label(raw, meta.namespace, b"_namespace"))
-    timestamps = _Parts(lambda raw: b',"_timestamp":' + (_timestamp_text(raw) or received))
+    timestamps = _TimestampParts(b',"_timestamp":' + received)
     template = b"".join(
         (
             b"%b,",
