@@ -40,8 +40,8 @@ class IngestService:
     publisher: Publisher
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        count("Requests")
         try:
+            count("Requests")
             return self._handle(event)
         except ApiError as error:
             count_rejection(error.reason_label)

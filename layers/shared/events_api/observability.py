@@ -33,12 +33,19 @@ def count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> N
 
 
 def count_rejection(reason: str) -> None:
-    """Rejected requests by reason: a dimension of its own, so a separate EMF document."""
-    with single_metric(
-        name="RequestsRejected",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="Reason", value=reason)
+    """Rejected requests by reason: a dimension of its own, so a separate EMF document.
+
+    Called while an error answer is being built, so it never raises: a metrics failure
+    must not turn a 4xx into a Lambda error.
+    """
+    try:
+        with single_metric(
+            name="RequestsRejected",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name="Reason", value=reason)
+    except Exception:
+        logger.warning("rejection metric not recorded", extra={"reason": reason})
