@@ -298,6 +298,13 @@ def test_hostile_corpus(ingest, consumer, stack) -> None:
             "stored_events_checked": results.stored_events,
             "not_byte_equal": results.not_byte_equal,
             "parser_depth_limit": parser_limit(),
+            "hypothesis_examples": {
+                "decoder_any_bytes": HYPOTHESIS.max_examples,
+                "decoder_json_round_trip": HYPOTHESIS.max_examples,
+                "decoder_ndjson_round_trip": HYPOTHESIS.max_examples,
+                "handler_any_body_per_buffer": scaled(50, 1_000),
+                "consumer_round_trip": HYPOTHESIS.max_examples,
+            },
         },
     )
     assert results.five_xx == []
@@ -394,7 +401,7 @@ LAYOUT = st.fixed_dictionaries(
     }
 )
 HYPOTHESIS = settings(
-    max_examples=scaled(100, 5_000),
+    max_examples=scaled(100, 2_000),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -471,7 +478,7 @@ HEADERS = st.fixed_dictionaries(
 )
 
 
-@settings(HYPOTHESIS, max_examples=scaled(50, 2_000))
+@settings(HYPOTHESIS, max_examples=scaled(50, 1_000))
 @given(
     body=st.one_of(
         st.binary(max_size=1024),
