@@ -7,14 +7,16 @@ the first invocation (settings read once, clients created lazily), never at impo
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from events_api.ingest import IngestService, build_ingest_service
 from events_api.observability import logger, metrics
 from events_api.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @cache
