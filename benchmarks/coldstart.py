@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import py_compile
 import statistics
 import subprocess
 import sys
@@ -57,8 +58,9 @@ def child(kind: str, event_file: str) -> None:
     lambdas.set_env("kinesis")
     spec = json.loads(Path(event_file).read_text())
     _install_stub_hook(spec["key_document"].encode())
-    shared = str(ROOT / "layers" / "shared")
-    sys.path.insert(0, shared)
+    code = Path(os.environ.get("BENCH_CODE_ROOT", str(ROOT)))
+    sys.path.insert(0, str(code / "layers" / "shared"))
+    kind = kind.removesuffix("+pyc")
     out: dict[str, float] = {}
     if kind == "boto3":
         start = time.perf_counter()
@@ -67,7 +69,7 @@ def child(kind: str, event_file: str) -> None:
         out["import"] = time.perf_counter() - start
         out["first"] = 0.0
     else:
-        sys.path.insert(0, str(ROOT / "functions" / kind))
+        sys.path.insert(0, str(code / "functions" / kind))
         context = lambdas.LambdaContext()
         event = spec[kind]
         devnull = open(os.devnull, "w")  # noqa: SIM115
@@ -99,28 +101,51 @@ class ColdStart:
         return self.total(kind) / self.total("boto3")
 
 
+def _compiled_copy(directory: Path) -> Path:
+    """The layer and functions with bytecode shipped beside them (as a build step could:
+    unchecked-hash .pyc files stay valid whatever the files' times after packaging)."""
+    import compileall
+    import shutil
+
+    for part in ("layers/shared/events_api", "functions/ingest", "functions/consumer"):
+        shutil.copytree(ROOT / part, directory / part, ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(
+        directory,
+        quiet=1,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    return directory
+
+
 def measure(events: dict[str, Any], key_document: bytes, runs: int = 11) -> ColdStart:
-    """Fresh processes for boto3, ingest and consumer, interleaved, ``runs`` each."""
-    kinds = ["boto3", "ingest", "consumer"]
+    """Fresh processes for boto3, ingest and consumer, interleaved, ``runs`` each; and the
+    ingest function again with its bytecode shipped (``ingest+pyc``)."""
+    kinds = ["boto3", "ingest", "consumer", "ingest+pyc"]
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({**events, "key_document": key_document.decode()}, handle)
         path = handle.name
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    compiled = tempfile.TemporaryDirectory()
     try:
+        _compiled_copy(Path(compiled.name))
         for _ in range(runs):
             for kind in kinds:
+                child_env = dict(env)
+                if kind.endswith("+pyc"):
+                    child_env["BENCH_CODE_ROOT"] = compiled.name
                 answer = subprocess.run(
                     [sys.executable, "-m", "benchmarks.coldstart", kind, path],
                     capture_output=True,
                     text=True,
                     check=True,
-                    env=env,
+                    env=child_env,
                     cwd=ROOT,
                 )
                 results[kind].append(json.loads(answer.stdout.strip().splitlines()[-1]))
     finally:
         os.unlink(path)
+        compiled.cleanup()
     out = ColdStart(runs)
     for kind, rows in results.items():
         totals = [r["import"] + r["first"] for r in rows]

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 import zstandard
+from isal import igzip
 
 from . import lambdas, stubs, timing
 from .data import Batch, gzip_body
@@ -104,7 +105,7 @@ def floor(case: Case) -> Callable[[], object]:
     def run() -> object:
         body = base64.b64decode(event_body) if case.gzipped else event_body.encode()
         if case.gzipped:
-            body = gzip.decompress(body)
+            body = igzip.decompress(body)  # the fastest inflater at hand, as the handler's
         if not body.isascii():
             body.decode("utf-8")
         return compressor.compress(b"\n".join(_RAW_ARRAY.decode(body)))
