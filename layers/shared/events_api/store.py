@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from operator import attrgetter
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import orjson
@@ -66,8 +66,11 @@ class _Scan(msgspec.Struct):
     stored_timestamp: _Absent = msgspec.field(default=0, name="_timestamp")
     stored_request_id: _Absent = msgspec.field(default=0, name="_requestId")
     stored_id: _Absent = msgspec.field(default=0, name="_id")
-    namespace: msgspec.Raw = _EMPTY
-    service: msgspec.Raw = _EMPTY
+    # Decoded as values: a string is what the label uses, anything else means "fall back
+    # to the header", so values can key the per-record cache (unhashable ones take the
+    # general path).
+    namespace: Any = None
+    service: Any = None
     timestamp: msgspec.Raw = _EMPTY
 
 
@@ -195,17 +198,17 @@ def enrich(record: DecodedRecord) -> list[bytes]:
     return lines
 
 
-class _Parts(dict[bytes, bytes]):
-    """Raw JSON value -> stored-field text, computed once per distinct value."""
+class _Parts(dict[object, bytes]):
+    """A field's decoded value -> its stored-field text, computed once per distinct value."""
 
     __slots__ = ("_make",)
 
-    def __init__(self, make: Callable[[bytes], bytes]) -> None:
+    def __init__(self, make: Callable[[object], bytes]) -> None:
         super().__init__()
         self._make = make
 
-    def __missing__(self, raw: bytes) -> bytes:
-        part = self[raw] = self._make(raw)
+    def __missing__(self, value: object) -> bytes:
+        part = self[value] = self._make(value)
         return part
 
 
@@ -328,14 +331,13 @@ def enrich_text(record: DecodedRecord) -> tuple[bytes, int]:
         return b"".join(line + b"\n" for line in lines), len(lines)
     meta = record.meta
 
-    def label(own: bytes, fallback: str | None, name: bytes) -> bytes:
-        value = _string(msgspec.Raw(own)) if own else None
-        value = value if value is not None else fallback
+    def label(own: object, fallback: str | None, name: bytes) -> bytes:
+        value = own if isinstance(own, str) else fallback
         return b"" if value is None else b',"' + name + b'":' + orjson.dumps(value)
 
     received = orjson.dumps(meta.received_at)
-    services = _Parts(lambda raw: label(raw, meta.service, b"_service"))
-    namespaces = _Parts(lambda raw: label(raw, meta.namespace, b"_namespace"))
+    services = _Parts(lambda own: label(own, meta.service, b"_service"))
+    namespaces = _Parts(lambda own: label(own, meta.namespace, b"_namespace"))
     timestamps = _TimestampParts(b',"_timestamp":' + received)
     template = b"".join(
         (
@@ -354,13 +356,18 @@ def enrich_text(record: DecodedRecord) -> tuple[bytes, int]:
     bodies = map(view.__getitem__, map(slice, starts, lasts))
     values = zip(
         bodies,
-        map(services.__getitem__, map(bytes, map(_SERVICE, fields))),
-        map(namespaces.__getitem__, map(bytes, map(_NAMESPACE, fields))),
+        map(services.__getitem__, map(_SERVICE, fields)),
+        map(namespaces.__getitem__, map(_NAMESPACE, fields)),
         map(timestamps.__getitem__, map(bytes, map(_TIMESTAMP, fields))),
         range(record.first, record.first + count),
         strict=True,
     )
-    return (template * count) % tuple(chain.from_iterable(values)), count
+    try:
+        arguments = tuple(chain.from_iterable(values))
+    except TypeError:  # a service or namespace that is an object or array: unhashable
+        lines = enrich(record)
+        return b"".join(line + b"\n" for line in lines), len(lines)
+    return (template * count) % arguments, count
 
 
 def _literal(text: bytes) -> bytes:
