@@ -2,7 +2,7 @@
 
 FUZZ_SECONDS (default 60) bounds the run. New corpus entries go to build/fuzz/corpus
 (fuzz/corpus holds the committed seeds, read only); a crash leaves ``crash-*`` in
-build/fuzz/ and fails the run. Figures go to build/reliability/fuzz.json for
+build/fuzz/ and fails the run. Figures go to build/reliability-long/fuzz.json for
 docs/reliability.md.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "fuzz"
-RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability"))
+RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability-long"))
 
 
 def main() -> int:

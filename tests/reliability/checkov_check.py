@@ -2,7 +2,7 @@
 reason in tests/reliability/checkov-suppressions.yaml (resource by resource).
 
 Fails on an unexplained finding, on a suppression without a reason, and on a suppression
-that no longer matches any finding. Figures go to build/reliability/checkov.json.
+that no longer matches any finding. Figures go to build/reliability-long/checkov.json.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPRESSIONS = Path(__file__).with_name("checkov-suppressions.yaml")
-RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability"))
+RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability-long"))
 
 
 def load_suppressions() -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Write docs/reliability.md from the figures the reliability suites left in build/reliability/.
+"""Write docs/reliability.md from the figures in build/reliability-long/ (make reliability).
 
     make reliability            # long form: runs everything, then this
     .venv/bin/python -m tests.reliability.report
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability"))
+RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability-long"))
 OUT = ROOT / "docs" / "reliability.md"
 BUFFERS = ("kinesis", "sqs")
 PYTEST = "RELIABILITY_SCALE=long .venv/bin/pytest"

@@ -23,7 +23,9 @@ from tests.support import ROOT
 SCALE = os.environ.get("RELIABILITY_SCALE", "short").strip().lower() or "short"
 if SCALE not in ("short", "long"):
     raise ValueError(f"RELIABILITY_SCALE must be short or long, got {SCALE!r}")
-RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability"))
+#: Where the figures go: one folder per scale, so that ``make test`` runs (short) never
+#: overwrite the figures of ``make reliability`` (long), which docs/reliability.md shows.
+RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / f"reliability-{SCALE}"))
 
 
 def scaled(short: int, long: int) -> int:

@@ -192,7 +192,7 @@ def bad_keys() -> Iterator[str]:
 @pytest.mark.parametrize("buffer", ["kinesis", "sqs"])
 def test_load_shapes(buffer: str, tmp_path) -> None:
     run = f"load-{buffer}-{int(time.time())}"
-    seconds = scaled(4, 30)
+    seconds = scaled(3, 30)
     steady_rate = scaled(40, 100)
     spike = scaled(100, 400)
     flood_rate = scaled(100, 400)
