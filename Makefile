@@ -61,10 +61,12 @@ bench: $(STAMP) ## Benchmarks: writes docs/performance.md and benchmarks/results
 	$(BIN)/python -m benchmarks.run
 
 reliability: $(STAMP) ## Long reliability suites, fuzz and checkov; writes docs/reliability.md
-	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(MAKE) fuzz
-	$(MAKE) checkov
-	$(BIN)/python -m tests.reliability.report
+	status=0; \
+	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability $(PYTEST_ARGS) || status=1; \
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) || status=1; \
+	$(MAKE) checkov || status=1; \
+	$(BIN)/python -m tests.reliability.report; \
+	exit $$status
 
 fuzz: $(STAMP) ## atheris fuzz of the body decoder for FUZZ_SECONDS (60) seconds
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet "atheris>=2.3"
