@@ -301,7 +301,8 @@ def markdown(c: Context, r: dict[str, Any]) -> str:
     add("## 3. Consumer")
     add("")
     add(
-        "The real consumer handler (`functions/consumer/app.py`, Powertools BatchProcessor) on "
+        "The real consumer handler (`functions/consumer/app.py`, Powertools logging and metrics, "
+        "the partial-batch answer) on "
         f"a Kinesis event of {cr.records} buffer records ({cr.events:,} events, "
         f"{_mb(cr.raw_bytes)}), S3 stubbed at botocore's HTTP layer. The **naive consumer** "
         "parses and re-serialises every event with orjson, gzips at level 6 and writes one "

@@ -8,9 +8,9 @@ of at most 256 KiB. The raw slices are what the buffer records carry.
 
 from __future__ import annotations
 
-from collections.abc import Buffer, Callable, Sequence, Sized
+from collections.abc import Buffer, Sequence, Sized
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import accumulate
 from typing import cast
 
 import msgspec
@@ -23,8 +23,6 @@ _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _VALUE = msgspec.json.Decoder(msgspec.Raw)
 _WHITESPACE = b" \t\r\n"
 _OBJECT_START = ord("{")
-_FIRST_BYTE = itemgetter(0)
-_VIEW: Callable[[Buffer], memoryview] = memoryview
 _UTF8_BOM = b"\xef\xbb\xbf"
 _GZIP_WBITS = 31
 _InflateError = cast(type[Exception], isal_zlib.IsalError)
@@ -43,8 +41,10 @@ class DecodedBatch:
     events: list[Buffer] = field(default_factory=list)
     invalid: list[InvalidEvent] = field(default_factory=list)
     event_bytes: int = 0
-    #: The accepted events joined by newlines, when checking built it (records reuse it).
+    #: The accepted events joined by newlines, when checking built it (records reuse it),
+    #: and each event's offset in it (one more entry: the text's length plus one).
     joined: bytes | None = None
+    starts: list[int] | None = None
 
 
 def content_encoding(header: str | None) -> bool:
@@ -107,14 +107,15 @@ def _decode_failure(exc: Exception) -> str:
 
 def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) -> DecodedBatch:
     count = len(raws)
-    # Fast path, without Python work per event: the first byte of every element, and the
-    # largest size only when the whole could hold an oversized event.
-    if count and bytes(map(_FIRST_BYTE, map(_VIEW, raws))).count(b"{") == count:
+    # Fast path, without Python work per event: each element's size and offset in the
+    # newline-joined text (which the buffer records reuse), and its first byte read there.
+    if count:
+        sizes = list(map(len, cast(Sequence[Sized], raws)))
+        starts = list(accumulate(map((1).__add__, sizes), initial=0))
         joined = b"\n".join(raws)
-        if len(joined) <= MAX_EVENT_BYTES or max(map(len, cast(Sequence[Sized], raws))) <= (
-            MAX_EVENT_BYTES
-        ):
-            return DecodedBatch(list(raws), [], len(joined) - count + 1, joined)
+        firsts = bytes(map(joined.__getitem__, starts[:-1]))
+        if firsts.count(b"{") == count and max(sizes) <= MAX_EVENT_BYTES:
+            return DecodedBatch(list(raws), [], len(joined) - count + 1, joined, starts)
     batch = DecodedBatch()
     accepted = batch.events
     total = 0

@@ -81,7 +81,7 @@ class IngestService:
         body = batch.read_body(request.raw_body(), gzipped)
         decoded = batch.parse_ndjson(body) if request.is_ndjson() else batch.parse_json(body)
         if decoded.events:
-            self._buffer(meta, decoded.events, decoded.joined)
+            self._buffer(meta, decoded.events, decoded.joined, decoded.starts)
         accepted, invalid = len(decoded.events), len(decoded.invalid)
         count("EventsAccepted", accepted)
         count("EventsInvalid", invalid)
@@ -109,7 +109,11 @@ class IngestService:
         return respond(202, ACCEPTED)
 
     def _buffer(
-        self, meta: records.RequestMeta, events: list[Any], joined: bytes | None = None
+        self,
+        meta: records.RequestMeta,
+        events: list[Any],
+        joined: bytes | None = None,
+        starts: list[int] | None = None,
     ) -> None:
         blobs = records.encode(
             meta,
@@ -117,6 +121,7 @@ class IngestService:
             self.settings.max_record_bytes - self.publisher.record_overhead,
             self.settings.compression_level,
             joined,
+            starts,
         )
         entries = [
             Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")

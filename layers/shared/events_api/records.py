@@ -104,21 +104,25 @@ def encode(
     max_bytes: int,
     level: int = 1,
     joined: Buffer | None = None,
+    starts: list[int] | None = None,
 ) -> list[bytes]:
     """Pack events into records of at most ``max_bytes`` each, in order.
 
-    ``joined``, when given, must be ``b"\\n".join(events)`` (the batch decoder builds it
-    anyway). Each event is compressed once in the common case: a batch whose raw text
-    fits in one record is compressed whole; a larger one is cut, by raw bytes, into as
-    many parts as the compression ratio of a small sample says are needed. Only a part
-    that still comes out over the limit is split and compressed again.
+    ``joined``, when given, must be ``b"\\n".join(events)``, and ``starts`` each event's
+    offset in it followed by ``len(joined) + 1`` (the batch decoder builds both anyway).
+
+    Each event is compressed once in the common case: a batch whose raw text fits in one
+    record is compressed whole; a larger one is cut, by raw bytes, into as many parts as
+    the compression ratio of a small sample says are needed. Only a part that still comes
+    out over the limit is split and compressed again.
     """
     if not events:
         return []
     compressor = zstandard.ZstdCompressor(level=level)
     count = len(events)
     payload = memoryview(b"\n".join(events) if joined is None else joined)
-    starts: list[int] = []
+    if starts is None:
+        starts = []
     out: list[bytes] = []
 
     def start_of(index: int) -> int:
