@@ -118,7 +118,8 @@ class IngestResult:
     case: str
     raw_bytes: int
     events: int
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # medians
+    best: dict[str, float] = field(default_factory=dict)  # best rounds
 
     @property
     def speedup(self) -> float:
@@ -127,6 +128,14 @@ class IngestResult:
     @property
     def floor_ratio(self) -> float:
         return self.seconds["kinesis"] / self.seconds["floor"]
+
+    @property
+    def best_speedup(self) -> float:
+        return self.best["baseline"] / self.best["kinesis"]
+
+    @property
+    def best_floor_ratio(self) -> float:
+        return self.best["kinesis"] / self.best["floor"]
 
     def mb_per_s(self, variant: str = "kinesis") -> float:
         return self.raw_bytes / self.seconds[variant] / 1e6
@@ -167,8 +176,10 @@ def measure_cpu(harness: Harness, case: Case, rounds: int) -> IngestResult:
         "floor": floor(case),
     }
     with lambdas.quiet():
-        seconds = timing.interleaved(variants, rounds=rounds)
-    return IngestResult(case.name, case.raw_bytes, len(case.batch.events), seconds)
+        timings = timing.interleaved(variants, rounds=rounds)
+    return IngestResult(
+        case.name, case.raw_bytes, len(case.batch.events), timings.median, timings.best
+    )
 
 
 @dataclass
