@@ -65,6 +65,7 @@ class E2EResult:
     missing: int = 0
     dev_cpu_seconds: float = 0.0
     load_cpu_seconds: float = 0.0  # this process: producers and the S3 watcher
+    load_average: float = 0.0  # the machine's 1-minute load average at the end
     note: str = ""
 
     @property
@@ -244,6 +245,7 @@ def _drive(dev: Dev, result: E2EResult, produce_seconds: float, events: int, bot
     result.seconds = time.monotonic() - started
     result.dev_cpu_seconds = _cpu_seconds(dev.process.pid) - cpu_before
     result.load_cpu_seconds = time.process_time() - own_before
+    result.load_average = os.getloadavg()[0]
     watch.join()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass
 from typing import Any
@@ -492,10 +493,13 @@ def markdown(c: Context, r: dict[str, Any]) -> str:
             x.requests_per_s * x.events_per_request * (ingest_per_event + consumer_per_event)
             for x in c.e2e
         )
+        load = max(x.load_average for x in c.e2e)
         bound = (
             "runs at about one core, all the GIL gives one Python process: it is CPU-bound"
             if dev_share >= 0.85
-            else f"used at most {dev_share:.2f} cores, so it is waiting more than working"
+            else f"used at most {dev_share:.2f} cores of a machine whose load average was "
+            f"{load:.1f} on {os.cpu_count()} cores (other workers' tests), so it was "
+            "CPU-bound and also queued for the CPU"
         )
         add(
             "What limits it: the dev process (moto's server, the local gateway, the poller and "
