@@ -498,8 +498,8 @@ def markdown(c: Context, r: dict[str, Any]) -> str:
             "runs at about one core, all the GIL gives one Python process: it is CPU-bound"
             if dev_share >= 0.85
             else f"used at most {dev_share:.2f} cores of a machine whose load average was "
-            f"{load:.1f} on {os.cpu_count()} cores (other workers' tests), so it was "
-            "CPU-bound and also queued for the CPU"
+            f"{load:.1f} on {os.cpu_count()} cores (other workers' tests): busy, and "
+            "queued for the CPU short of the one core the GIL lets one Python process use"
         )
         add(
             "What limits it: the dev process (moto's server, the local gateway, the poller and "
