@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log("4. cold start (fresh processes)")
     cold_events = report.cold_start_events(batches[0], key)
-    cold = cold_measure(cold_events, key_document, runs=5 if args.quick else 11)
+    cold = cold_measure(cold_events, key_document, runs=5 if args.quick else 21)
 
     log("5. peak RSS")
     rss = {
