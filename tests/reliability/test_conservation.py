@@ -105,6 +105,7 @@ def produce(
         client.close()
 
 
+@pytest.mark.timeout(2400)
 @pytest.mark.parametrize("buffer", ["kinesis", "sqs"])
 def test_no_accepted_event_is_lost_with_faults(buffer: str, tmp_path) -> None:
     events_per_producer = scaled(2_500, 125_000)
