@@ -92,8 +92,15 @@ class Scan:
     quarantined: int = 0
 
 
+def alive(stack: Stack) -> bool:
+    """The stack is up: its process runs and nothing has told it to stop."""
+    return stack.dev.process.poll() is None and "dev: stopping" not in stack.dev.stderr.read_text(
+        errors="replace"
+    )
+
+
 def scan(stack: Stack, prefixes: list[str], run: str) -> Scan:
-    s3 = stack.s3()
+    s3 = stack_client(stack, "s3")
     out = Scan()
     for prefix in prefixes:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=prefix)
@@ -137,7 +144,10 @@ def parked(stack: Stack) -> dict[str, int]:
 
 
 def stack_client(stack: Stack, service: str) -> Any:
+    """A client for moto's endpoint with short timeouts: a stack that stopped answering
+    fails the test in seconds instead of hanging it."""
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
         service,
@@ -145,12 +155,17 @@ def stack_client(stack: Stack, service: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 2}),
     )
 
 
-def wait_until(check: Any, timeout: float, idle: float = 0.5) -> bool:
+def wait_until(check: Any, timeout: float, idle: float = 0.5, stack: Stack | None = None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stack is not None and not alive(stack):
+            raise AssertionError(
+                "events-api dev stopped during the test (was it stopped from outside?)"
+            )
         if check():
             return True
         time.sleep(idle)

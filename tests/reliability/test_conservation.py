@@ -135,7 +135,7 @@ def test_no_accepted_event_is_lost_with_faults(buffer: str, tmp_path) -> None:
             latest["scan"] = scan(stack, prefixes, run)
             return tally.accepted <= set(latest["scan"].counts)
 
-        wait_until(drained, timeout=scaled(120, 1_800), idle=2.0)
+        wait_until(drained, timeout=scaled(120, 1_800), idle=2.0, stack=stack)
         drain_seconds = time.monotonic() - started - produce_seconds
         # A last look a little later: late duplicates (retried consumer batches) included.
         time.sleep(3)

@@ -238,7 +238,7 @@ def test_load_shapes(buffer: str, tmp_path) -> None:
             found["scan"] = scan(stack, [f"dataset={DATASET}/"], run)
             return accepted <= set(found["scan"].counts)
 
-        wait_until(all_stored, timeout=scaled(120, 900), idle=1.0)
+        wait_until(all_stored, timeout=scaled(120, 900), idle=1.0, stack=stack)
     stored = found["scan"]
     missing = accepted - set(stored.counts)
     figures = {
