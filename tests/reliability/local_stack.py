@@ -99,37 +99,24 @@ def alive(stack: Stack) -> bool:
     )
 
 
-_READ: dict[tuple[str, str], list[tuple[Any, Any, Any, str]]] = {}
-
-
 def scan(stack: Stack, prefixes: list[str], run: str) -> Scan:
-    """A full scan of the datasets. Each object is read once per stack (an object is never
-    changed, only rewritten with the same content by a retried batch), so polling until
-    the pipeline drains does not slow the pipeline down."""
     s3 = stack_client(stack, "s3")
-    endpoint = str(stack.dev.ready["awsEndpoint"])
     out = Scan()
     for prefix in prefixes:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=prefix)
         for page in pages:
             for item in page.get("Contents", []):
-                cached = _READ.get((endpoint, item["Key"]))
-                if cached is None:
-                    body = s3.get_object(Bucket=stack.bucket, Key=item["Key"])["Body"].read()
-                    cached = [
-                        (event.get("run"), event.get("producer"), event.get("seq"), event["_id"])
-                        for event in map(orjson.loads, gzip.decompress(body).splitlines())
-                    ]
-                    _READ[(endpoint, item["Key"])] = cached
+                body = s3.get_object(Bucket=stack.bucket, Key=item["Key"])["Body"].read()
                 out.objects += 1
-                for event_run, producer, seq, event_id in cached:
+                for line in gzip.decompress(body).splitlines():
                     out.lines += 1
-                    if event_run != run:
+                    event = orjson.loads(line)
+                    if event.get("run") != run:
                         out.foreign += 1
                         continue
-                    key = (run, int(producer), int(seq))
+                    key = (run, int(event["producer"]), int(event["seq"]))
                     out.counts[key] += 1
-                    out.ids.setdefault(key, set()).add(event_id)
+                    out.ids.setdefault(key, set()).add(event["_id"])
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix="quarantine/")
     out.quarantined = sum(len(page.get("Contents", [])) for page in pages)
     return out

@@ -142,7 +142,7 @@ def rows() -> list[tuple[str, str, str]]:
             (
                 "Hostile corpus: 5xx answers",
                 f"**{five}** of {cases} requests; {wrong} accepted events not stored byte for "
-                f"byte; hypothesis properties: {num(sum(examples.values()))} examples",
+                f"byte; hypothesis: {num(sum(examples.values()))} examples per buffer run",
                 code(f"{PYTEST} tests/reliability/test_hostile_input.py"),
             )
         )
@@ -188,8 +188,7 @@ def rows() -> list[tuple[str, str, str]]:
                 f"Load, {buffer}",
                 "; ".join(parts)
                 + f"; **{load_figures['missing']}** of {num(load_figures['events_accepted'])} "
-                f"accepted events missing; load average before/after "
-                f"{load_figures.get('load_average', '?')}{scale_note(load_figures)}",
+                f"accepted events missing{scale_note(load_figures)}",
                 code(f"{PYTEST} tests/reliability/test_load.py -k {buffer}"),
             )
         )
