@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -37,6 +38,8 @@ log = logging.getLogger("events_api_cli.dev")
 
 INGEST_FUNCTION = "events-api-local-ingest"
 CONSUMER_FUNCTION = "events-api-local-consumer"
+#: How long after its end an hour counts as closed for the local compaction.
+COMPACT_GRACE = timedelta(minutes=15)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,6 +88,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=Path,
         metavar="PATH",
         help="the events-api checkout holding functions/ (found automatically by default)",
+    )
+    parser.add_argument(
+        "--compact-every",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="compact closed hours into Parquet this often (default %(default)s; 0: never)",
     )
     parser.set_defaults(func=run)
 
@@ -192,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
     from . import faults, local_aws
+    from .compact_cmd import PeriodicCompaction
     from .gateway import Gateway, GatewayServer, GatewayThread
     from .lambda_runtime import LocalFunction
     from .poller import KinesisPoller, Poller, SqsPoller
@@ -208,6 +219,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         return 1
     gateway_thread: GatewayThread | None = None
     poller: Poller | None = None
+    compaction: PeriodicCompaction | None = None
     try:
         endpoint = moto.endpoint_url
         local_aws.use_local_aws(endpoint)
@@ -261,6 +273,9 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             poller = SqsPoller(sqs, resources.queue_url, resources.queue_arn, consumer)
         poller.start()
         gateway_thread.start()
+        if args.compact_every > 0:
+            compaction = PeriodicCompaction(resources.bucket, args.compact_every, COMPACT_GRACE)
+            compaction.start()
 
         api = f"http://{_display_host(args.host)}:{server.port}"
         aws = f"http://{_display_host(moto.host)}:{moto.port}"
@@ -272,6 +287,8 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             gateway_thread.stop()
         if poller is not None:
             poller.stop()
+        if compaction is not None:
+            compaction.stop()
         moto.stop()
     log.info("stopped")
     return 0

@@ -1,0 +1,150 @@
+"""``events-api compact``: rewrite closed hours of stored events as Parquet, now.
+
+Locally (the default) DuckDB does the rewriting, as ``events-api dev`` does on its own
+every few minutes; with ``--stack NAME`` the stack's compactor function runs (Athena does
+the rewriting there) and its report is printed. Either way the order of the steps and the
+choice of hours are events_api.compaction's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from .defaults import LOCAL_BUCKET_NAME
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> timedelta:
+    """``15m``, ``2h``, ``3d``, ``0s``."""
+    text = text.strip()
+    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError(f"not a duration like 15m, 2h or 3d: {text!r}")
+    return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "compact",
+        help="compact closed hours of stored events into Parquet now",
+        description=(
+            "Rewrite the gzip NDJSON objects of each closed dataset-hour as one Parquet "
+            "(zstd) file under compacted/, with a manifest of the objects it holds; "
+            "queries then read those hours from Parquet. Idempotent: a compacted hour is "
+            "only rewritten when objects arrived for it since. Locally with DuckDB; with "
+            "--stack by invoking the stack's compactor function (Athena)."
+        ),
+    )
+    parser.add_argument("--stack", help="a deployed stack: invoke its compactor function")
+    parser.add_argument("--bucket", help=f"the local events bucket (default {LOCAL_BUCKET_NAME})")
+    parser.add_argument(
+        "--grace",
+        type=duration,
+        default=timedelta(minutes=15),
+        help="an hour is closed this long after its end (default 15m)",
+    )
+    parser.add_argument(
+        "--lookback",
+        type=duration,
+        default=timedelta(hours=48),
+        help="consider the hours of this last stretch of time (default 48h)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .aws_target import TargetError, prepare_environment
+
+    prepare_environment()
+    try:
+        if args.stack:
+            return _invoke(args.stack)
+        report = compact_locally(args.bucket or LOCAL_BUCKET_NAME, args.grace, args.lookback)
+    except (TargetError, BotoCoreError, ClientError) as exc:
+        print(f"events-api compact: {exc}", file=sys.stderr)
+        return 2
+    for result in report["compacted"]:
+        print(f"compacted {result['hour']}: {result['objects']} objects")
+    for result in report["failed"]:
+        print(f"failed {result['hour']}: {result['error']}", file=sys.stderr)
+    print(
+        f"{len(report['compacted'])} hours compacted, {len(report['failed'])} failed, "
+        f"{len(report['skipped'])} left for later",
+        file=sys.stderr,
+    )
+    return 1 if report["failed"] else 0
+
+
+def compact_locally(bucket: str, grace: timedelta, lookback: timedelta) -> dict[str, Any]:
+    from events_api import aws_clients
+    from events_api.compaction import Compactor
+    from events_api.compaction_store import S3CompactionStore
+
+    from .local_query import BucketMirror, LocalCompactionEngine
+
+    s3 = aws_clients.s3()
+    engine = LocalCompactionEngine(BucketMirror(s3, bucket))
+    try:
+        compactor = Compactor(S3CompactionStore(s3, bucket), engine, grace=grace, lookback=lookback)
+        return summary(compactor.run())
+    finally:
+        engine.close()
+
+
+def summary(report: Any) -> dict[str, Any]:
+    return {
+        "compacted": [{"hour": str(r.hour), "objects": r.objects} for r in report.compacted],
+        "failed": [{"hour": str(r.hour), "error": r.error} for r in report.failed],
+        "skipped": [str(hour) for hour in report.skipped],
+    }
+
+
+def _invoke(stack: str) -> int:
+    import boto3
+
+    from .aws_target import stack_output
+
+    name = stack_output(stack, "CompactorFunctionName")
+    print(
+        f"invoking {name} (Athena compacts the due hours; this can take minutes)", file=sys.stderr
+    )
+    answer = boto3.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+    payload = answer["Payload"].read()
+    if answer.get("FunctionError"):
+        print(f"events-api compact: the compactor failed: {payload.decode()}", file=sys.stderr)
+        return 1
+    print(orjson.dumps(orjson.loads(payload), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+class PeriodicCompaction(threading.Thread):
+    """``events-api dev``'s compaction: every ``interval`` seconds, the closed hours."""
+
+    def __init__(self, bucket: str, interval: float, grace: timedelta) -> None:
+        super().__init__(name="compaction", daemon=True)
+        self.bucket, self.interval, self.grace = bucket, interval, grace
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        import logging
+
+        log = logging.getLogger("events_api_cli.compaction")
+        while not self._stop.wait(self.interval):
+            try:
+                report = compact_locally(self.bucket, self.grace, timedelta(hours=48))
+            except Exception as exc:  # the next round tries again; dev keeps serving
+                log.warning("compaction failed: %s", exc)
+                continue
+            for result in report["compacted"]:
+                log.info("compacted %s (%d objects)", result["hour"], result["objects"])
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,150 @@
+"""Amazon Athena: run a statement in a workgroup and wait for it, and compaction's engine.
+
+Athena runs statements asynchronously: start, then poll the execution until it succeeds,
+fails or is cancelled. The runner takes the client, the clock and the sleep, so tests run
+it against moto's Athena without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .compaction import CompactionError
+from .table import Hour, athena_manifest_unload, athena_unload, athena_view
+
+if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
+
+#: Athena's price for SQL queries (us-east-1 and most regions, 2026): per TiB scanned,
+#: rounded up to the megabyte, at least 10 MB per query. DDL and failed queries are free.
+USD_PER_TB_SCANNED = 5.0
+MIN_BILLED_BYTES = 10 * 1000 * 1000
+_DONE = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+def query_cost_usd(scanned_bytes: int) -> float:
+    if scanned_bytes <= 0:
+        return 0.0
+    megabytes = -(-scanned_bytes // 1_000_000)
+    billed = max(megabytes * 1_000_000, MIN_BILLED_BYTES)
+    return billed / 2**40 * USD_PER_TB_SCANNED
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    id: str
+    state: str
+    reason: str
+    scanned_bytes: int
+    elapsed_ms: int
+
+    @classmethod
+    def of(cls, answer: dict[str, Any]) -> Execution:
+        status = answer.get("Status", {})
+        statistics = answer.get("Statistics", {})
+        return cls(
+            id=str(answer["QueryExecutionId"]),
+            state=str(status.get("State", "QUEUED")),
+            reason=str(status.get("StateChangeReason", "")),
+            scanned_bytes=int(statistics.get("DataScannedInBytes", 0)),
+            elapsed_ms=int(statistics.get("TotalExecutionTimeInMillis", 0)),
+        )
+
+
+class QueryFailed(Exception):
+    def __init__(self, execution: Execution) -> None:
+        super().__init__(execution.reason or f"the query ended {execution.state}")
+        self.execution = execution
+
+
+class AthenaRunner:
+    def __init__(
+        self,
+        client: AthenaClient,
+        workgroup: str,
+        database: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.workgroup = workgroup
+        self.database = database
+        self.sleep = sleep
+        self.poll_seconds = poll_seconds
+
+    def start(self, sql: str) -> str:
+        answer = self.client.start_query_execution(
+            QueryString=sql,
+            WorkGroup=self.workgroup,
+            QueryExecutionContext={"Database": self.database},
+        )
+        return answer["QueryExecutionId"]
+
+    def wait(
+        self, execution_id: str, on_progress: Callable[[Execution], None] | None = None
+    ) -> Execution:
+        """Poll until the statement ends; QueryFailed unless it succeeded."""
+        while True:
+            answer = self.client.get_query_execution(QueryExecutionId=execution_id)
+            execution = Execution.of(dict(answer["QueryExecution"]))
+            if on_progress is not None:
+                on_progress(execution)
+            if execution.state in _DONE:
+                break
+            self.sleep(self.poll_seconds)
+        if execution.state != "SUCCEEDED":
+            raise QueryFailed(execution)
+        return execution
+
+    def run(self, sql: str) -> Execution:
+        return self.wait(self.start(sql))
+
+    def pages(self, execution_id: str) -> Iterator[tuple[list[dict[str, Any]], list[list[Any]]]]:
+        """(column info, rows as lists of strings or None) per page; the header row of a
+        SELECT's first page is left out."""
+        token: str | None = None
+        first = True
+        while True:
+            kwargs: dict[str, Any] = {"QueryExecutionId": execution_id, "MaxResults": 1000}
+            if token:
+                kwargs["NextToken"] = token
+            answer = self.client.get_query_results(**kwargs)
+            result = answer["ResultSet"]
+            columns = [dict(c) for c in result.get("ResultSetMetadata", {}).get("ColumnInfo", [])]
+            rows = [[cell.get("VarCharValue") for cell in row["Data"]] for row in result["Rows"]]
+            if first and rows and [c["Name"] for c in columns] == rows[0]:
+                rows = rows[1:]
+            first = False
+            yield columns, rows
+            token = answer.get("NextToken")
+            if not token:
+                return
+
+
+class AthenaCompactionEngine:
+    """Compaction's engine in AWS: Athena's UNLOAD rewrites an hour, then lists its sources."""
+
+    def __init__(self, runner: AthenaRunner, bucket: str) -> None:
+        self.runner = runner
+        self.bucket = bucket
+        self.scanned_bytes = 0
+
+    def _run(self, sql: str) -> None:
+        try:
+            execution = self.runner.run(sql)
+        except QueryFailed as exc:
+            raise CompactionError(str(exc)) from exc
+        self.scanned_bytes += execution.scanned_bytes
+
+    def prepare(self) -> None:
+        self._run(athena_view(self.runner.database))
+
+    def compact(self, hour: Hour) -> None:
+        self._run(athena_unload(hour, self.runner.database, self.bucket))
+
+    def write_manifest(self, hour: Hour) -> None:
+        self._run(athena_manifest_unload(hour, self.runner.database, self.bucket))

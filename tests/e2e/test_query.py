@@ -1,0 +1,260 @@
+"""`events-api query` and `events-api compact` against `events-api dev`, as users run them.
+
+Events are sent over HTTP (or, for past hours, stored through the consumer's own store
+path with receive times in the past), then counted, grouped and filtered with the query
+command and compared with what was sent. Compaction must leave every count per dataset and
+hour exactly as it was, run after run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from events_api import aws_clients, records
+from events_api.consumer import ConsumerService, SourceRecord
+from events_api.object_writer import S3ObjectWriter
+from events_api.settings import ConsumerSettings
+from events_api.table import COLUMN_NAMES, PARTITIONS
+from tests.e2e.conftest import ROOT, Stack, events_api_command
+
+pytestmark = pytest.mark.e2e
+
+LEVELS = ("info", "warn", "error")
+SERVICES = ("checkout", "search")
+
+
+def cli(stack: Stack, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env["AWS_ENDPOINT_URL"] = str(stack.dev.ready["awsEndpoint"])
+    env["XDG_CACHE_HOME"] = str(cache)
+    return subprocess.run(
+        [*events_api_command(), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def query(stack: Stack, cache: Path, sql: str) -> list[dict[str, Any]]:
+    done = cli(stack, cache, "query", sql, "--format", "ndjson")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def sample_events(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "message": f"event {n}",
+            "level": LEVELS[n % 3],
+            "service": SERVICES[n % 2],
+            "duration": n,
+            "requestId": f"req-{n}",
+            "data": {"n": n},
+        }
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def test_query_counts_groups_and_filters_what_was_sent(stack: Stack, cache: Path) -> None:
+    dataset = stack.new_dataset()
+    sent = sample_events(30)
+    assert stack.post_json(dataset, sent).status == 202
+    stack.wait_stored(dataset, len(sent))
+
+    where = f"WHERE dataset = '{dataset}'"
+    [total] = query(stack, cache, f"SELECT count(*) AS n FROM events {where}")
+    assert total == {"n": 30}
+
+    levels = query(
+        stack, cache, f"SELECT level, count(*) AS n FROM events {where} GROUP BY level ORDER BY 1"
+    )
+    assert levels == [
+        {"level": k, "n": v} for k, v in sorted(Counter(e["level"] for e in sent).items())
+    ]
+
+    errors = query(
+        stack,
+        cache,
+        "SELECT _service, message, duration, requestid, "
+        f"json_extract_scalar(event, '$.data.n') AS n FROM events {where} "
+        "AND level = 'error' AND _service = 'checkout' ORDER BY duration",
+    )
+    expected = [e for e in sent if e["level"] == "error" and e["service"] == "checkout"]
+    assert errors == [
+        {
+            "_service": "checkout",
+            "message": e["message"],
+            "duration": e["duration"],
+            "requestid": e["requestId"],
+            "n": str(e["data"]["n"]),
+        }
+        for e in expected
+    ]
+
+
+def test_every_column_of_the_events_table_is_there(stack: Stack, cache: Path) -> None:
+    dataset = stack.new_dataset()
+    assert stack.post_json(dataset, [{"message": "hello"}], {"x-service": "svc"}).status == 202
+    [stored] = stack.wait_stored(dataset, 1)
+    [row] = query(stack, cache, f"SELECT * FROM events WHERE dataset = '{dataset}'")
+    assert list(row) == [*COLUMN_NAMES, *PARTITIONS]
+    assert json.loads(row["event"]) == stored
+    assert row["_id"] == stored["_id"]
+    assert row["event_time"] == stored["_timestamp"]
+    assert (row["dataset"], row["dt"], row["hour"]) == (
+        dataset,
+        stored["_receivedAt"][:10],
+        stored["_receivedAt"][11:13],
+    )
+
+
+def test_results_as_csv_and_as_a_table(stack: Stack, cache: Path) -> None:
+    dataset = stack.new_dataset()
+    assert stack.post_json(dataset, [{"message": "a,b", "level": "info"}]).status == 202
+    stack.wait_stored(dataset, 1)
+    sql = f"SELECT level, message FROM events WHERE dataset = '{dataset}'"
+    as_csv = cli(stack, cache, "query", sql, "--format", "csv")
+    assert as_csv.returncode == 0, as_csv.stderr
+    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [["level", "message"], ["info", "a,b"]]
+    as_table = cli(stack, cache, "query", sql)
+    assert as_table.stdout.splitlines()[0].split(" | ") == ["level", "message"]
+    assert as_table.stdout.splitlines()[2].split(" | ") == ["info ", "a,b"]
+
+
+def test_bad_sql_is_one_clear_error_and_no_traceback(stack: Stack, cache: Path) -> None:
+    for sql in ("SELEC 1", "SELECT nope FROM events", "SELECT * FROM missing_table"):
+        done = cli(stack, cache, "query", sql)
+        assert done.returncode == 1, sql
+        assert done.stdout == ""
+        assert done.stderr.startswith("events-api query: "), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- compaction of past hours
+
+
+@pytest.fixture
+def consumer_store(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsumerService]:
+    """The consumer's own store path, in this process, writing to the stack's S3."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", str(stack.dev.ready["awsEndpoint"]))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    aws_clients.reset()
+    yield ConsumerService(ConsumerSettings(stack.bucket), S3ObjectWriter(stack.bucket))
+    aws_clients.reset()
+
+
+def store_past(
+    service: ConsumerService, dataset: str, received: datetime, events: list[bytes], name: str
+) -> None:
+    at = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    meta = records.RequestMeta(dataset, f"req-{name}", at, "past")
+    [blob] = records.encode(meta, events, 1 << 20)
+    assert service.store("sqs", [SourceRecord(name, name, blob)]) == set()
+
+
+def counts(stack: Stack, cache: Path, dataset: str) -> dict[tuple[str, str], int]:
+    rows = query(
+        stack,
+        cache,
+        "SELECT dt, hour, count(*) AS n, count(DISTINCT _id) AS ids FROM events "
+        f"WHERE dataset = '{dataset}' GROUP BY dt, hour",
+    )
+    assert all(row["n"] == row["ids"] for row in rows), rows
+    return {(row["dt"], row["hour"]): row["n"] for row in rows}
+
+
+def compacted_keys(stack: Stack, dataset: str) -> list[str]:
+    s3 = stack.s3()
+    keys: list[str] = []
+    for prefix in ("compacted/", "compaction-manifests/"):
+        answer = s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"{prefix}dataset={dataset}/")
+        keys += [item["Key"] for item in answer.get("Contents", [])]
+    return sorted(keys)
+
+
+def test_compaction_keeps_every_count_per_hour_run_after_run(
+    stack: Stack, cache: Path, consumer_store: ConsumerService
+) -> None:
+    dataset = stack.new_dataset()
+    now = datetime.now(UTC)
+    past = [now - timedelta(hours=h, minutes=10) for h in (3, 4, 30)]
+    expected: Counter[tuple[str, str]] = Counter()
+    for i, received in enumerate(past):
+        for part in range(3):  # several objects per hour, as a busy consumer writes
+            events = [
+                json.dumps({"message": f"{i}-{part}-{n}", "level": "info"}).encode()
+                for n in range(5 + i)
+            ]
+            store_past(consumer_store, dataset, received, events, f"{dataset}-{i}-{part}")
+            expected[(received.strftime("%Y-%m-%d"), received.strftime("%H"))] += len(events)
+    # And the current hour, which is open and must stay raw.
+    assert stack.post_json(dataset, [{"message": "now"}]).status == 202
+    stack.wait_stored(dataset, sum(expected.values()) + 1)
+    expected[(now.strftime("%Y-%m-%d"), now.strftime("%H"))] += 1
+
+    before = counts(stack, cache, dataset)
+    assert before == expected
+    for _ in range(2):
+        done = cli(stack, cache, "compact")
+        assert done.returncode == 0, done.stderr
+        assert counts(stack, cache, dataset) == expected
+    keys = compacted_keys(stack, dataset)
+    # One Parquet file and one manifest per past hour; the open hour is not compacted.
+    assert len(keys) == 2 * len(past), keys
+    assert all(k.endswith(".parquet") for k in keys)
+    assert not any(f"hour={now:%H}/" in k and f"dt={now:%Y-%m-%d}" in k for k in keys)
+
+
+def test_events_arriving_late_for_a_compacted_hour_are_counted_once(
+    stack: Stack, cache: Path, consumer_store: ConsumerService
+) -> None:
+    dataset = stack.new_dataset()
+    received = datetime.now(UTC) - timedelta(hours=5)
+    key = (received.strftime("%Y-%m-%d"), received.strftime("%H"))
+    store_past(consumer_store, dataset, received, [b'{"n":1}', b'{"n":2}'], f"{dataset}-a")
+    assert cli(stack, cache, "compact").returncode == 0
+    assert counts(stack, cache, dataset) == {key: 2}
+
+    # A late object: read from NDJSON until compaction folds it into Parquet.
+    store_past(consumer_store, dataset, received, [b'{"n":3}'], f"{dataset}-late")
+    assert counts(stack, cache, dataset) == {key: 3}
+    done = cli(stack, cache, "compact")
+    assert done.returncode == 0, done.stderr
+    assert f"compacted {dataset} {key[0]} {key[1]}:00: 2 objects" in done.stdout
+    assert counts(stack, cache, dataset) == {key: 3}
+    # A retried batch rewrites its object (same name, same events): still counted once.
+    store_past(consumer_store, dataset, received, [b'{"n":3}'], f"{dataset}-late")
+    assert counts(stack, cache, dataset) == {key: 3}
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=str(stack.dev.ready["awsEndpoint"]),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    assert (
+        s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"compacted/dataset={dataset}/")["KeyCount"]
+        == 1
+    )
