@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from events_api.athena import AthenaRunner, Execution, QueryFailed, query_cost_usd
@@ -61,18 +61,23 @@ class Progress:
             print("\r" + " " * 48 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def run_on_athena(sql: str, stack: str, fmt: str, out: BinaryIO, client: Any = None) -> int:
+def run_on_athena(
+    sql: str,
+    stack: str,
+    fmt: str,
+    out: BinaryIO,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .aws_target import stack_output
 
     workgroup = stack_output(stack, "AthenaWorkGroup")
     database = stack_output(stack, "AthenaDatabase")
-    if client is None:
-        import boto3
+    import boto3
 
-        client = boto3.client("athena")
-    runner = AthenaRunner(client, workgroup, database)
+    runner = AthenaRunner(boto3.client("athena"), workgroup, database, sleep=sleep)
     progress = Progress()
     try:
         execution_id = runner.start(sql)

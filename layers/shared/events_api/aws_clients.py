@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -137,6 +138,10 @@ def ssm() -> SSMClient:
 
 def s3() -> S3Client:
     return _client("s3")  # type: ignore[no-any-return]
+
+
+def athena() -> AthenaClient:
+    return _client("athena")  # type: ignore[no-any-return]
 
 
 def reset() -> None:

@@ -13,11 +13,11 @@ manifest and raw rows only for objects that are not (table.py):
    its Parquet;
 3. rewrite every raw object of the hour as Parquet, each row naming its source object;
 4. write the manifest: the distinct sources of that Parquet (queries switch to it);
-5. record the state: when the raw objects were listed, how many there were.
+5. record the state: the newest raw object listed before step 3, and how many there were.
 
 Re-running an hour rewrites it, never doubles it. An object that arrives late for an hour
 (a retried batch, a slow consumer) is not in the manifest, so queries read it from NDJSON;
-its hour is due again (an object newer than the state's listing time) and the next run
+its hour is due again (an object newer than the state's newest, or a new count) and the next run
 folds it into Parquet. Hours older than the look-back window are left as they are; late
 objects there stay readable from NDJSON.
 """
@@ -31,10 +31,6 @@ from typing import Protocol
 
 from .table import Hour
 
-#: S3 clocks and ours may differ a little: an object stamped this close before a listing
-#: may not have been in it, so its hour is compacted again (harmless, idempotent).
-CLOCK_MARGIN = timedelta(minutes=2)
-
 
 @dataclass(frozen=True, slots=True)
 class RawObject:
@@ -45,7 +41,10 @@ class RawObject:
 
 @dataclass(frozen=True, slots=True)
 class HourState:
-    listed_at: datetime
+    """What the listing before the last compaction saw: its newest object and how many.
+    S3's own timestamps only, so no clock is compared with S3's."""
+
+    newest: datetime
     objects: int
 
 
@@ -121,8 +120,11 @@ def is_due(objects: list[RawObject], state: HourState | None) -> bool:
         return False
     if state is None:
         return True
+    # A new object, or one rewritten by a retried batch, is newer than the listing's newest
+    # or changes the count (S3 times have whole seconds: the count catches a same-second
+    # arrival). Either way the hour is rewritten, which is harmless.
     newest = max(item.last_modified for item in objects)
-    return newest >= state.listed_at - CLOCK_MARGIN or len(objects) != state.objects
+    return newest > state.newest or len(objects) != state.objects
 
 
 @dataclass
@@ -151,12 +153,12 @@ class Compactor:
             self.store.delete_state(hour)
             self.store.delete_prefix(hour.manifest_prefix)
             self.store.delete_prefix(hour.compacted_prefix)
-            listed_at = self.clock()
             objects = self.store.raw_objects(hour)
             if objects:
                 self.engine.compact(hour)
                 self.engine.write_manifest(hour)
-            self.store.write_state(hour, HourState(listed_at, len(objects)))
+                newest = max(item.last_modified for item in objects)
+                self.store.write_state(hour, HourState(newest, len(objects)))
             return HourResult(hour, len(objects))
         finally:
             self.store.release(hour)

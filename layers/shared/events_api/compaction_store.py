@@ -79,10 +79,10 @@ class S3CompactionStore:
         except self.s3.exceptions.NoSuchKey:
             return None
         document = orjson.loads(body.read())
-        return HourState(datetime.fromisoformat(document["listedAt"]), int(document["objects"]))
+        return HourState(datetime.fromisoformat(document["newest"]), int(document["objects"]))
 
     def write_state(self, hour: Hour, state: HourState) -> None:
-        document = {"listedAt": state.listed_at.isoformat(), "objects": state.objects}
+        document = {"newest": state.newest.isoformat(), "objects": state.objects}
         self.s3.put_object(
             Bucket=self.bucket,
             Key=self._state_key(hour),

@@ -113,3 +113,25 @@ class ConsumerSettings:
             bucket_name=_require(env, "BUCKET_NAME"),
             gzip_level=int(_number(env, "STORE_GZIP_LEVEL", 1, 0, 3)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CompactorSettings:
+    bucket_name: str
+    workgroup: str
+    database: str
+    grace_minutes: float = 15.0
+    lookback_hours: float = 48.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CompactorSettings:
+        env = os.environ if env is None else env
+        return cls(
+            bucket_name=_require(env, "BUCKET_NAME"),
+            workgroup=_require(env, "ATHENA_WORKGROUP"),
+            database=_require(env, "ATHENA_DATABASE"),
+            # An hour is closed this long after its end: late batches of a busy consumer
+            # land before it, later ones stay readable from NDJSON until the next run.
+            grace_minutes=_number(env, "COMPACTION_GRACE_MINUTES", 15.0, 0.0, 24 * 60.0),
+            lookback_hours=_number(env, "COMPACTION_LOOKBACK_HOURS", 48.0, 1.0, 24 * 31.0),
+        )

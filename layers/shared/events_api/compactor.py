@@ -1,0 +1,62 @@
+"""The compactor function's work: Athena compacts the due hours, metrics say how it went.
+
+The function only starts statements; Athena reads and writes the data, so a busy month
+costs the same Lambda time as a quiet one (polling), and Athena's scan is the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from . import aws_clients
+from .athena import AthenaCompactionEngine, AthenaRunner
+from .compaction import Compactor, Report
+from .compaction_store import S3CompactionStore
+from .observability import count, logger
+from .settings import CompactorSettings
+
+#: An hour is not started with less time than this left: an UNLOAD of a busy hour and its
+#: manifest take a minute or two, and an interrupted hour is only redone, never wrong.
+SECONDS_PER_HOUR = 180.0
+
+
+def build(settings: CompactorSettings) -> tuple[Compactor, AthenaCompactionEngine]:
+    runner = AthenaRunner(aws_clients.athena(), settings.workgroup, settings.database)
+    engine = AthenaCompactionEngine(runner, settings.bucket_name)
+    compactor = Compactor(
+        S3CompactionStore(aws_clients.s3(), settings.bucket_name),
+        engine,
+        grace=timedelta(minutes=settings.grace_minutes),
+        lookback=timedelta(hours=settings.lookback_hours),
+    )
+    return compactor, engine
+
+
+def record(report: Report, scanned_bytes: int) -> dict[str, Any]:
+    """Metrics and one log line for a run; the report as the function's answer."""
+    count("HoursCompacted", len(report.compacted))
+    count("CompactionFailures", len(report.failed))
+    count("ObjectsCompacted", report.objects)
+    count("CompactionBytesScanned", scanned_bytes)
+    for failure in report.failed:
+        logger.error(
+            "hour not compacted", extra={"hour": str(failure.hour), "error": failure.error}
+        )
+    answer = {
+        "compacted": [{"hour": str(r.hour), "objects": r.objects} for r in report.compacted],
+        "failed": [{"hour": str(r.hour), "error": r.error} for r in report.failed],
+        "skipped": [str(hour) for hour in report.skipped],
+        "scannedBytes": scanned_bytes,
+    }
+    logger.info(
+        "compaction run", extra={k: len(v) if isinstance(v, list) else v for k, v in answer.items()}
+    )
+    return answer
+
+
+def run(settings: CompactorSettings, time_left: Callable[[], float]) -> dict[str, Any]:
+    compactor, engine = build(settings)
+    report = compactor.run(time_left=time_left, seconds_per_hour=SECONDS_PER_HOUR)
+    return record(report, engine.scanned_bytes)
