@@ -1,6 +1,7 @@
 """Compactor function: started hourly by EventBridge Scheduler, it has Athena rewrite the
 closed hours of stored events as Parquet (events_api.compaction says which and in what
-order). Wiring only."""
+order). CloudFormation also calls it once per deployment (the EventsView custom resource)
+so that the events view exists from the start. Wiring only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from events_api import compactor
+from events_api.custom_resource import is_stack_request
 from events_api.observability import logger, metrics
 from events_api.settings import CompactorSettings
 
@@ -22,4 +24,6 @@ def settings() -> CompactorSettings:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_stack_request(event):
+        return compactor.on_stack_request(settings(), event)
     return compactor.run(settings(), lambda: context.get_remaining_time_in_millis() / 1000)

@@ -9,11 +9,13 @@ events_api.table's builders. DuckDB proves the same steps on real data end to en
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -193,3 +195,68 @@ def test_a_failed_statement_fails_its_hour_only_and_is_counted(
     assert document["CompactionFailures"] == [1.0]
     assert document["HoursCompacted"] == [1.0]
     assert document["ObjectsCompacted"] == [1.0]
+
+
+class _ResponseCatcher(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        self.received.append((self.path, self.headers.get("content-type", ""), body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def response_url() -> Iterator[str]:
+    """A loopback HTTP server standing in for CloudFormation's presigned response URL."""
+    _ResponseCatcher.received.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ResponseCatcher)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/response?signature=x"
+    server.shutdown()
+    server.server_close()
+
+
+def stack_request(kind: str, url: str) -> dict[str, Any]:
+    return {
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:compactor",
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/events-api-test/1",
+        "RequestId": "7d2f9d7c-1111-2222-3333-444455556666",
+        "ResourceType": "Custom::EventsView",
+        "LogicalResourceId": "EventsView",
+        "ResourceProperties": {"Database": DATABASE},
+    }
+
+
+@pytest.mark.parametrize("kind", ["Create", "Update"])
+def test_deployment_creates_the_events_view_and_answers_cloudformation(
+    compactor: ModuleType, response_url: str, kind: str
+) -> None:
+    invoke_with = stack_request(kind, response_url)
+    compactor.lambda_handler(invoke_with, LongContext())
+
+    assert submitted() == [athena_view(DATABASE)]
+    ((path, content_type, body),) = _ResponseCatcher.received
+    assert path == "/response?signature=x"
+    assert content_type == ""
+    answer = json.loads(body)
+    assert answer["Status"] == "SUCCESS"
+    assert answer["PhysicalResourceId"] == f"{DATABASE}.events"
+    assert answer["RequestId"] == invoke_with["RequestId"]
+    assert answer["LogicalResourceId"] == "EventsView"
+
+
+def test_stack_deletion_leaves_the_view_and_answers_success(
+    compactor: ModuleType, response_url: str
+) -> None:
+    compactor.lambda_handler(stack_request("Delete", response_url), LongContext())
+    assert submitted() == []
+    ((_path, _type, body),) = _ResponseCatcher.received
+    assert json.loads(body)["Status"] == "SUCCESS"

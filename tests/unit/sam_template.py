@@ -129,6 +129,10 @@ class Stack:
             "HttpApi.Stage": "$default",
             "IngestFunction": f"{STACK}-IngestFunction-AbCdEf",
             "ConsumerFunction": f"{STACK}-ConsumerFunction-GhIjKl",
+            "CompactorFunction": f"{STACK}-CompactorFunction-MnOpQr",
+            "CompactorFunction.Arn": (
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-CompactorFunction-MnOpQr"
+            ),
             "AnalyticsDatabase": STACK.replace("-", "_"),
             "QueryWorkGroup": STACK,
             "EventsDashboard": STACK,

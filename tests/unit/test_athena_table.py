@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from events_api import table as events_table
 from events_api.http_api import DATASET_RULE
 from events_api.store import STORED_FIELDS, ObjectPlan, partition_prefix
 from tests.unit.sam_template import ROOT, STACK, Stack, resources, template
@@ -232,7 +233,7 @@ def test_database_name_is_the_stack_name_in_athenas_alphabet() -> None:
     assert re.fullmatch(r"[a-z0-9_]+", name)
     for table in TABLES:
         assert resources()[table]["Properties"]["DatabaseName"] == {"Ref": "AnalyticsDatabase"}
-    assert {table_input(table)["Name"] for table in TABLES} == {"events", "events_raw"}
+    assert {table_input(table)["Name"] for table in TABLES} == {"events_json", "events_raw"}
 
 
 def test_workgroup_writes_encrypted_results_to_the_expiring_results_bucket() -> None:
@@ -292,3 +293,95 @@ def test_outputs_name_the_workgroup_and_database() -> None:
     outputs = template()["Outputs"]
     assert outputs["AthenaWorkGroup"]["Value"] == {"Ref": "QueryWorkGroup"}
     assert outputs["AthenaDatabase"]["Value"] == {"Ref": "AnalyticsDatabase"}
+
+
+# ---------------------------------------------------------------- compaction and the view
+
+COMPACTION_TABLES = {
+    "EventsCompactedTable": (events_table.COMPACTED_TABLE, events_table.COMPACTED_PREFIX),
+    "EventsCompactionManifestTable": (events_table.MANIFEST_TABLE, events_table.MANIFEST_PREFIX),
+}
+
+
+def test_no_glue_table_takes_the_name_of_the_events_view() -> None:
+    names = {
+        resource["Properties"]["TableInput"]["Name"]
+        for resource in resources("AWS::Glue::Table").values()
+    }
+    assert events_table.TABLE not in names
+    assert {
+        events_table.RAW_TABLE,
+        events_table.COMPACTED_TABLE,
+        events_table.MANIFEST_TABLE,
+    } <= names
+    assert table_input("EventsRawTable")["Name"] == events_table.RAW_TABLE
+
+
+def test_compacted_table_has_exactly_the_columns_of_events_api_table() -> None:
+    storage = table_input("EventsCompactedTable")["StorageDescriptor"]
+    assert storage["Columns"] == events_table.glue_columns(with_source=True)
+    manifest = table_input("EventsCompactionManifestTable")["StorageDescriptor"]
+    assert [c["Name"] for c in manifest["Columns"]] == [events_table.MANIFEST_COLUMN]
+
+
+@pytest.mark.parametrize("name", sorted(COMPACTION_TABLES))
+def test_compaction_tables_read_parquet_where_compaction_writes_it(name: str) -> None:
+    stack = Stack()
+    glue_name, prefix = COMPACTION_TABLES[name]
+    assert table_input(name)["Name"] == glue_name
+    storage = stack.resolve(table_input(name)["StorageDescriptor"])
+    assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert storage["InputFormat"].endswith("MapredParquetInputFormat")
+    bucket = stack.refs["EventsBucket"]
+    assert storage["Location"] == f"s3://{bucket}/{prefix}"
+    assert [k["Name"] for k in table_input(name)["PartitionKeys"]] == list(events_table.PARTITIONS)
+    properties = projection(stack, name)
+    projected = {k: v for k, v in properties.items() if k.startswith("projection.")}
+    assert projected == {
+        k: v for k, v in projection(stack, "EventsRawTable").items() if k.startswith("projection.")
+    }
+    assert properties["classification"] == "parquet"
+    hour = events_table.Hour("logs", "2026-11-28", "03")
+    filled = fill(
+        properties["storage.location.template"],
+        {"dataset": "logs", "dt": "2026-11-28", "hour": "03"},
+    )
+    expected = (
+        hour.compacted_prefix if prefix == events_table.COMPACTED_PREFIX else hour.manifest_prefix
+    )
+    assert filled == f"s3://{bucket}/{expected}"
+
+
+def test_unload_writes_parquet_zstd_into_the_hours_compacted_prefix() -> None:
+    hour = events_table.Hour("logs", "2026-11-28", "03")
+    sql = events_table.athena_unload(hour, "db", "bucket")
+    assert sql.startswith(
+        "UNLOAD (SELECT try(CAST(from_iso8601_timestamp(json_extract_scalar(line, "
+    )
+    assert "TO 's3://bucket/compacted/dataset=logs/dt=2026-11-28/hour=03/'" in sql
+    assert sql.endswith("WITH (format = 'PARQUET', compression = 'ZSTD')")
+    assert "WHERE dataset = 'logs' AND dt = '2026-11-28' AND hour = '03')" in sql
+    assert '"$path" AS "_source"' in sql
+    for name in events_table.COLUMN_NAMES:
+        assert f'AS "{name}"' in sql
+
+
+def test_names_in_statements_are_quoted_so_no_value_can_escape_its_literal() -> None:
+    hour = events_table.Hour("it's", "2026-11-28", "03")
+    sql = events_table.athena_manifest_unload(hour, 'we"ird', "bucket")
+    assert "dataset = 'it''s'" in sql
+    assert '"we""ird"."events_compacted"' in sql
+
+
+def test_view_reads_parquet_for_listed_sources_and_ndjson_for_the_rest() -> None:
+    view = events_table.athena_view("events_api_prod")
+    assert view.startswith('CREATE OR REPLACE VIEW "events_api_prod"."events" AS SELECT ')
+    compacted, raw = view.split(" UNION ALL ")
+    assert 'FROM "events_api_prod"."events_compacted" c JOIN (' in compacted
+    assert "m.source = c._source" in compacted
+    assert 'FROM "events_api_prod"."events_raw" r LEFT JOIN (' in raw
+    assert 'm.source = r."$path" WHERE m.source IS NULL' in raw
+    for side in (compacted, raw):
+        # The partitions join too, so a query's dataset = '...' reaches the manifest table.
+        for partition in events_table.PARTITIONS:
+            assert f"m.{partition} = " in side

@@ -18,7 +18,7 @@ import pytest
 
 from events_api import http_api, observability
 from events_api import settings as settings_module
-from events_api.settings import BufferType, ConsumerSettings, IngestSettings
+from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
 from tests.unit.sam_template import (
     ACCOUNT,
     NO_VALUE,
@@ -609,7 +609,14 @@ def created_alarms(stack: Stack) -> set[str]:
 
 
 def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
-    common = {"ApiErrorRateAlarm", "IngestErrorsAlarm", "ConsumerErrorsAlarm", "QuarantineAlarm"}
+    common = {
+        "ApiErrorRateAlarm",
+        "IngestErrorsAlarm",
+        "ConsumerErrorsAlarm",
+        "QuarantineAlarm",
+        "CompactionFailuresAlarm",
+        "CompactorErrorsAlarm",
+    }
     assert created_alarms(Stack(BufferType="Kinesis")) == common | {
         "StreamIteratorAgeAlarm",
         "StreamFailureQueueAlarm",
@@ -815,3 +822,98 @@ def test_outputs_point_at_the_dashboard() -> None:
     url = Stack().resolve(template()["Outputs"]["DashboardUrl"]["Value"])
     assert url.endswith(f"#dashboards:name={STACK}")
     assert f"region={REGION}" in url
+
+
+# ---------------------------------------------------------------- compaction
+
+
+def compactor_statements() -> list[dict[str, Any]]:
+    return [
+        statement
+        for entry in functions()["CompactorFunction"]["Properties"]["Policies"]
+        for policy in if_branches(entry)
+        for statement in policy.get("Statement", [])
+    ]
+
+
+def test_compactor_environment_is_accepted_by_its_settings_for_every_allowed_value() -> None:
+    parameters = template()["Parameters"]
+    for grace in parameters["CompactionGraceMinutes"]["AllowedValues"]:
+        for lookback in parameters["CompactionLookbackHours"]["AllowedValues"]:
+            stack = Stack(CompactionGraceMinutes=str(grace), CompactionLookbackHours=str(lookback))
+            env = stack.resolve(function_variables("CompactorFunction"))
+            settings = CompactorSettings.from_env(env)
+            assert settings.bucket_name == stack.refs["EventsBucket"]
+            assert settings.workgroup == stack.refs["QueryWorkGroup"]
+            assert settings.database == stack.refs["AnalyticsDatabase"]
+            assert (settings.grace_minutes, settings.lookback_hours) == (grace, lookback)
+
+
+def test_compactor_sets_exactly_the_variables_settings_reads() -> None:
+    own = set(functions()["CompactorFunction"]["Properties"]["Environment"]["Variables"])
+    source = Path(settings_module.__file__).read_text()
+    section = source[source.index("class CompactorSettings") :]
+    assert own == set(re.findall(r'"([A-Z_]+)"', section))
+
+
+def test_compactor_runs_hourly_one_at_a_time_within_lambdas_longest_timeout() -> None:
+    properties = functions()["CompactorFunction"]["Properties"]
+    assert properties["CodeUri"] == "functions/compactor/"
+    assert properties["Handler"] == "app.lambda_handler"
+    assert properties["ReservedConcurrentExecutions"] == 1
+    assert properties["Timeout"] == 900
+    (event,) = properties["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    # Minute 20 of every hour: after the default 15-minute grace of the hour that ended.
+    assert event["Properties"]["ScheduleExpression"] == "cron(20 * * * ? *)"
+
+
+def test_compactor_writes_only_its_own_prefixes_and_runs_only_in_the_workgroup() -> None:
+    stack = Stack()
+    bucket = stack.refs["EventsBucket.Arn"]
+    for statement in compactor_statements():
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        granted = stack.resolve(statement["Resource"])
+        granted = granted if isinstance(granted, list) else [granted]
+        if {"s3:PutObject", "s3:DeleteObject"} & set(actions) and any(
+            g.startswith(bucket) for g in granted
+        ):
+            assert sorted(granted) == sorted(
+                f"{bucket}/{prefix}*"
+                for prefix in ("compacted/", "compaction-manifests/", "compaction-state/")
+            )
+        if any(a.startswith("athena:") for a in actions):
+            assert granted == [
+                f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"
+            ]
+        if any(a.startswith("glue:") for a in actions):
+            database = stack.refs["AnalyticsDatabase"]
+            assert all(
+                g.endswith((":catalog", f":database/{database}", f":table/{database}/*"))
+                for g in granted
+            )
+
+
+def test_the_events_view_is_created_at_deployment_by_the_compactor() -> None:
+    view = resources()["EventsView"]
+    assert view["Type"] == "Custom::EventsView"
+    assert view["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["CompactorFunction", "Arn"]}
+    assert {"EventsCompactedTable", "EventsCompactionManifestTable", "EventsRawTable"} <= set(
+        view["DependsOn"]
+    )
+
+
+def test_compaction_alarms_watch_failures_and_crashes() -> None:
+    (failures,) = alarm_metrics(alarms()["CompactionFailuresAlarm"])
+    assert (failures["Namespace"], failures["MetricName"]) == ("EventsApi", "CompactionFailures")
+    (crashes,) = alarm_metrics(alarms()["CompactorErrorsAlarm"])
+    assert (crashes["Namespace"], crashes["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert crashes["Dimensions"][0]["Value"] == {"Ref": "CompactorFunction"}
+    for name in ("CompactionFailuresAlarm", "CompactorErrorsAlarm"):
+        assert alarms()[name]["Properties"]["Threshold"] == 1
+
+
+def test_outputs_name_the_compactor_for_events_api_compact() -> None:
+    assert template()["Outputs"]["CompactorFunctionName"]["Value"] == {"Ref": "CompactorFunction"}

@@ -94,6 +94,8 @@ class Report:
     compacted: list[HourResult] = field(default_factory=list)
     failed: list[HourResult] = field(default_factory=list)
     skipped: list[Hour] = field(default_factory=list)
+    #: Failures that belong to no hour (the engine's preparation).
+    errors: list[str] = field(default_factory=list)
 
     @property
     def objects(self) -> int:
@@ -171,8 +173,11 @@ class Compactor:
         seconds_per_hour: float = 0.0,
     ) -> Report:
         """Compact the given hours (else every due one) until time runs short."""
-        self.engine.prepare()
         report = Report(due=self.due() if hours is None else list(hours))
+        try:
+            self.engine.prepare()
+        except CompactionError as exc:
+            report.errors.append(str(exc))
         for hour in report.due:
             if time_left() < seconds_per_hour:
                 report.skipped.append(hour)

@@ -6,16 +6,17 @@ costs the same Lambda time as a quiet one (polling), and Athena's scan is the co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from . import aws_clients
+from . import aws_clients, custom_resource
 from .athena import AthenaCompactionEngine, AthenaRunner
-from .compaction import Compactor, Report
+from .compaction import CompactionError, Compactor, Report
 from .compaction_store import S3CompactionStore
 from .observability import count, logger
 from .settings import CompactorSettings
+from .table import TABLE
 
 #: An hour is not started with less time than this left: an UNLOAD of a busy hour and its
 #: manifest take a minute or two, and an interrupted hour is only redone, never wrong.
@@ -37,9 +38,11 @@ def build(settings: CompactorSettings) -> tuple[Compactor, AthenaCompactionEngin
 def record(report: Report, scanned_bytes: int) -> dict[str, Any]:
     """Metrics and one log line for a run; the report as the function's answer."""
     count("HoursCompacted", len(report.compacted))
-    count("CompactionFailures", len(report.failed))
+    count("CompactionFailures", len(report.failed) + len(report.errors))
     count("ObjectsCompacted", report.objects)
     count("CompactionBytesScanned", scanned_bytes)
+    for error in report.errors:
+        logger.error("events view not created", extra={"error": error})
     for failure in report.failed:
         logger.error(
             "hour not compacted", extra={"hour": str(failure.hour), "error": failure.error}
@@ -48,6 +51,7 @@ def record(report: Report, scanned_bytes: int) -> dict[str, Any]:
         "compacted": [{"hour": str(r.hour), "objects": r.objects} for r in report.compacted],
         "failed": [{"hour": str(r.hour), "error": r.error} for r in report.failed],
         "skipped": [str(hour) for hour in report.skipped],
+        "errors": report.errors,
         "scannedBytes": scanned_bytes,
     }
     logger.info(
@@ -60,3 +64,19 @@ def run(settings: CompactorSettings, time_left: Callable[[], float]) -> dict[str
     compactor, engine = build(settings)
     report = compactor.run(time_left=time_left, seconds_per_hour=SECONDS_PER_HOUR)
     return record(report, engine.scanned_bytes)
+
+
+def on_stack_request(settings: CompactorSettings, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The EventsView custom resource: the ``events`` view exists from deployment on
+    rather than from the first scheduled run. A failure is logged and counted but does not
+    fail the deployment: every scheduled run creates the view again."""
+    physical_id = f"{settings.database}.{TABLE}"
+    if event["RequestType"] in {"Create", "Update"}:
+        _compactor, engine = build(settings)
+        try:
+            engine.prepare()
+        except CompactionError as exc:
+            count("CompactionFailures")
+            logger.error("events view not created", extra={"error": str(exc)})
+            return custom_resource.respond(event, physical_id, reason=f"view not created: {exc}")
+    return custom_resource.respond(event, physical_id, reason="events view in place")
