@@ -35,9 +35,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="compact closed hours of stored events into Parquet now",
         description=(
             "Rewrite the gzip NDJSON objects of each closed dataset-hour as one Parquet "
-            "(zstd) file under compacted/, with a manifest of the objects it holds; "
-            "queries then read those hours from Parquet. Idempotent: a compacted hour is "
-            "only rewritten when objects arrived for it since. Locally with DuckDB; with "
+            "(zstd) file under compacted/, with a manifest of the objects it holds, and move "
+            "those objects under archive/; queries then read those hours from Parquet. "
+            "Idempotent: an hour is only rewritten when objects arrived for it since (late "
+            "events are read from NDJSON until then). Locally with DuckDB; with "
             "--stack by invoking the stack's compactor function (Athena)."
         ),
     )
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"events-api compact: {exc}", file=sys.stderr)
         return 2
     for result in report["compacted"]:
-        print(f"compacted {result['hour']}: {result['objects']} objects")
+        print(f"compacted {result['hour']}: {result['objects']} new objects")
     for result in report["failed"]:
         print(f"failed {result['hour']}: {result['error']}", file=sys.stderr)
     print(
@@ -144,7 +145,7 @@ class PeriodicCompaction(threading.Thread):
                 log.warning("compaction failed: %s", exc)
                 continue
             for result in report["compacted"]:
-                log.info("compacted %s (%d objects)", result["hour"], result["objects"])
+                log.info("compacted %s (%d new objects)", result["hour"], result["objects"])
 
     def stop(self) -> None:
         self._stop.set()

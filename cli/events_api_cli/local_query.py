@@ -8,7 +8,8 @@ Parquet readers. Rows keep their S3 identity: a raw row's ``path`` is
 ``s3://bucket/key`` of its object, the value compaction records as ``_source``.
 
 The same module compacts an hour locally (``LocalCompactionEngine``), with the SQL of
-events_api.table, so the local stack exercises the same rules as Athena does in AWS.
+events_api.table and the steps of events_api.compaction, so the local stack follows the
+same rules as Athena does in AWS.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import orjson
 
 from events_api.compaction import CompactionError
 from events_api.table import (
+    COLUMN_NAMES,
     COMPACTED_PREFIX,
     MANIFEST_COLUMN,
+    MANIFEST_NAME,
     MANIFEST_PREFIX,
     SOURCE,
+    TABLE,
     Hour,
-    duckdb_empty_select,
-    duckdb_raw_select,
+    duckdb_empty_compacted,
     duckdb_view,
     literal,
     quote,
@@ -42,8 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 RAW_PREFIX = "dataset="
-RAW_GLOB = "dataset=*/dt=*/hour=*/*.ndjson.gz"
-PARQUET_GLOB = "dataset=*/dt=*/hour=*/*.parquet"
+ALL_HOURS = "dataset=*/dt=*/hour=*/"
 _INDEX = ".etags.json"
 _lock = threading.Lock()
 
@@ -135,116 +137,109 @@ def _has_files(directory: Path, pattern: str) -> bool:
     return next(directory.glob(pattern), None) is not None
 
 
-def raw_relation(mirror: BucketMirror, pattern: str) -> str:
-    """Stored lines as (json, path, dataset, dt, hour), or no rows when there are none."""
+def _relation(mirror: BucketMirror, pattern: str, reader: str, empty: str) -> str:
+    """``reader`` over the mirrored files matching ``pattern``, or ``empty`` if none."""
     if not _has_files(mirror.directory, pattern):
-        return (
-            "(SELECT NULL::JSON AS json, NULL::VARCHAR AS path, NULL::VARCHAR AS dataset, "
-            "NULL::VARCHAR AS dt, NULL::VARCHAR AS hour WHERE false)"
-        )
-    files = literal(str(mirror.directory / pattern))
-    return (
-        f"(SELECT json, {mirror.s3_path_sql('filename')} AS path, dataset, dt, hour "
-        f"FROM read_ndjson_objects({files}, filename = true, hive_partitioning = true, "
-        "hive_types_autocast = false, ignore_errors = true))"
-    )
-
-
-def _parquet_relation(directory: Path, empty: str) -> str:
-    if not _has_files(directory, PARQUET_GLOB):
         return f"({empty})"
-    files = literal(str(directory / PARQUET_GLOB))
-    return (
-        f"(SELECT * FROM read_parquet({files}, hive_partitioning = true, "
-        "hive_types_autocast = false, union_by_name = true))"
+    files = literal(str(mirror.directory / pattern))
+    return f"({reader.format(files=files)})"
+
+
+_HIVE = "hive_partitioning = true, hive_types_autocast = false"
+
+
+def view_sql(mirror: BucketMirror, hours: str = ALL_HOURS) -> str:
+    """``CREATE VIEW events`` over the mirrored files of the hours matching ``hours``."""
+    raw = _relation(
+        mirror,
+        f"{hours}*.ndjson.gz",
+        f"SELECT json, {mirror.s3_path_sql('filename')} AS path, dataset, dt, hour "
+        f"FROM read_ndjson_objects({{files}}, filename = true, {_HIVE}, ignore_errors = true)",
+        "SELECT NULL::JSON AS json, NULL::VARCHAR AS path, NULL::VARCHAR AS dataset, "
+        "NULL::VARCHAR AS dt, NULL::VARCHAR AS hour WHERE false",
     )
+    compacted = _relation(
+        mirror,
+        f"{COMPACTED_PREFIX}{hours}slot=*/*.parquet",
+        f"SELECT * FROM read_parquet({{files}}, {_HIVE}, union_by_name = true)",
+        duckdb_empty_compacted(),
+    )
+    manifest = _relation(
+        mirror,
+        f"{MANIFEST_PREFIX}{hours}{MANIFEST_NAME}",
+        f"SELECT * FROM read_json({{files}}, format = 'newline_delimited', {_HIVE}, "
+        f"columns = {{{{'{MANIFEST_COLUMN}': 'VARCHAR', 'slot': 'VARCHAR'}}}})",
+        f"SELECT NULL::VARCHAR AS {MANIFEST_COLUMN}, NULL::VARCHAR AS slot, "
+        "NULL::VARCHAR AS dataset, NULL::VARCHAR AS dt, NULL::VARCHAR AS hour WHERE false",
+    )
+    return duckdb_view(compacted=compacted, raw=raw, manifest=manifest)
 
 
 class LocalEngine:
-    """``events`` on DuckDB: compacted Parquet for the hours in the manifests, NDJSON else."""
+    """``events`` on DuckDB: the live slots' Parquet for the objects the manifests name,
+    NDJSON for every other object."""
 
     def __init__(self, mirror: BucketMirror) -> None:
         self.mirror = mirror
         self.sync: SyncReport | None = None
 
-    def open(self) -> duckdb.DuckDBPyConnection:
-        self.sync = self.mirror.sync((RAW_PREFIX, COMPACTED_PREFIX, MANIFEST_PREFIX))
+    def open(self, hour: Hour | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection with the view; only one hour's objects fetched when ``hour`` is given."""
+        scope = hour.raw_prefix if hour else RAW_PREFIX
+        self.sync = self.mirror.sync((scope, COMPACTED_PREFIX + scope, MANIFEST_PREFIX + scope))
         connection = connect()
-        empty_compacted = duckdb_empty_select().replace(
-            " WHERE false", f", CAST(NULL AS VARCHAR) AS {quote(SOURCE)} WHERE false"
-        )
-        empty_manifest = (
-            f"SELECT NULL::VARCHAR AS {MANIFEST_COLUMN}, NULL::VARCHAR AS dataset, "
-            "NULL::VARCHAR AS dt, NULL::VARCHAR AS hour WHERE false"
-        )
-        connection.execute(
-            duckdb_view(
-                compacted=_parquet_relation(
-                    self.mirror.directory / COMPACTED_PREFIX.rstrip("/"), empty_compacted
-                ),
-                raw=raw_relation(self.mirror, RAW_GLOB),
-                manifest=_parquet_relation(
-                    self.mirror.directory / MANIFEST_PREFIX.rstrip("/"), empty_manifest
-                ),
-            )
-        )
+        connection.execute(view_sql(self.mirror, hour.raw_prefix if hour else ALL_HOURS))
         return connection
 
 
 class LocalCompactionEngine:
-    """Compaction's engine on DuckDB: the hour's Parquet, then its manifest, uploaded to S3
-    under the same prefixes Athena's UNLOAD writes to."""
+    """Compaction's engine on DuckDB: what ``events`` shows of an hour, written as one
+    Parquet (zstd) file into the slot's prefix, where Athena's UNLOAD writes in AWS."""
 
     PARQUET = f"(FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE {1 << 17})"
 
     def __init__(self, mirror: BucketMirror) -> None:
         self.mirror = mirror
-        self._written: dict[Hour, Path] = {}
+        self._written: dict[tuple[Hour, str], Path] = {}
         self._scratch = tempfile.TemporaryDirectory(prefix="events-api-compact-")
 
     def prepare(self) -> None:
         """Nothing to set up: the query engine builds its view per query."""
 
-    def compact(self, hour: Hour) -> None:
+    def compact(self, hour: Hour, slot: str) -> None:
         try:
-            self._compact(hour)
+            self._compact(hour, slot)
         except Exception as exc:  # duckdb's or botocore's: the run goes on with other hours
             raise CompactionError(f"{type(exc).__name__}: {exc}") from exc
 
-    def write_manifest(self, hour: Hour) -> None:
+    def sources(self, hour: Hour, slot: str) -> list[str]:
+        data = self._written.pop((hour, slot))
         try:
-            self._write_manifest(hour)
+            with connect() as connection:
+                rows = connection.execute(
+                    f"SELECT DISTINCT {quote(SOURCE)} FROM read_parquet({literal(str(data))})"
+                ).fetchall()
         except Exception as exc:
             raise CompactionError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            data.unlink(missing_ok=True)
+        return [str(row[0]) for row in rows]
 
-    def _compact(self, hour: Hour) -> None:
-        self.mirror.sync((hour.raw_prefix,))
-        target = Path(self._scratch.name) / f"{hour.dataset}-{hour.dt}-{hour.hour}.parquet"
-        relation = raw_relation(self.mirror, f"{hour.raw_prefix}*.ndjson.gz")
-        with connect() as connection:
+    def _compact(self, hour: Hour, slot: str) -> None:
+        target = Path(self._scratch.name) / f"{hour.dataset}-{hour.dt}-{hour.hour}-{slot}.parquet"
+        columns = ", ".join(quote(name) for name in (*COLUMN_NAMES, SOURCE))
+        with LocalEngine(self.mirror).open(hour) as connection:
             connection.execute(
-                f"COPY (SELECT {duckdb_raw_select('json')}, path AS {quote(SOURCE)} "
-                f"FROM {relation}) TO {literal(str(target))} {self.PARQUET}"
+                f"COPY (SELECT {columns} FROM {TABLE} WHERE {hour.where()}) "
+                f"TO {literal(str(target))} {self.PARQUET}"
             )
-        self._put(hour.compacted_prefix + "part-00000.parquet", target)
-        self._written[hour] = target
-
-    def _write_manifest(self, hour: Hour) -> None:
-        data = self._written.pop(hour)
-        target = data.with_suffix(".manifest.parquet")
-        with connect() as connection:
-            connection.execute(
-                f"COPY (SELECT DISTINCT {quote(SOURCE)} AS {MANIFEST_COLUMN} "
-                f"FROM read_parquet({literal(str(data))})) TO {literal(str(target))} "
-                f"{self.PARQUET}"
+        with target.open("rb") as body:
+            self.mirror.s3.put_object(
+                Bucket=self.mirror.bucket,
+                Key=hour.slot_prefix(slot) + "part-00000.parquet",
+                Body=body,
             )
-        self._put(hour.manifest_prefix + "manifest.parquet", target)
-        data.unlink(missing_ok=True)
-        target.unlink(missing_ok=True)
-
-    def _put(self, key: str, path: Path) -> None:
-        with path.open("rb") as body:
-            self.mirror.s3.put_object(Bucket=self.mirror.bucket, Key=key, Body=body)
+        self._written[(hour, slot)] = target
 
     def close(self) -> None:
         self._scratch.cleanup()

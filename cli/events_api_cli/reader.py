@@ -1,6 +1,7 @@
 """Reading stored events back from S3: only the partitions of the time window are listed.
 
-Objects live under ``dataset=…/dt=YYYY-MM-DD/hour=HH/`` by UTC receive time, so a window
+Objects live under ``dataset=…/dt=YYYY-MM-DD/hour=HH/`` by UTC receive time (under
+``archive/dataset=…`` once compaction has folded their hour into Parquet), so a window
 ``[since, until]`` maps to a list of hour prefixes; events inside those objects are kept
 when their ``_receivedAt`` falls in the window and printed in ``_timestamp`` order.
 """
@@ -17,6 +18,7 @@ import msgspec
 
 from events_api import aws_clients
 from events_api.store import partition_prefix
+from events_api.table import ARCHIVE_PREFIX
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -78,15 +80,19 @@ class EventReader:
         self._seen: set[str] = set()
 
     def new_objects(self, prefixes: list[str]) -> list[str]:
-        """Keys under the prefixes not read before, in listing order."""
+        """Keys under the prefixes, or moved under archive/ by compaction, not read before
+        (an object is known by its original key wherever it is now), in listing order."""
         s3 = aws_clients.s3()
         keys = []
         for prefix in prefixes:
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            for page in pages:
-                for item in page.get("Contents", []):
-                    if item["Key"] not in self._seen:
-                        keys.append(item["Key"])
+            for where in (prefix, ARCHIVE_PREFIX + prefix):
+                pages = s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=where
+                )
+                for page in pages:
+                    for item in page.get("Contents", []):
+                        if item["Key"].removeprefix(ARCHIVE_PREFIX) not in self._seen:
+                            keys.append(item["Key"])
         return keys
 
     def read(self, dataset: str, since: datetime, until: datetime) -> list[StoredEvent]:
@@ -95,8 +101,15 @@ class EventReader:
         events: list[StoredEvent] = []
         s3 = aws_clients.s3()
         for key in self.new_objects(hour_prefixes(dataset, since, until)):
-            body = s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            self._seen.add(key)
+            original = key.removeprefix(ARCHIVE_PREFIX)
+            if original in self._seen:
+                continue  # moved while this listing ran
+            try:
+                body = s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except s3.exceptions.NoSuchKey:  # moved to archive/ since it was listed
+                moved = ARCHIVE_PREFIX + original
+                body = s3.get_object(Bucket=self.bucket, Key=moved)["Body"].read()
+            self._seen.add(original)
             events.extend(e for e in parse_lines(body) if low <= e.received_at <= high)
         events.sort(key=lambda e: (e.timestamp, e.received_at))
         return events

@@ -19,14 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from events_api import aws_clients, records
 from events_api.consumer import ConsumerService, SourceRecord
 from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
-from events_api.table import COLUMN_NAMES, PARTITIONS
+from events_api.table import VIEW_COLUMNS
 from tests.e2e.conftest import ROOT, Stack, events_api_command
 
 pytestmark = pytest.mark.e2e
@@ -117,9 +116,11 @@ def test_every_column_of_the_events_table_is_there(stack: Stack, cache: Path) ->
     assert stack.post_json(dataset, [{"message": "hello"}], {"x-service": "svc"}).status == 202
     [stored] = stack.wait_stored(dataset, 1)
     [row] = query(stack, cache, f"SELECT * FROM events WHERE dataset = '{dataset}'")
-    assert list(row) == [*COLUMN_NAMES, *PARTITIONS]
+    assert list(row) == list(VIEW_COLUMNS)
     assert json.loads(row["event"]) == stored
     assert row["_id"] == stored["_id"]
+    [stored_object] = stack.objects(dataset)
+    assert row["_source"] == f"s3://{stack.bucket}/{stored_object.key}"
     assert row["event_time"] == stored["_timestamp"]
     assert (row["dataset"], row["dt"], row["hour"]) == (
         dataset,
@@ -185,13 +186,9 @@ def counts(stack: Stack, cache: Path, dataset: str) -> dict[tuple[str, str], int
     return {(row["dt"], row["hour"]): row["n"] for row in rows}
 
 
-def compacted_keys(stack: Stack, dataset: str) -> list[str]:
-    s3 = stack.s3()
-    keys: list[str] = []
-    for prefix in ("compacted/", "compaction-manifests/"):
-        answer = s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"{prefix}dataset={dataset}/")
-        keys += [item["Key"] for item in answer.get("Contents", [])]
-    return sorted(keys)
+def keys_under(stack: Stack, prefix: str) -> list[str]:
+    answer = stack.s3().list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
+    return sorted(item["Key"] for item in answer.get("Contents", []))
 
 
 def test_compaction_keeps_every_count_per_hour_run_after_run(
@@ -220,11 +217,15 @@ def test_compaction_keeps_every_count_per_hour_run_after_run(
         done = cli(stack, cache, "compact")
         assert done.returncode == 0, done.stderr
         assert counts(stack, cache, dataset) == expected
-    keys = compacted_keys(stack, dataset)
+    parquet = keys_under(stack, f"compacted/dataset={dataset}/")
+    manifests = keys_under(stack, f"compaction-manifests/dataset={dataset}/")
     # One Parquet file and one manifest per past hour; the open hour is not compacted.
-    assert len(keys) == 2 * len(past), keys
-    assert all(k.endswith(".parquet") for k in keys)
-    assert not any(f"hour={now:%H}/" in k and f"dt={now:%Y-%m-%d}" in k for k in keys)
+    assert len(parquet) == len(manifests) == len(past), (parquet, manifests)
+    assert all(k.endswith(".parquet") for k in parquet)
+    assert not any(f"dt={now:%Y-%m-%d}/hour={now:%H}/" in k for k in parquet)
+    # The past hours' objects moved to archive/, byte for byte; the open hour's stayed.
+    assert len(keys_under(stack, f"archive/dataset={dataset}/")) == 3 * len(past)
+    assert [k.split("/")[2] for k in keys_under(stack, f"dataset={dataset}/")] == [f"hour={now:%H}"]
 
 
 def test_events_arriving_late_for_a_compacted_hour_are_counted_once(
@@ -242,19 +243,13 @@ def test_events_arriving_late_for_a_compacted_hour_are_counted_once(
     assert counts(stack, cache, dataset) == {key: 3}
     done = cli(stack, cache, "compact")
     assert done.returncode == 0, done.stderr
-    assert f"compacted {dataset} {key[0]} {key[1]}:00: 2 objects" in done.stdout
+    assert f"compacted {dataset} {key[0]} {key[1]}:00: 1 new objects" in done.stdout
     assert counts(stack, cache, dataset) == {key: 3}
     # A retried batch rewrites its object (same name, same events): still counted once.
     store_past(consumer_store, dataset, received, [b'{"n":3}'], f"{dataset}-late")
     assert counts(stack, cache, dataset) == {key: 3}
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=str(stack.dev.ready["awsEndpoint"]),
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    assert (
-        s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"compacted/dataset={dataset}/")["KeyCount"]
-        == 1
-    )
+    assert len(keys_under(stack, f"compacted/dataset={dataset}/")) == 1
+    # Compacting again folds the rewritten object in; nothing doubles.
+    assert cli(stack, cache, "compact").returncode == 0
+    assert counts(stack, cache, dataset) == {key: 3}
+    assert keys_under(stack, f"dataset={dataset}/") == []

@@ -20,14 +20,14 @@ from typing import Any, ClassVar
 import boto3
 import pytest
 from moto import mock_aws
-from moto.athena.models import athena_backends
+from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from events_api import aws_clients, records
 from events_api.consumer import ConsumerService, SourceRecord
 from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
-from events_api.table import Hour, athena_manifest_unload, athena_unload, athena_view
+from events_api.table import Hour, athena_sources, athena_unload, athena_view
 from tests.integration.conftest import BUCKET
 from tests.support import FakeLambdaContext, load_function
 
@@ -68,12 +68,29 @@ def submitted() -> list[str]:
     ]
 
 
-def store(dataset: str, received: datetime, events: list[bytes], name: str) -> None:
-    """Through the consumer's own store path, with a receive time in the past."""
+def answer_next(*results: list[str]) -> None:
+    """What moto's Athena answers the next statements, in order (it runs none of them):
+    one column of rows per statement, with Athena's header row."""
+    backend = athena_backends[DEFAULT_ACCOUNT_ID][REGION]
+    for rows in results:
+        backend.query_results_queue.append(
+            QueryResults(
+                rows=[{"Data": [{"VarCharValue": v}]} for v in ("_source", *rows)] if rows else [],
+                column_info=[{"Name": "_source", "Type": "varchar"}],
+            )
+        )
+
+
+def store(dataset: str, received: datetime, events: list[bytes], name: str) -> str:
+    """Through the consumer's own store path, with a receive time in the past; the
+    object's s3:// address."""
     at = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     [blob] = records.encode(records.RequestMeta(dataset, f"req-{name}", at), events, 1 << 20)
     service = ConsumerService(ConsumerSettings(BUCKET), S3ObjectWriter(BUCKET))
+    before = set(keys(f"dataset={dataset}/"))
     assert service.store("sqs", [SourceRecord(name, name, blob)]) == set()
+    (key,) = set(keys(f"dataset={dataset}/")) - before
+    return f"s3://{BUCKET}/{key}"
 
 
 def hour_of(moment: datetime, dataset: str) -> Hour:
@@ -82,7 +99,12 @@ def hour_of(moment: datetime, dataset: str) -> Hour:
 
 def keys(prefix: str) -> list[str]:
     answer = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
-    return [item["Key"] for item in answer.get("Contents", [])]
+    return sorted(item["Key"] for item in answer.get("Contents", []))
+
+
+def manifest(hour: Hour) -> list[dict[str, str]]:
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=hour.manifest_key)["Body"].read()
+    return [json.loads(line) for line in body.splitlines()]
 
 
 def invoke(module: ModuleType) -> dict[str, Any]:
@@ -90,87 +112,96 @@ def invoke(module: ModuleType) -> dict[str, Any]:
     return answer
 
 
-def test_view_first_then_unload_and_manifest_for_each_closed_hour_in_order(
+def test_view_first_then_unload_and_sources_for_each_closed_hour_in_order(
     compactor: ModuleType,
 ) -> None:
     now = datetime.now(UTC)
     older, old = now - timedelta(hours=30), now - timedelta(hours=2)
-    for n, moment in enumerate((older, old, older)):
-        store("logs", moment, [b'{"message":"a"}', b'{"message":"b"}'], f"batch-{n}")
-    store("logs", now, [b'{"message":"open hour"}'], "batch-now")
-    store("web", old, [b'{"message":"c"}'], "batch-web")
+    logs_older = [store("logs", older, [b'{"m":"a"}', b'{"m":"b"}'], f"o{n}") for n in range(2)]
+    logs_old = store("logs", old, [b'{"m":"c"}'], "old")
+    web_old = store("web", old, [b'{"m":"d"}'], "web")
+    store("logs", now, [b'{"m":"open hour"}'], "now")
+    hours = sorted([hour_of(older, "logs"), hour_of(old, "logs"), hour_of(old, "web")])
+    sources = {
+        hour_of(older, "logs"): sorted(logs_older),
+        hour_of(old, "logs"): [logs_old],
+        hour_of(old, "web"): [web_old],
+    }
+    answer_next([], *(rows for h in hours for rows in ([], sources[h])))
 
     answer = invoke(compactor)
 
-    hours = sorted([hour_of(older, "logs"), hour_of(old, "logs"), hour_of(old, "web")])
     expected = [athena_view(DATABASE)]
     for hour in hours:
         expected += [
-            athena_unload(hour, DATABASE, BUCKET),
-            athena_manifest_unload(hour, DATABASE, BUCKET),
+            athena_unload(hour, "a", DATABASE, BUCKET),
+            athena_sources(hour, "a", DATABASE),
         ]
     assert submitted() == expected
-    assert answer["compacted"] == [
-        {"hour": str(hour), "objects": 2 if hour == hour_of(older, "logs") else 1} for hour in hours
-    ]
+    assert answer["compacted"] == [{"hour": str(h), "objects": len(sources[h])} for h in hours]
     assert answer["failed"] == []
-    # Each compacted hour has its state, no lock is left, the open hour is untouched.
-    state_keys = keys("compaction-state/")
-    assert sorted(state_keys) == sorted(f"compaction-state/{h.raw_prefix}state.json" for h in hours)
-    state = json.loads(
-        boto3.client("s3")
-        .get_object(Bucket=BUCKET, Key=f"compaction-state/{hours[0].raw_prefix}state.json")["Body"]
-        .read()
-    )
-    assert state["objects"] == 1 + (hours[0] == hour_of(older, "logs"))
+    for hour in hours:
+        # The manifest names slot a and the sources Athena listed; those objects moved.
+        assert manifest(hour) == [{"source": s, "slot": "a"} for s in sources[hour]]
+        assert keys(hour.raw_prefix) == []
+        assert keys(f"archive/{hour.raw_prefix}") == [
+            f"archive/{s.removeprefix(f's3://{BUCKET}/')}" for s in sources[hour]
+        ]
+    # The open hour is untouched and no lock is left.
+    assert len(keys(hour_of(now, "logs").raw_prefix)) == 1
+    assert keys("compaction-locks/") == []
 
 
-def test_a_second_run_rewrites_nothing_until_an_object_arrives_late(
+def test_nothing_is_rewritten_until_an_object_arrives_late_then_the_other_slot(
     compactor: ModuleType,
 ) -> None:
     old = datetime.now(UTC) - timedelta(hours=3)
     hour = hour_of(old, "logs")
-    store("logs", old, [b'{"n":1}'], "first")
+    first = store("logs", old, [b'{"n":1}'], "first")
+    answer_next([], [], [first])
     invoke(compactor)
-    first = len(submitted())
+    # What Athena's UNLOAD would have left in slot a (moto's Athena writes nothing).
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"{hour.slot_prefix('a')}0_0", Body=b"x")
+    done = len(submitted())
 
     assert invoke(compactor)["compacted"] == []
-    assert submitted()[first:] == [athena_view(DATABASE)]
+    assert submitted()[done:] == [athena_view(DATABASE)]
 
-    store("logs", old, [b'{"n":2}'], "late")
+    late = store("logs", old, [b'{"n":2}'], "late")
+    answer_next([], [], [first, late])
     answer = invoke(compactor)
-    assert answer["compacted"] == [{"hour": str(hour), "objects": 2}]
-    assert submitted()[first + 1 :] == [
+    assert answer["compacted"] == [{"hour": str(hour), "objects": 1}]
+    assert submitted()[done + 1 :] == [
         athena_view(DATABASE),
-        athena_unload(hour, DATABASE, BUCKET),
-        athena_manifest_unload(hour, DATABASE, BUCKET),
+        athena_unload(hour, "b", DATABASE, BUCKET),
+        athena_sources(hour, "b", DATABASE),
     ]
+    assert manifest(hour) == [{"source": s, "slot": "b"} for s in sorted([first, late])]
+    assert keys(hour.slot_prefix("a")) == []
+    assert keys(hour.raw_prefix) == []
 
 
-def test_before_rewriting_an_hour_its_manifest_and_parquet_are_deleted(
+def test_objects_the_manifest_does_not_name_stay_in_the_raw_prefix(
     compactor: ModuleType,
 ) -> None:
     old = datetime.now(UTC) - timedelta(hours=3)
     hour = hour_of(old, "logs")
-    store("logs", old, [b'{"n":1}'], "first")
-    s3 = boto3.client("s3")
-    # What a previous run's UNLOADs left (moto's Athena writes nothing itself).
-    s3.put_object(Bucket=BUCKET, Key=f"{hour.compacted_prefix}20261128_old_0", Body=b"x")
-    s3.put_object(Bucket=BUCKET, Key=f"{hour.manifest_prefix}20261128_old_0", Body=b"x")
-
+    seen = store("logs", old, [b'{"n":1}'], "seen")
+    unseen = store("logs", old, [b'{"n":2}'], "unseen")  # say it landed after the UNLOAD
+    answer_next([], [], [seen])
     invoke(compactor)
-
-    assert keys(hour.compacted_prefix) == []
-    assert keys(hour.manifest_prefix) == []
+    assert [f"s3://{BUCKET}/{k}" for k in keys(hour.raw_prefix)] == [unseen]
+    assert manifest(hour) == [{"source": seen, "slot": "a"}]
 
 
 def test_a_failed_statement_fails_its_hour_only_and_is_counted(
     compactor: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    now = datetime.now(UTC)
-    bad, good = hour_of(now - timedelta(hours=5), "bad"), hour_of(now - timedelta(hours=5), "good")
-    store("bad", now - timedelta(hours=5), [b'{"n":1}'], "bad")
-    store("good", now - timedelta(hours=5), [b'{"n":1}'], "good")
+    moment = datetime.now(UTC) - timedelta(hours=5)
+    bad, good = hour_of(moment, "bad"), hour_of(moment, "good")
+    store("bad", moment, [b'{"n":1}'], "bad")
+    good_source = store("good", moment, [b'{"n":1}'], "good")
+    answer_next([], [], [], [good_source])
 
     def fail_bad_unloads(parsed: dict[str, Any], **_: Any) -> None:
         backend = athena_backends[DEFAULT_ACCOUNT_ID][REGION]
@@ -186,10 +217,12 @@ def test_a_failed_statement_fails_its_hour_only_and_is_counted(
 
     assert answer["failed"] == [{"hour": str(bad), "error": "the query ended FAILED"}]
     assert answer["compacted"] == [{"hour": str(good), "objects": 1}]
-    # The failed hour has no manifest statement, no state and no lock: queries read it
-    # from NDJSON and the next run tries again.
-    assert athena_manifest_unload(bad, DATABASE, BUCKET) not in submitted()
-    assert keys(f"compaction-state/{bad.raw_prefix}") == []
+    # The failed hour has no manifest and keeps its objects: queries read it from NDJSON,
+    # the next run tries again; its lock is released.
+    assert athena_sources(bad, "a", DATABASE) not in submitted()
+    assert keys(f"compaction-manifests/{bad.raw_prefix}") == []
+    assert len(keys(bad.raw_prefix)) == 1
+    assert keys("compaction-locks/") == []
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     (document,) = metrics
     assert document["CompactionFailures"] == [1.0]

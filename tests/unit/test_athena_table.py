@@ -321,64 +321,69 @@ def test_compacted_table_has_exactly_the_columns_of_events_api_table() -> None:
     storage = table_input("EventsCompactedTable")["StorageDescriptor"]
     assert storage["Columns"] == events_table.glue_columns(with_source=True)
     manifest = table_input("EventsCompactionManifestTable")["StorageDescriptor"]
-    assert [c["Name"] for c in manifest["Columns"]] == [events_table.MANIFEST_COLUMN]
+    assert [c["Name"] for c in manifest["Columns"]] == [events_table.MANIFEST_COLUMN, "slot"]
 
 
 @pytest.mark.parametrize("name", sorted(COMPACTION_TABLES))
-def test_compaction_tables_read_parquet_where_compaction_writes_it(name: str) -> None:
+def test_compaction_tables_read_what_compaction_writes_where_it_writes_it(name: str) -> None:
     stack = Stack()
     glue_name, prefix = COMPACTION_TABLES[name]
     assert table_input(name)["Name"] == glue_name
     storage = stack.resolve(table_input(name)["StorageDescriptor"])
-    assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
-    assert storage["InputFormat"].endswith("MapredParquetInputFormat")
     bucket = stack.refs["EventsBucket"]
     assert storage["Location"] == f"s3://{bucket}/{prefix}"
-    assert [k["Name"] for k in table_input(name)["PartitionKeys"]] == list(events_table.PARTITIONS)
     properties = projection(stack, name)
-    projected = {k: v for k, v in properties.items() if k.startswith("projection.")}
-    assert projected == {
-        k: v for k, v in projection(stack, "EventsRawTable").items() if k.startswith("projection.")
-    }
-    assert properties["classification"] == "parquet"
+    raw = projection(stack, "EventsRawTable")
+    for key, value in raw.items():
+        if key.startswith("projection."):
+            assert properties[key] == value, key
     hour = events_table.Hour("logs", "2026-11-28", "03")
-    filled = fill(
-        properties["storage.location.template"],
-        {"dataset": "logs", "dt": "2026-11-28", "hour": "03"},
-    )
-    expected = (
-        hour.compacted_prefix if prefix == events_table.COMPACTED_PREFIX else hour.manifest_prefix
-    )
-    assert filled == f"s3://{bucket}/{expected}"
+    values = {"dataset": "logs", "dt": "2026-11-28", "hour": "03"}
+    keys = [k["Name"] for k in table_input(name)["PartitionKeys"]]
+    if name == "EventsCompactedTable":
+        assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+        assert storage["InputFormat"].endswith("MapredParquetInputFormat")
+        assert properties["classification"] == "parquet"
+        assert keys == [*events_table.PARTITIONS, "slot"]
+        assert properties["projection.slot.type"] == "enum"
+        assert properties["projection.slot.values"].split(",") == list(events_table.SLOTS)
+        for slot in events_table.SLOTS:
+            filled = fill(properties["storage.location.template"], {**values, "slot": slot})
+            assert filled == f"s3://{bucket}/{hour.slot_prefix(slot)}"
+    else:
+        assert storage["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+        assert keys == list(events_table.PARTITIONS)
+        filled = fill(properties["storage.location.template"], values)
+        assert f"{filled}{events_table.MANIFEST_NAME}" == f"s3://{bucket}/{hour.manifest_key}"
 
 
-def test_unload_writes_parquet_zstd_into_the_hours_compacted_prefix() -> None:
+def test_unload_writes_the_hour_as_events_shows_it_into_a_slot_as_parquet_zstd() -> None:
     hour = events_table.Hour("logs", "2026-11-28", "03")
-    sql = events_table.athena_unload(hour, "db", "bucket")
-    assert sql.startswith(
-        "UNLOAD (SELECT try(CAST(from_iso8601_timestamp(json_extract_scalar(line, "
+    sql = events_table.athena_unload(hour, "b", "db", "bucket")
+    columns = ", ".join(f'"{n}"' for n in (*events_table.COLUMN_NAMES, "_source"))
+    assert sql == (
+        f'UNLOAD (SELECT {columns} FROM "db"."events" '
+        "WHERE dataset = 'logs' AND dt = '2026-11-28' AND hour = '03') "
+        "TO 's3://bucket/compacted/dataset=logs/dt=2026-11-28/hour=03/slot=b/' "
+        "WITH (format = 'PARQUET', compression = 'ZSTD')"
     )
-    assert "TO 's3://bucket/compacted/dataset=logs/dt=2026-11-28/hour=03/'" in sql
-    assert sql.endswith("WITH (format = 'PARQUET', compression = 'ZSTD')")
-    assert "WHERE dataset = 'logs' AND dt = '2026-11-28' AND hour = '03')" in sql
-    assert '"$path" AS "_source"' in sql
-    for name in events_table.COLUMN_NAMES:
-        assert f'AS "{name}"' in sql
 
 
-def test_names_in_statements_are_quoted_so_no_value_can_escape_its_literal() -> None:
+def test_sources_are_read_from_the_slot_just_written() -> None:
     hour = events_table.Hour("it's", "2026-11-28", "03")
-    sql = events_table.athena_manifest_unload(hour, 'we"ird', "bucket")
-    assert "dataset = 'it''s'" in sql
-    assert '"we""ird"."events_compacted"' in sql
+    sql = events_table.athena_sources(hour, "a", 'we"ird')
+    assert sql == (
+        'SELECT DISTINCT "_source" FROM "we""ird"."events_compacted" '
+        "WHERE dataset = 'it''s' AND dt = '2026-11-28' AND hour = '03' AND slot = 'a'"
+    )
 
 
-def test_view_reads_parquet_for_listed_sources_and_ndjson_for_the_rest() -> None:
+def test_view_reads_the_live_slot_for_listed_sources_and_ndjson_for_the_rest() -> None:
     view = events_table.athena_view("events_api_prod")
     assert view.startswith('CREATE OR REPLACE VIEW "events_api_prod"."events" AS SELECT ')
     compacted, raw = view.split(" UNION ALL ")
     assert 'FROM "events_api_prod"."events_compacted" c JOIN (' in compacted
-    assert "m.source = c._source" in compacted
+    assert "m.slot = c.slot AND m.source = c._source" in compacted
     assert 'FROM "events_api_prod"."events_raw" r LEFT JOIN (' in raw
     assert 'm.source = r."$path" WHERE m.source IS NULL' in raw
     for side in (compacted, raw):

@@ -13,10 +13,9 @@ from events_api.athena import query_cost_usd
 from events_api.compaction import (
     CompactionError,
     Compactor,
-    HourState,
+    Manifest,
     RawObject,
     closed_hours,
-    is_due,
 )
 from events_api.table import Hour
 
@@ -31,7 +30,8 @@ class Bucket:
     """The bucket as compaction sees it, recording what is done to it."""
 
     objects: dict[Hour, list[RawObject]] = field(default_factory=dict)
-    states: dict[Hour, HourState] = field(default_factory=dict)
+    manifests: dict[Hour, Manifest] = field(default_factory=dict)
+    archived: list[str] = field(default_factory=list)
     locks: set[Hour] = field(default_factory=set)
     log: list[str] = field(default_factory=list)
 
@@ -42,19 +42,22 @@ class Bucket:
         return list(self.objects.get(hour, []))
 
     def delete_prefix(self, prefix: str) -> int:
-        self.log.append(f"delete {prefix}")
+        self.log.append(f"empty {prefix}")
         return 0
 
-    def read_state(self, hour: Hour) -> HourState | None:
-        return self.states.get(hour)
+    def read_manifest(self, hour: Hour) -> Manifest | None:
+        return self.manifests.get(hour)
 
-    def write_state(self, hour: Hour, state: HourState) -> None:
-        self.log.append(f"state {hour}")
-        self.states[hour] = state
+    def write_manifest(self, hour: Hour, manifest: Manifest) -> None:
+        self.log.append(f"manifest {hour} slot={manifest.slot} {list(manifest.sources)}")
+        self.manifests[hour] = manifest
 
-    def delete_state(self, hour: Hour) -> None:
-        self.log.append(f"forget {hour}")
-        self.states.pop(hour, None)
+    def archive(self, hour: Hour, sources: tuple[str, ...]) -> int:
+        moved = [o for o in self.objects.get(hour, []) if f"s3://b/{o.key}" in sources]
+        self.objects[hour] = [o for o in self.objects.get(hour, []) if o not in moved]
+        self.archived += [o.key for o in moved]
+        self.log.append(f"archive {[o.key for o in moved]}")
+        return len(moved)
 
     def acquire(self, hour: Hour, now: datetime, lease: timedelta) -> bool:
         if hour in self.locks:
@@ -70,19 +73,26 @@ class Bucket:
 
 @dataclass
 class Engine:
+    """Writes what the hour shows into the slot: the raw objects' sources (and, after a
+    first compaction, the previous slot's)."""
+
     bucket: Bucket
     failing: set[Hour] = field(default_factory=set)
+    written: dict[tuple[Hour, str], list[str]] = field(default_factory=dict)
 
     def prepare(self) -> None:
         self.bucket.log.append("prepare")
 
-    def compact(self, hour: Hour) -> None:
+    def compact(self, hour: Hour, slot: str) -> None:
         if hour in self.failing:
             raise CompactionError("HIVE_BAD_DATA: nope")
-        self.bucket.log.append(f"parquet {hour}")
+        live = self.bucket.manifests.get(hour)
+        raw = [f"s3://b/{o.key}" for o in self.bucket.objects.get(hour, [])]
+        self.written[(hour, slot)] = sorted({*(live.sources if live else ()), *raw})
+        self.bucket.log.append(f"write {hour} slot={slot}")
 
-    def write_manifest(self, hour: Hour) -> None:
-        self.bucket.log.append(f"manifest {hour}")
+    def sources(self, hour: Hour, slot: str) -> list[str]:
+        return self.written[(hour, slot)]
 
 
 def hour(at: datetime, dataset: str = "logs") -> Hour:
@@ -105,60 +115,59 @@ def test_closed_hours_end_a_grace_period_ago_and_go_back_the_lookback() -> None:
     assert closed_hours(NOW, timedelta(minutes=30), timedelta(hours=3))[0].hour == 8
 
 
-def test_an_hour_is_due_when_never_compacted_or_when_objects_arrived_since() -> None:
-    first = RawObject("a", T0)
-    assert not is_due([], None)
-    assert is_due([first], None)
-    assert not is_due([first], HourState(T0, 1))
-    assert is_due([first, RawObject("late", T0 + timedelta(hours=2))], HourState(T0, 1))
-    # Same second as the listing's newest object (S3 times have whole seconds): the count.
-    assert is_due([first, RawObject("same second", T0)], HourState(T0, 1))
-    # A retried batch rewrote an object: newer, same count.
-    assert is_due([RawObject("a", T0 + timedelta(seconds=5))], HourState(T0, 1))
-
-
-def test_each_hour_is_locked_forgotten_emptied_rewritten_listed_then_recorded() -> None:
-    bucket = Bucket(objects={hour(T0): [RawObject("a", T0)]})
-    report = compactor(bucket).run()
+def test_a_first_compaction_writes_slot_a_switches_the_manifest_then_archives() -> None:
     h = hour(T0)
+    bucket = Bucket(objects={h: [RawObject("k1", T0), RawObject("k2", T0)]})
+    report = compactor(bucket).run()
     assert bucket.log == [
         "prepare",
         f"lock {h}",
-        f"forget {h}",
-        f"delete {h.manifest_prefix}",
-        f"delete {h.compacted_prefix}",
-        f"parquet {h}",
-        f"manifest {h}",
-        f"state {h}",
+        f"empty {h.slot_prefix('a')}",
+        f"write {h} slot=a",
+        f"manifest {h} slot=a ['s3://b/k1', 's3://b/k2']",
+        "archive ['k1', 'k2']",
         f"unlock {h}",
     ]
-    assert [r.hour for r in report.compacted] == [h]
-    assert bucket.states[h] == HourState(T0, 1)
+    assert [(r.hour, r.objects) for r in report.compacted] == [(h, 2)]
 
 
-def test_open_hours_and_compacted_hours_without_news_are_left_alone() -> None:
-    open_hour = hour(NOW)
-    done = hour(T0 - timedelta(hours=1))
-    bucket = Bucket(
-        objects={
-            open_hour: [RawObject("now", NOW)],
-            done: [RawObject("old", T0 - timedelta(hours=1))],
-        },
-        states={done: HourState(T0 - timedelta(hours=1), 1)},
-    )
+def test_a_late_object_makes_the_hour_due_and_is_folded_into_the_other_slot() -> None:
+    h = hour(T0)
+    bucket = Bucket(objects={h: [RawObject("k1", T0)]})
+    compactor(bucket).run()
+    assert compactor(bucket).due() == []
+    bucket.objects[h].append(RawObject("late", T0 + timedelta(hours=2)))
+    bucket.log.clear()
+    assert compactor(bucket).due() == [h]
+    compactor(bucket).run()
+    assert bucket.log == [
+        "prepare",
+        f"lock {h}",
+        f"empty {h.slot_prefix('b')}",
+        f"write {h} slot=b",
+        f"manifest {h} slot=b ['s3://b/k1', 's3://b/late']",
+        "archive ['late']",
+        f"empty {h.slot_prefix('a')}",
+        f"unlock {h}",
+    ]
+    assert bucket.archived == ["k1", "late"]
+
+
+def test_open_hours_and_hours_without_raw_objects_are_left_alone() -> None:
+    bucket = Bucket(objects={hour(NOW): [RawObject("now", NOW)], hour(T0): []})
     report = compactor(bucket).run()
     assert report.due == []
     assert bucket.log == ["prepare"]
 
 
-def test_a_failed_hour_keeps_no_state_and_releases_its_lock_and_others_go_on() -> None:
+def test_a_failed_hour_keeps_its_manifest_and_objects_and_releases_its_lock() -> None:
     bad, good = hour(T0, "bad"), hour(T0, "good")
     bucket = Bucket(objects={bad: [RawObject("b", T0)], good: [RawObject("g", T0)]})
     report = compactor(bucket, Engine(bucket, failing={bad})).run()
     assert [(r.hour, r.error) for r in report.failed] == [(bad, "HIVE_BAD_DATA: nope")]
     assert [r.hour for r in report.compacted] == [good]
-    assert bad not in bucket.states
-    assert f"manifest {bad}" not in bucket.log
+    assert bad not in bucket.manifests
+    assert bucket.objects[bad] == [RawObject("b", T0)]
     assert bucket.locks == set()
 
 

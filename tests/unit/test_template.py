@@ -880,10 +880,19 @@ def test_compactor_writes_only_its_own_prefixes_and_runs_only_in_the_workgroup()
         if {"s3:PutObject", "s3:DeleteObject"} & set(actions) and any(
             g.startswith(bucket) for g in granted
         ):
-            assert sorted(granted) == sorted(
-                f"{bucket}/{prefix}*"
-                for prefix in ("compacted/", "compaction-manifests/", "compaction-state/")
-            )
+            if actions == ["s3:DeleteObject"]:
+                # Moving compacted raw objects to the archive: deletes only.
+                assert granted == [f"{bucket}/dataset=*"]
+            else:
+                assert sorted(granted) == sorted(
+                    f"{bucket}/{prefix}*"
+                    for prefix in (
+                        "compacted/",
+                        "compaction-manifests/",
+                        "archive/",
+                        "compaction-locks/",
+                    )
+                )
         if any(a.startswith("athena:") for a in actions):
             assert granted == [
                 f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"

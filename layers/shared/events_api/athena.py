@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .compaction import CompactionError
-from .table import Hour, athena_manifest_unload, athena_unload, athena_view
+from .table import Hour, athena_sources, athena_unload, athena_view
 
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
@@ -126,25 +126,31 @@ class AthenaRunner:
 
 
 class AthenaCompactionEngine:
-    """Compaction's engine in AWS: Athena's UNLOAD rewrites an hour, then lists its sources."""
+    """Compaction's engine in AWS: Athena's UNLOAD rewrites an hour into a slot; a SELECT
+    DISTINCT lists the sources the slot holds."""
 
     def __init__(self, runner: AthenaRunner, bucket: str) -> None:
         self.runner = runner
         self.bucket = bucket
         self.scanned_bytes = 0
 
-    def _run(self, sql: str) -> None:
+    def _run(self, sql: str) -> Execution:
         try:
             execution = self.runner.run(sql)
         except QueryFailed as exc:
             raise CompactionError(str(exc)) from exc
         self.scanned_bytes += execution.scanned_bytes
+        return execution
 
     def prepare(self) -> None:
         self._run(athena_view(self.runner.database))
 
-    def compact(self, hour: Hour) -> None:
-        self._run(athena_unload(hour, self.runner.database, self.bucket))
+    def compact(self, hour: Hour, slot: str) -> None:
+        self._run(athena_unload(hour, slot, self.runner.database, self.bucket))
 
-    def write_manifest(self, hour: Hour) -> None:
-        self._run(athena_manifest_unload(hour, self.runner.database, self.bucket))
+    def sources(self, hour: Hour, slot: str) -> list[str]:
+        execution = self._run(athena_sources(hour, slot, self.runner.database))
+        found: list[str] = []
+        for _columns, rows in self.runner.pages(execution.id):
+            found.extend(str(row[0]) for row in rows if row and row[0])
+        return found

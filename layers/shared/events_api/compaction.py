@@ -1,25 +1,31 @@
 """Compaction of closed hours: which dataset-hours to rewrite, and the order of the steps.
 
 The same orchestration runs in AWS (the compactor function, Athena doing the rewriting)
-and locally (``events-api dev`` / ``events-api compact``, DuckDB doing it). An engine only
-knows how to write an hour's Parquet and its manifest; a store knows the bucket.
+and locally (``events-api dev`` / ``events-api compact``, DuckDB doing it). An engine knows
+how to write an hour into a slot and what sources a slot holds; a store knows the bucket.
 
-One hour is compacted in this order, and queries count every event exactly once at each
-step, because the ``events`` table reads Parquet rows only for raw objects listed in the
-manifest and raw rows only for objects that are not (table.py):
+An hour is due when its raw prefix holds objects: new ones, or late ones for an hour
+compacted before (compaction moves the objects it covers to ``archive/``). One hour is
+compacted in this order, and the ``events`` table (table.py) counts every event exactly
+once at each step, since it reads the manifest's slot for the objects the manifest names
+and the raw prefix for every other object:
 
 1. take the hour's lock (two compactions of one hour never interleave);
-2. forget the hour's state, delete its manifest (from here queries read NDJSON only), then
-   its Parquet;
-3. rewrite every raw object of the hour as Parquet, each row naming its source object;
-4. write the manifest: the distinct sources of that Parquet (queries switch to it);
-5. record the state: the newest raw object listed before step 3, and how many there were.
+2. empty the slot that is not live (what a crashed run may have left);
+3. write the hour as ``events`` shows it now (live slot plus raw objects) into that slot;
+4. list the distinct sources of that slot;
+5. PUT the manifest naming that slot and those sources: one object, so queries switch
+   from the old slot and the raw objects to the new slot at once;
+6. move the raw objects the manifest names to ``archive/`` (from here on queries over the
+   hour read Parquet only);
+7. empty the old slot.
 
-Re-running an hour rewrites it, never doubles it. An object that arrives late for an hour
-(a retried batch, a slow consumer) is not in the manifest, so queries read it from NDJSON;
-its hour is due again (an object newer than the state's newest, or a new count) and the next run
-folds it into Parquet. Hours older than the look-back window are left as they are; late
-objects there stay readable from NDJSON.
+A crash anywhere leaves the table exact: before step 5 the old manifest still rules and
+the new slot is invisible; after it, objects not yet moved are excluded by the manifest
+and the next run moves them. Re-running an hour rewrites the same rows, never doubles
+them. An object that arrives late (a slow or retried batch) sits in the raw prefix, is
+read from NDJSON meanwhile, and makes its hour due again. Hours older than the look-back
+window are not looked at; late objects there stay readable from NDJSON.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .table import Hour
+from .table import SLOTS, Hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +46,10 @@ class RawObject:
 
 
 @dataclass(frozen=True, slots=True)
-class HourState:
-    """What the listing before the last compaction saw: its newest object and how many.
-    S3's own timestamps only, so no clock is compared with S3's."""
-
-    newest: datetime
-    objects: int
+class Manifest:
+    slot: str
+    #: ``s3://bucket/key`` of every raw object whose rows the slot holds.
+    sources: tuple[str, ...]
 
 
 class CompactionStore(Protocol):
@@ -57,11 +61,13 @@ class CompactionStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> int: ...
 
-    def read_state(self, hour: Hour) -> HourState | None: ...
+    def read_manifest(self, hour: Hour) -> Manifest | None: ...
 
-    def write_state(self, hour: Hour, state: HourState) -> None: ...
+    def write_manifest(self, hour: Hour, manifest: Manifest) -> None: ...
 
-    def delete_state(self, hour: Hour) -> None: ...
+    def archive(self, hour: Hour, sources: tuple[str, ...]) -> int:
+        """Move the hour's raw objects named in ``sources`` under ``archive/``."""
+        ...
 
     def acquire(self, hour: Hour, now: datetime, lease: timedelta) -> bool: ...
 
@@ -74,11 +80,11 @@ class CompactionEngine(Protocol):
     def prepare(self) -> None:
         """Once per run, before any hour (Athena: the ``events`` view)."""
 
-    def compact(self, hour: Hour) -> None:
-        """Write the hour's raw objects as Parquet under its (emptied) compacted prefix."""
+    def compact(self, hour: Hour, slot: str) -> None:
+        """Write the hour's rows of ``events``, with their sources, into the emptied slot."""
 
-    def write_manifest(self, hour: Hour) -> None:
-        """Write the distinct sources of the hour's Parquet under its manifest prefix."""
+    def sources(self, hour: Hour, slot: str) -> list[str]:
+        """The distinct sources of the rows in the slot."""
 
 
 @dataclass(slots=True)
@@ -117,16 +123,18 @@ def closed_hours(now: datetime, grace: timedelta, lookback: timedelta) -> list[d
     return hours
 
 
-def is_due(objects: list[RawObject], state: HourState | None) -> bool:
-    if not objects:
-        return False
-    if state is None:
-        return True
-    # A new object, or one rewritten by a retried batch, is newer than the listing's newest
-    # or changes the count (S3 times have whole seconds: the count catches a same-second
-    # arrival). Either way the hour is rewritten, which is harmless.
-    newest = max(item.last_modified for item in objects)
-    return newest > state.newest or len(objects) != state.objects
+def other_slot(manifest: Manifest | None) -> str:
+    if manifest is None:
+        return SLOTS[0]
+    return SLOTS[1] if manifest.slot == SLOTS[0] else SLOTS[0]
+
+
+class CompactionError(Exception):
+    """An engine could not rewrite an hour (the reason is for people)."""
+
+
+class HourBusy(Exception):
+    """Another compaction holds the hour's lock."""
 
 
 @dataclass
@@ -138,13 +146,13 @@ class Compactor:
     lookback: timedelta = timedelta(hours=48)
     lease: timedelta = timedelta(minutes=30)
 
-    def due(self, datasets: list[str] | None = None) -> list[Hour]:
+    def due(self) -> list[Hour]:
         now = self.clock()
         due = []
-        for dataset in datasets if datasets is not None else self.store.datasets():
+        for dataset in self.store.datasets():
             for start in closed_hours(now, self.grace, self.lookback):
                 hour = Hour(dataset, start.strftime("%Y-%m-%d"), start.strftime("%H"))
-                if is_due(self.store.raw_objects(hour), self.store.read_state(hour)):
+                if self.store.raw_objects(hour):
                     due.append(hour)
         return sorted(due)
 
@@ -152,16 +160,16 @@ class Compactor:
         if not self.store.acquire(hour, self.clock(), self.lease):
             raise HourBusy(str(hour))
         try:
-            self.store.delete_state(hour)
-            self.store.delete_prefix(hour.manifest_prefix)
-            self.store.delete_prefix(hour.compacted_prefix)
-            objects = self.store.raw_objects(hour)
-            if objects:
-                self.engine.compact(hour)
-                self.engine.write_manifest(hour)
-                newest = max(item.last_modified for item in objects)
-                self.store.write_state(hour, HourState(newest, len(objects)))
-            return HourResult(hour, len(objects))
+            live = self.store.read_manifest(hour)
+            target = other_slot(live)
+            self.store.delete_prefix(hour.slot_prefix(target))
+            self.engine.compact(hour, target)
+            sources = tuple(sorted(self.engine.sources(hour, target)))
+            self.store.write_manifest(hour, Manifest(target, sources))
+            moved = self.store.archive(hour, sources)
+            if live is not None:
+                self.store.delete_prefix(hour.slot_prefix(live.slot))
+            return HourResult(hour, moved)
         finally:
             self.store.release(hour)
 
@@ -173,11 +181,12 @@ class Compactor:
         seconds_per_hour: float = 0.0,
     ) -> Report:
         """Compact the given hours (else every due one) until time runs short."""
-        report = Report(due=self.due() if hours is None else list(hours))
+        report = Report()
         try:
             self.engine.prepare()
         except CompactionError as exc:
             report.errors.append(str(exc))
+        report.due = self.due() if hours is None else list(hours)
         for hour in report.due:
             if time_left() < seconds_per_hour:
                 report.skipped.append(hour)
@@ -189,11 +198,3 @@ class Compactor:
             except CompactionError as exc:
                 report.failed.append(HourResult(hour, 0, str(exc)))
         return report
-
-
-class CompactionError(Exception):
-    """An engine could not rewrite an hour (the reason is for people)."""
-
-
-class HourBusy(Exception):
-    """Another compaction holds the hour's lock."""

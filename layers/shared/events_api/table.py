@@ -13,12 +13,15 @@ scalar's text (a string unquoted, a number or boolean as written) and NULL for a
 field, ``null``, an object or an array; a double column holds the number, or NULL for
 anything that is not one (``"12ms"``), so one odd producer never fails a query.
 
-Closed hours are compacted into Parquet (compaction.py) under ``compacted/`` with the same
-columns plus ``_source`` (the raw object each row came from); a manifest per hour under
-``compaction-manifests/`` lists the raw objects whose rows are in Parquet. The union below
-reads a row from Parquet when its source is in the manifest, and from NDJSON when its
-object is not: every event exactly once, whatever arrives late and whenever a compaction
-runs (the manifest is written after the Parquet and deleted before it).
+Closed hours are compacted into Parquet (compaction.py) under ``compacted/``, in one of
+two slots per hour (``slot=a`` or ``slot=b``), with the same columns plus ``_source`` (the
+raw object each row was stored in). One manifest object per hour, under
+``compaction-manifests/``, names the live slot and the raw objects its rows came from; the
+raw objects it names are then moved under ``archive/``. The union below reads the live
+slot's rows whose source is in the manifest, and every raw object the manifest does not
+name: every event exactly once, whatever arrives late and whenever a compaction runs
+(rewriting goes to the other slot, and one PUT of the manifest switches over). Because
+covered objects leave the raw prefix, a query over compacted hours reads Parquet only.
 
 This module builds text only (SQL and Glue column lists); it never talks to AWS.
 """
@@ -35,11 +38,14 @@ RAW_TABLE = "events_raw"
 COMPACTED_TABLE = "events_compacted"
 MANIFEST_TABLE = "events_compaction_manifest"
 PARTITIONS = ("dataset", "dt", "hour")
-#: Key prefixes of compacted data and manifests (outside ``dataset=``, so the raw tables'
-#: projection never sees them).
+#: Key prefixes of compacted data, manifests and compacted raw objects (outside
+#: ``dataset=``, so the raw tables' projection never sees them).
 COMPACTED_PREFIX = "compacted/"
 MANIFEST_PREFIX = "compaction-manifests/"
-#: The column of compacted rows naming the raw object (``s3://bucket/key``) they came from.
+ARCHIVE_PREFIX = "archive/"
+MANIFEST_NAME = "manifest.json"
+SLOTS = ("a", "b")
+#: The column naming the raw object (``s3://bucket/key``) an event was stored in.
 SOURCE = "_source"
 MANIFEST_COLUMN = "source"
 PARQUET_OPTIONS = "format = 'PARQUET', compression = 'ZSTD'"
@@ -86,6 +92,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("event", "string", "", "the whole stored event as JSON text"),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
+#: What ``SELECT *`` on ``events`` gives, in both engines.
+VIEW_COLUMNS = (*COLUMN_NAMES, SOURCE, *PARTITIONS)
 
 
 def quote(name: str) -> str:
@@ -113,14 +121,18 @@ class Hour:
     def compacted_prefix(self) -> str:
         return COMPACTED_PREFIX + self.raw_prefix
 
-    @property
-    def manifest_prefix(self) -> str:
-        return MANIFEST_PREFIX + self.raw_prefix
+    def slot_prefix(self, slot: str) -> str:
+        return f"{self.compacted_prefix}slot={slot}/"
 
-    def where(self) -> str:
+    @property
+    def manifest_key(self) -> str:
+        return MANIFEST_PREFIX + self.raw_prefix + MANIFEST_NAME
+
+    def where(self, alias: str = "") -> str:
+        at = f"{alias}." if alias else ""
         return (
-            f"dataset = {literal(self.dataset)} AND dt = {literal(self.dt)} "
-            f"AND hour = {literal(self.hour)}"
+            f"{at}dataset = {literal(self.dataset)} AND {at}dt = {literal(self.dt)} "
+            f"AND {at}hour = {literal(self.hour)}"
         )
 
     def __str__(self) -> str:
@@ -159,45 +171,49 @@ def athena_raw_select(line: str = "line") -> str:
     return ", ".join(f"{_athena_expression(c, line)} AS {quote(c.name)}" for c in COLUMNS)
 
 
-def athena_unload(hour: Hour, database: str, bucket: str) -> str:
-    """Rewrite one hour's raw objects as Parquet under its emptied compacted prefix."""
+def athena_unload(hour: Hour, slot: str, database: str, bucket: str) -> str:
+    """Rewrite one hour, as ``events`` shows it, into an (emptied) slot as Parquet."""
+    columns = ", ".join(quote(name) for name in (*COLUMN_NAMES, SOURCE))
     return (
-        f'UNLOAD (SELECT {athena_raw_select()}, "$path" AS {quote(SOURCE)} '
-        f"FROM {quote(database)}.{quote(RAW_TABLE)} WHERE {hour.where()}) "
-        f"TO {literal(f's3://{bucket}/{hour.compacted_prefix}')} WITH ({PARQUET_OPTIONS})"
+        f"UNLOAD (SELECT {columns} FROM {quote(database)}.{quote(TABLE)} "
+        f"WHERE {hour.where()}) "
+        f"TO {literal(f's3://{bucket}/{hour.slot_prefix(slot)}')} WITH ({PARQUET_OPTIONS})"
     )
 
 
-def athena_manifest_unload(hour: Hour, database: str, bucket: str) -> str:
-    """List the raw objects whose rows the hour's Parquet holds (run after athena_unload)."""
+def athena_sources(hour: Hour, slot: str, database: str) -> str:
+    """The raw objects whose rows a slot holds: what the manifest will list."""
     return (
-        f"UNLOAD (SELECT DISTINCT {quote(SOURCE)} AS {quote(MANIFEST_COLUMN)} "
-        f"FROM {quote(database)}.{quote(COMPACTED_TABLE)} WHERE {hour.where()}) "
-        f"TO {literal(f's3://{bucket}/{hour.manifest_prefix}')} WITH ({PARQUET_OPTIONS})"
+        f"SELECT DISTINCT {quote(SOURCE)} FROM {quote(database)}.{quote(COMPACTED_TABLE)} "
+        f"WHERE {hour.where()} AND slot = {literal(slot)}"
     )
 
 
 def _union(compacted: str, raw_columns: str, raw: str, raw_path: str, manifest: str) -> str:
-    """Parquet rows whose source is in the manifest, plus rows of raw objects that are not.
+    """The live slot's rows whose source is in the manifest, plus every raw object the
+    manifest does not name.
 
     Joins on the partitions as well as the source, so a query's ``dataset = '...'`` reaches
     the manifest table too (Athena's injected projection needs it on every table read).
     """
-    names = ", ".join(f"c.{quote(n)}" for n in (*COLUMN_NAMES, *PARTITIONS))
+    names = ", ".join(f"c.{quote(n)}" for n in (*COLUMN_NAMES, SOURCE, *PARTITIONS))
     on = " AND ".join(f"m.{p} = {{side}}.{p}" for p in PARTITIONS)
-    manifest_rows = f"SELECT DISTINCT {', '.join(PARTITIONS)}, {MANIFEST_COLUMN} FROM {manifest}"
+    manifest_rows = (
+        f"SELECT DISTINCT {', '.join(PARTITIONS)}, slot, {MANIFEST_COLUMN} FROM {manifest}"
+    )
     return (
         f"SELECT {names} FROM {compacted} c "
-        f"JOIN ({manifest_rows}) m ON {on.format(side='c')} AND m.{MANIFEST_COLUMN} = c.{SOURCE}"
+        f"JOIN ({manifest_rows}) m ON {on.format(side='c')} AND m.slot = c.slot "
+        f"AND m.{MANIFEST_COLUMN} = c.{SOURCE}"
         " UNION ALL "
-        f"SELECT {raw_columns}, r.dataset, r.dt, r.hour FROM {raw} r "
+        f"SELECT {raw_columns}, {raw_path} AS {SOURCE}, r.dataset, r.dt, r.hour FROM {raw} r "
         f"LEFT JOIN ({manifest_rows}) m ON {on.format(side='r')} "
         f"AND m.{MANIFEST_COLUMN} = {raw_path} WHERE m.{MANIFEST_COLUMN} IS NULL"
     )
 
 
 def athena_view(database: str) -> str:
-    """``CREATE OR REPLACE VIEW events``: the compactor runs it before compacting."""
+    """``CREATE OR REPLACE VIEW events``: at deployment and before every compaction run."""
     body = _union(
         compacted=f"{quote(database)}.{quote(COMPACTED_TABLE)}",
         raw_columns=athena_raw_select("r.line"),
@@ -232,17 +248,17 @@ def duckdb_raw_select(json: str = "json") -> str:
     return ", ".join(f"{_duckdb_expression(c, json)} AS {quote(c.name)}" for c in COLUMNS)
 
 
-def duckdb_empty_select() -> str:
-    """A typed relation of no rows: the columns with partitions, for an empty side."""
+def duckdb_empty_compacted() -> str:
+    """A typed relation of no rows shaped like the compacted Parquet, for a bucket with none."""
     columns = [f"CAST(NULL AS {c.duckdb_type}) AS {quote(c.name)}" for c in COLUMNS]
-    columns += [f"CAST(NULL AS VARCHAR) AS {p}" for p in PARTITIONS]
+    columns += [f"CAST(NULL AS VARCHAR) AS {n}" for n in (SOURCE, *PARTITIONS, "slot")]
     return f"SELECT {', '.join(columns)} WHERE false"
 
 
 def duckdb_view(compacted: str, raw: str, manifest: str) -> str:
     """``CREATE VIEW events`` over three relations with the shapes the compactor writes:
-    ``compacted`` (columns, _source, partitions), ``raw`` (json, path, partitions) and
-    ``manifest`` (source, partitions)."""
+    ``compacted`` (columns, _source, partitions, slot), ``raw`` (json, path, partitions)
+    and ``manifest`` (source, slot, partitions)."""
     body = _union(
         compacted=compacted,
         raw_columns=duckdb_raw_select("r.json"),
