@@ -13,6 +13,7 @@ import io
 import json
 import os
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from events_api.consumer import ConsumerService, SourceRecord
 from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
 from events_api.table import VIEW_COLUMNS
-from tests.e2e.conftest import ROOT, Stack, events_api_command
+from tests.e2e.conftest import ROOT, DevProcess, Stack, events_api_command
 
 pytestmark = pytest.mark.e2e
 
@@ -253,3 +254,29 @@ def test_events_arriving_late_for_a_compacted_hour_are_counted_once(
     assert cli(stack, cache, "compact").returncode == 0
     assert counts(stack, cache, dataset) == {key: 3}
     assert keys_under(stack, f"dataset={dataset}/") == []
+
+
+def test_events_api_dev_compacts_closed_hours_on_its_own(
+    tmp_path: Path, cache: Path, consumer_store: ConsumerService, stack: Stack
+) -> None:
+    """A second `events-api dev`, compacting every second, folds a past hour into Parquet."""
+    dev = DevProcess.start(stack.buffer, tmp_path / "dev", ("--compact-every", "1"))
+    try:
+        own = Stack(dev, stack.buffer)
+        dataset = own.new_dataset()
+        received = datetime.now(UTC) - timedelta(hours=2)
+        # The fixture's store path writes to the first stack: point it at this one.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AWS_ENDPOINT_URL", str(dev.ready["awsEndpoint"]))
+            aws_clients.reset()
+            store_past(consumer_store, dataset, received, [b'{"n":1}', b'{"n":2}'], dataset)
+        aws_clients.reset()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not keys_under(own, f"compacted/dataset={dataset}/"):
+            time.sleep(0.5)
+        assert keys_under(own, f"compacted/dataset={dataset}/"), dev.stderr.read_text()
+        assert counts(own, cache, dataset) == {
+            (received.strftime("%Y-%m-%d"), received.strftime("%H")): 2
+        }
+    finally:
+        assert dev.terminate() == 0
