@@ -24,7 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter e2e")
     parser.add_argument("--skip-e2e", action="store_true", help="leave out item 7")
+    parser.add_argument(
+        "--only",
+        choices=("query",),
+        help="run one workload and update its part of results.json and docs/performance.md",
+    )
     args = parser.parse_args(argv)
+    if args.only == "query":
+        return run_query(quick=args.quick)
     rounds = 3 if args.quick else 13
     started = time.monotonic()
 
@@ -140,9 +147,27 @@ def main(argv: list[str] | None = None) -> int:
     results = report.results(context)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     (DOCS / "performance.md").write_text(report.markdown(context, results))
+    run_query(quick=args.quick)
     log(f"done in {time.monotonic() - started:.0f} s")
     for name in report.HEADLINE:
         log(f"   {name} = {results[name]}")
+    return 0
+
+
+def run_query(*, quick: bool = False) -> int:
+    """The query workload (benchmarks/query.py): merged into results.json, and its own
+    section of docs/performance.md."""
+    from . import query
+
+    log("8. queries: compacted Parquet against raw NDJSON")
+    measured = query.measure(objects_per_hour=40 if quick else 120)
+    figures = query.results(measured)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, **figures}, indent=2, sort_keys=True) + "\n")
+    DOCS.mkdir(exist_ok=True)
+    query.write_section(DOCS / "performance.md", query.markdown(measured))
+    for name in ("query_bytes_ratio", "query_cost_hour_parquet_1tb_day"):
+        log(f"   {name} = {figures[name]}")
     return 0
 
 

@@ -7,6 +7,7 @@ it is built from honest.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,22 @@ def test_every_price_says_where_and_when_it_was_seen() -> None:
         assert price.source, name
         assert price.seen.startswith("20"), name
     assert cost.firehose_per_gb() == cost.PRICES["firehose_gb"].value
+
+
+def test_query_workload_on_a_small_bucket_reads_fewer_bytes_after_compaction(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import query
+
+    measured = query.measure(objects_per_hour=6, events_per_object=40, hours=1)
+    assert measured.raw_objects == 6
+    assert measured.parquet_objects == 1
+    assert measured.rows == measured.rows_after
+    assert measured.parquet_bytes_read < measured.raw_bytes
+    section = query.markdown(measured)
+    page = tmp_path / "performance.md"
+    page.write_text("# Performance\n\nbefore\n")
+    query.write_section(page, section)
+    query.write_section(page, section)  # replaced, not appended twice
+    assert page.read_text().count("<!-- query:start -->") == 1
+    assert page.read_text().startswith("# Performance\n\nbefore\n")
