@@ -157,16 +157,24 @@ def measure(
     from events_api import aws_clients
     from events_api.compaction import Compactor
     from events_api.compaction_store import S3CompactionStore
+    from events_api.observability import metrics
     from events_api.table import Hour
     from events_api_cli.local_query import BucketMirror, LocalCompactionEngine, LocalEngine
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    # moto in this process, quiet functions; everything is put back as it was afterwards.
+    environment = {
+        "AWS_ENDPOINT_URL": None,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    saved = {name: os.environ.get(name) for name in environment}
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     aws_clients.reset()
     yesterday = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     starts = [yesterday.replace(hour=3) + timedelta(hours=h) for h in range(hours)]
@@ -182,6 +190,7 @@ def measure(
             s3.create_bucket(Bucket="bench-events")
             with contextlib.redirect_stdout(io.StringIO()):  # the consumer's EMF metrics
                 text_per_hour = _store(starts, objects_per_hour, events_per_object)
+                metrics.clear_metrics()
             mirror = BucketMirror(s3, "bench-events", Path(scratch))
             raw = s3.list_objects_v2(Bucket="bench-events", Prefix=target.raw_prefix)["Contents"]
             rows, raw_seconds = _timed_query(LocalEngine(mirror), sql)
