@@ -20,6 +20,17 @@ class TargetError(Exception):
     """The command cannot tell where to go (a clear message for the user)."""
 
 
+def use_local_stack_by_default() -> str:
+    """For commands whose default is the local stack: ``AWS_ENDPOINT_URL``, else where
+    ``events-api dev`` serves AWS by default. The endpoint in use."""
+    from .defaults import DEFAULT_AWS_PORT, DEFAULT_HOST
+
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        os.environ["AWS_ENDPOINT_URL"] = f"http://{DEFAULT_HOST}:{DEFAULT_AWS_PORT}"
+    prepare_environment()
+    return os.environ["AWS_ENDPOINT_URL"]
+
+
 def prepare_environment() -> None:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     host = urlsplit(endpoint).hostname if endpoint else None

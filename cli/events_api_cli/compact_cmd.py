@@ -62,12 +62,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from .aws_target import TargetError, prepare_environment
+    from .aws_target import TargetError, prepare_environment, use_local_stack_by_default
 
     prepare_environment()
     try:
         if args.stack:
             return _invoke(args.stack)
+        use_local_stack_by_default()
         report = compact_locally(args.bucket or LOCAL_BUCKET_NAME, args.grace, args.lookback)
     except (TargetError, BotoCoreError, ClientError) as exc:
         print(f"events-api compact: {exc}", file=sys.stderr)

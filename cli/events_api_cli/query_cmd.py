@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description=(
             "Run SQL over the stored events: one table, events (docs/query.md lists its "
             "columns). Without --stack it reads the local stack's bucket with DuckDB "
-            "(AWS_ENDPOINT_URL, as events-api dev prints it); with --stack it runs on "
+            "(at AWS_ENDPOINT_URL, by default http://127.0.0.1:4566 where events-api dev "
+            "serves it); with --stack it runs on "
             "Amazon Athena in the stack's workgroup and prints the bytes scanned and their "
             "cost."
         ),
@@ -73,13 +74,19 @@ def _run_locally(sql: str, bucket: str, fmt: str, out: BinaryIO) -> int:
 
     from events_api import aws_clients
 
+    from .aws_target import use_local_stack_by_default
     from .local_query import BucketMirror, LocalEngine, rows_of
 
+    endpoint = use_local_stack_by_default()
     engine = LocalEngine(BucketMirror(aws_clients.s3(), bucket))
     try:
         connection = engine.open()
     except (BotoCoreError, ClientError) as exc:
-        _error(f"cannot read the local bucket {bucket!r}: {exc}")
+        _error(
+            f"cannot read the bucket {bucket!r} at {endpoint} ({exc}); is `events-api dev` "
+            "running there? (AWS_ENDPOINT_URL names another endpoint; --stack NAME queries "
+            "a deployed stack)"
+        )
         return 2
     with connection:
         try:

@@ -280,3 +280,20 @@ def test_events_api_dev_compacts_closed_hours_on_its_own(
         }
     finally:
         assert dev.terminate() == 0
+
+
+def test_query_without_a_running_local_stack_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [*events_api_command(), "query", "SELECT count(*) FROM events"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "is `events-api dev` running there?" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -383,7 +383,7 @@ def test_view_reads_the_live_slot_for_listed_sources_and_ndjson_for_the_rest() -
     assert view.startswith('CREATE OR REPLACE VIEW "events_api_prod"."events" AS SELECT ')
     compacted, raw = view.split(" UNION ALL ")
     assert 'FROM "events_api_prod"."events_compacted" c JOIN (' in compacted
-    assert "m.slot = c.slot AND m.source = c._source" in compacted
+    assert 'm.slot = c.slot AND m.source = c."_source"' in compacted
     assert 'FROM "events_api_prod"."events_raw" r LEFT JOIN (' in raw
     assert 'm.source = r."$path" WHERE m.source IS NULL' in raw
     for side in (compacted, raw):

@@ -894,6 +894,8 @@ def test_compactor_writes_only_its_own_prefixes_and_runs_only_in_the_workgroup()
                     )
                 )
         if any(a.startswith("athena:") for a in actions):
+            # Start, wait for and read the statements (the sources query has results).
+            assert {"athena:StartQueryExecution", "athena:GetQueryResults"} <= set(actions)
             assert granted == [
                 f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"
             ]

@@ -204,7 +204,7 @@ def _union(compacted: str, raw_columns: str, raw: str, raw_path: str, manifest: 
     return (
         f"SELECT {names} FROM {compacted} c "
         f"JOIN ({manifest_rows}) m ON {on.format(side='c')} AND m.slot = c.slot "
-        f"AND m.{MANIFEST_COLUMN} = c.{SOURCE}"
+        f"AND m.{MANIFEST_COLUMN} = c.{quote(SOURCE)}"
         " UNION ALL "
         f"SELECT {raw_columns}, {raw_path} AS {SOURCE}, r.dataset, r.dt, r.hour FROM {raw} r "
         f"LEFT JOIN ({manifest_rows}) m ON {on.format(side='r')} "
