@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -85,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
-def compact_locally(bucket: str, grace: timedelta, lookback: timedelta) -> dict[str, Any]:
+def compact_locally(
+    bucket: str, grace: timedelta, lookback: timedelta, cache: Path | None = None
+) -> dict[str, Any]:
     from events_api import aws_clients
     from events_api.compaction import Compactor
     from events_api.compaction_store import S3CompactionStore
@@ -93,7 +97,7 @@ def compact_locally(bucket: str, grace: timedelta, lookback: timedelta) -> dict[
     from .local_query import BucketMirror, LocalCompactionEngine
 
     s3 = aws_clients.s3()
-    engine = LocalCompactionEngine(BucketMirror(s3, bucket))
+    engine = LocalCompactionEngine(BucketMirror(s3, bucket, cache))
     try:
         compactor = Compactor(S3CompactionStore(s3, bucket), engine, grace=grace, lookback=lookback)
         return summary(compactor.run())
@@ -134,6 +138,8 @@ class PeriodicCompaction(threading.Thread):
         super().__init__(name="compaction", daemon=True)
         self.bucket, self.interval, self.grace = bucket, interval, grace
         self._stop = threading.Event()
+        # Its own copy of the objects, gone with the process (moto's bucket is too).
+        self._cache = tempfile.TemporaryDirectory(prefix="events-api-dev-compaction-")
 
     def run(self) -> None:
         import logging
@@ -141,7 +147,9 @@ class PeriodicCompaction(threading.Thread):
         log = logging.getLogger("events_api_cli.compaction")
         while not self._stop.wait(self.interval):
             try:
-                report = compact_locally(self.bucket, self.grace, timedelta(hours=48))
+                report = compact_locally(
+                    self.bucket, self.grace, timedelta(hours=48), Path(self._cache.name)
+                )
             except Exception as exc:  # the next round tries again; dev keeps serving
                 log.warning("compaction failed: %s", exc)
                 continue
@@ -150,3 +158,5 @@ class PeriodicCompaction(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+        self.join(timeout=5)  # a round over small local hours takes well under that
+        self._cache.cleanup()
