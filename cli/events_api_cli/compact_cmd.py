@@ -137,7 +137,7 @@ class PeriodicCompaction(threading.Thread):
     def __init__(self, bucket: str, interval: float, grace: timedelta) -> None:
         super().__init__(name="compaction", daemon=True)
         self.bucket, self.interval, self.grace = bucket, interval, grace
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         # Its own copy of the objects, gone with the process (moto's bucket is too).
         self._cache = tempfile.TemporaryDirectory(prefix="events-api-dev-compaction-")
 
@@ -145,7 +145,7 @@ class PeriodicCompaction(threading.Thread):
         import logging
 
         log = logging.getLogger("events_api_cli.compaction")
-        while not self._stop.wait(self.interval):
+        while not self._stopping.wait(self.interval):
             try:
                 report = compact_locally(
                     self.bucket, self.grace, timedelta(hours=48), Path(self._cache.name)
@@ -157,6 +157,6 @@ class PeriodicCompaction(threading.Thread):
                 log.info("compacted %s (%d new objects)", result["hour"], result["objects"])
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.join(timeout=5)  # a round over small local hours takes well under that
         self._cache.cleanup()
