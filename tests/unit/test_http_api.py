@@ -24,6 +24,7 @@ def request(headers: dict[str, str], body: str | None = None, b64: bool = False)
         ("/v1/web-app_2", "web-app_2"),
         ("/v1/" + "a" * 64, "a" * 64),
         ("/v1/%6Cogs", "logs"),
+        ("/v1/logs/", "logs"),
     ],
 )
 def test_valid_paths_name_the_dataset(path, dataset) -> None:
@@ -32,7 +33,19 @@ def test_valid_paths_name_the_dataset(path, dataset) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "", "/v1", "/v1/", "/v2/logs", "/v1/logs/", "/v1/logs/x", "//v1/logs", "/V1/logs"],
+    [
+        "/",
+        "",
+        "/v1",
+        "/v1/",
+        "/v1//",
+        "/v2/logs",
+        "/v1/logs//",
+        "/v1/logs/x",
+        "/v1/logs/x/",
+        "//v1/logs",
+        "/V1/logs",
+    ],
 )
 def test_paths_other_than_v1_dataset_are_bad_requests(path) -> None:
     with pytest.raises(BadRequest) as error:
@@ -84,6 +97,17 @@ def test_labels_are_optional_and_at_most_256_characters() -> None:
     assert request({"x-service": "s" * 256}).label("x-service") == "s" * 256
     with pytest.raises(BadRequest, match="x-service"):
         request({"x-service": "s" * 257}).label("x-service")
+
+
+@pytest.mark.parametrize("value", ["", "  ", "undefined", "null"])
+def test_labels_that_javascript_clients_send_for_unset_options_count_as_absent(value) -> None:
+    assert request({"x-service": value}).label("x-service") is None
+    assert request({"x-namespace": value}).label("x-namespace") is None
+
+
+def test_labels_named_like_absent_values_but_longer_are_kept() -> None:
+    assert request({"x-service": "nullable"}).label("x-service") == "nullable"
+    assert request({"x-service": "Undefined"}).label("x-service") == "Undefined"
 
 
 def test_body_is_decoded_from_base64_or_text() -> None:

@@ -8,6 +8,8 @@ of at most 256 KiB. The raw slices are what the buffer records carry.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Buffer, Sequence, Sized
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -26,6 +28,24 @@ _OBJECT_START = ord("{")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _GZIP_WBITS = 31
 _InflateError = cast(type[Exception], isal_zlib.IsalError)
+#: Text that may hold a number literal overflowing a double (``1e999``, or 309 digits and
+#: more before a fraction), found in one pass: the text is mapped onto a few classes
+#: (digits; exponent letters and "+"; what may end a number; anything else), then searched
+#: for a digit, an exponent of three digits or more, and an end. Strings can match too (a
+#: hex id followed by a space); only the events holding a match are parsed to find out.
+_NUMBER_CLASSES = bytes(
+    b"0"[0]
+    if byte in b"0123456789"
+    else b"e"[0]
+    if byte in b"eE+"
+    else b":"[0]
+    if byte in b",]} \t\r\n"
+    else b"a"[0]
+    for byte in range(256)
+)
+_HUGE_EXPONENT = re.compile(rb"0ee?0{3,}:")
+_HUGE_MANTISSA = b"0" * 309
+_ANY = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +125,30 @@ def _decode_failure(exc: Exception) -> str:
     return str(exc)
 
 
+def overflow_suspects(text: bytes, starts: Sequence[int]) -> set[int]:
+    """Indexes of the events (at ``starts`` in ``text``) that may overflow a double."""
+    classes = text.translate(_NUMBER_CLASSES) + b":"
+    found = [match.start() for match in _HUGE_EXPONENT.finditer(classes)]
+    at = classes.find(_HUGE_MANTISSA)
+    while at >= 0:
+        found.append(at)
+        at = classes.find(_HUGE_MANTISSA, at + len(_HUGE_MANTISSA))
+    return {bisect_right(starts, position) - 1 for position in found}
+
+
+def _overflows(raw: Buffer) -> bool:
+    """True when the event holds a number literal that is infinite as a double."""
+    if not overflow_suspects(bytes(raw), (0,)):
+        return False
+    try:
+        _ANY.decode(raw)
+    except msgspec.DecodeError as exc:
+        return "out of range" in str(exc)
+    except RecursionError:
+        return False
+    return False
+
+
 def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) -> DecodedBatch:
     count = len(raws)
     # Fast path, without Python work per event: each element's size and offset in the
@@ -114,7 +158,11 @@ def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) 
         starts = list(accumulate(map((1).__add__, sizes), initial=0))
         joined = b"\n".join(raws)
         firsts = bytes(map(joined.__getitem__, starts[:-1]))
-        if firsts.count(b"{") == count and max(sizes) <= MAX_EVENT_BYTES:
+        if (
+            firsts.count(b"{") == count
+            and max(sizes) <= MAX_EVENT_BYTES
+            and not any(map(_overflows, map(raws.__getitem__, overflow_suspects(joined, starts))))
+        ):
             return DecodedBatch(list(raws), [], len(joined) - count + 1, joined, starts)
     batch = DecodedBatch()
     accepted = batch.events
@@ -126,6 +174,8 @@ def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) 
             reason = "event is not a JSON object"
         elif size > MAX_EVENT_BYTES:
             reason = f"event is {size} bytes, larger than the {MAX_EVENT_BYTES}-byte limit"
+        elif _overflows(raw):
+            reason = "event holds a number that overflows to infinity"
         else:
             accepted.append(raw)
             total += size
@@ -174,14 +224,20 @@ def parse_ndjson(body: bytes) -> DecodedBatch:
     lines = [line for line in body.split(b"\n") if line.strip(_WHITESPACE)]
     if not lines:
         raise BadRequest("the body is empty")
-    # Fast path: every line valid, parsed in one call as if it were an array.
+    # Fast path: every line valid, parsed in one call as if it were an array. Each line is
+    # judged alone: with surrounding whitespace stripped, element i spans exactly line i
+    # when every element is as long as its line (elements and lines are laid out in the
+    # same order, one comma apart), so an object split over lines, or two objects on one
+    # line, falls to the line-by-line path.
     if _utf8_error(body) is None:
+        stripped = [line.strip(_WHITESPACE) for line in lines]
         try:
-            raws: list[Buffer] = list(_ARRAY.decode(b"[" + b",".join(lines) + b"]"))
+            raws: list[Buffer] = list(_ARRAY.decode(b"[" + b",".join(stripped) + b"]"))
         except (msgspec.DecodeError, RecursionError):
             pass
         else:
-            if len(raws) == len(lines):
+            sizes = list(map(len, cast(Sequence[Sized], raws)))
+            if sizes == list(map(len, stripped)):
                 return _check_events(raws)
     return _parse_lines(lines)
 
