@@ -311,6 +311,64 @@ def test_key_store_outage_is_503_not_401(ingest, stack) -> None:
     )
 
 
+def ssm_throttling(**_: Any) -> Any:
+    from botocore.exceptions import ClientError
+
+    raise ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetParameter"
+    )
+
+
+def test_a_new_key_first_used_after_a_flood_of_unknown_keys_gets_429_never_401(
+    ingest, stack
+) -> None:
+    """A cold instance, 80 well-formed unknown keys (anyone can mint them), then a key
+    created a moment ago: the flood spends the look-up allowance (30 a minute, half of it
+    as a burst), and what the throttle did not let through is told to come back later."""
+    statuses = [
+        invoke(ingest, http_event("[{}]", headers={"x-api-key": generate_key()}))["statusCode"]
+        for _ in range(80)
+    ]
+    assert statuses == [401] * 15 + [429] * 65
+    new = generate_key()
+    SsmKeyStore(KEYS_PATH).create(new, "new", "created a moment ago")
+    response = invoke(ingest, http_event('[{"a":1}]', headers={"x-api-key": new}))
+    assert (response["statusCode"], response_json(response)) == (
+        429,
+        {"message": "Too Many Requests"},
+    )
+    assert response["headers"]["retry-after"] == "4"  # 15 more a minute: one every 4 s
+    assert stack.buffered() == []
+
+
+def test_a_cached_key_is_served_while_ssm_throttles(ingest, stack, monkeypatch) -> None:
+    from events_api import aws_clients
+
+    monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")  # every request wants a refresh
+    assert invoke(ingest, http_event('[{"a":1}]'))["statusCode"] == 202
+    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", ssm_throttling)
+    try:
+        response = invoke(ingest, http_event('[{"b":2}]'))
+    finally:
+        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", ssm_throttling)
+    assert (response["statusCode"], response_json(response)) == (202, ACCEPTED)
+    assert [bytes(event) for _, event in buffered_events(stack)] == [b'{"a":1}', b'{"b":2}']
+
+
+def test_an_uncached_key_while_ssm_throttles_is_503_not_401(ingest, stack) -> None:
+    from events_api import aws_clients
+
+    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", ssm_throttling)
+    try:
+        response = invoke(ingest, http_event('[{"a":1}]'))
+    finally:
+        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", ssm_throttling)
+    assert (response["statusCode"], response_json(response)) == (
+        503,
+        {"message": "Service Unavailable"},
+    )
+
+
 def test_unexpected_failure_is_500_internal_error(ingest, stack, monkeypatch) -> None:
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("bug")

@@ -125,8 +125,10 @@ def rows() -> list[tuple[str, str, str]]:
             (
                 "SSM calls during a flood of well-formed unknown keys",
                 f"{unknown['ssm_calls']} calls for {num(unknown['unknown_keys'])} keys in "
-                f"{unknown['seconds']} s (bound: burst + "
-                f"{unknown['lookups_per_second_setting']:g}/s = {unknown['ssm_call_bound']})",
+                f"{unknown['seconds']} s (bound: half of "
+                f"{unknown.get('lookups_per_minute_setting', 0):g} a minute as a burst, the "
+                f"rest over the minute = {unknown['ssm_call_bound']}); answers "
+                f"{unknown.get('statuses', {})}",
                 code(f"{PYTEST} tests/reliability/test_keys.py -k unknown"),
             )
         )

@@ -39,7 +39,16 @@ pytestmark = pytest.mark.unit
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
 VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy", "KinesisStreamReadPolicy"}
-INGEST_VARIABLES = {"BUFFER_TYPE", "STREAM_NAME", "QUEUE_URL", "API_KEYS_PATH"}
+INGEST_VARIABLES = {
+    "BUFFER_TYPE",
+    "STREAM_NAME",
+    "QUEUE_URL",
+    "API_KEYS_PATH",
+    "KEY_LOOKUPS_PER_MINUTE",
+}
+#: Parameter Store's default throughput (GetParameter, GetParameters and
+#: GetParametersByPath share it), per account and region.
+SSM_DEFAULT_TPS = 40
 _NO_VALUE = NO_VALUE
 
 
@@ -138,6 +147,14 @@ def test_ingest_sets_exactly_the_variables_settings_reads() -> None:
     source = Path(settings_module.__file__).read_text()
     for name in own:
         assert f'"{name}"' in source, f"events_api.settings never reads {name}"
+
+
+def test_default_key_look_up_rate_keeps_forty_instances_under_ssm_default_throughput() -> None:
+    stack = Stack()
+    env = stack.resolve(function_variables("IngestFunction"))
+    per_minute = IngestSettings.from_env(env).key_lookups_per_minute
+    # Two buckets per instance (new keys, refreshes), each at most per_minute a minute.
+    assert 40 * 2 * per_minute / 60 <= SSM_DEFAULT_TPS
 
 
 def test_consumer_environment_names_the_events_bucket() -> None:

@@ -18,10 +18,11 @@ from .errors import (
     Forbidden,
     MethodNotAllowed,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorised,
 )
 from .http_api import dataset_from_path, error_response, parse_event, respond
-from .keys import KeyAuthenticator, KeyStoreUnavailable
+from .keys import KeyAuthenticator, KeyLookupThrottled, KeyStoreUnavailable
 from .observability import count, count_rejection, logger
 from .publishers import Entry
 from .settings import IngestSettings
@@ -62,6 +63,8 @@ class IngestService:
             raise MethodNotAllowed()
         try:
             key = self.keys.authenticate(request.api_key())
+        except KeyLookupThrottled as exc:
+            raise TooManyRequests(str(exc), exc.retry_after_seconds) from None
         except KeyStoreUnavailable as exc:
             logger.warning("key store unavailable", extra={"error": str(exc)})
             raise ServiceUnavailable("key store unavailable") from None
@@ -150,7 +153,7 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
         SsmKeyStore(settings.api_keys_path),
         ttl_seconds=settings.key_cache_ttl_seconds,
         max_entries=settings.key_cache_max_entries,
-        lookups_per_second=settings.key_lookups_per_second,
+        lookups_per_minute=settings.key_lookups_per_minute,
     )
     publisher: Publisher = (
         KinesisPublisher(settings.stream_name)
