@@ -8,6 +8,7 @@ Ctrl-C or SIGTERM stops it all cleanly (exit code 0).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -137,6 +138,21 @@ def _configure_logging() -> None:
     cli_log.propagate = False
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def aws_loopback_for(host: str) -> str:
+    """The loopback address of the same family as an exposed --host."""
+    return "::1" if ":" in host else "127.0.0.1"
+
+
 def _display_host(host: str) -> str:
     if host in ("", "0.0.0.0"):  # noqa: S104 (a comparison: wildcard binds are shown as loopback)
         return "127.0.0.1"
@@ -196,12 +212,15 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
     from .lambda_runtime import LocalFunction
     from .poller import KinesisPoller, Poller, SqsPoller
 
-    moto = local_aws.MotoServer(args.host, args.aws_port)
+    # moto holds the keys and the stored events, with no authentication at all: it stays on
+    # loopback whatever --host says; only the API (which checks keys) may be exposed.
+    aws_host = args.host if is_loopback(args.host) else aws_loopback_for(args.host)
+    moto = local_aws.MotoServer(aws_host, args.aws_port)
     try:
         moto.start()
     except OSError as exc:
         print(
-            f"events-api dev: cannot serve AWS on {args.host}:{args.aws_port} ({exc}); "
+            f"events-api dev: cannot serve AWS on {aws_host}:{args.aws_port} ({exc}); "
             "pick another --aws-port (0 picks a free one)",
             file=sys.stderr,
         )
@@ -264,6 +283,14 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
 
         api = f"http://{_display_host(args.host)}:{server.port}"
         aws = f"http://{_display_host(moto.host)}:{moto.port}"
+        if not is_loopback(args.host):
+            print(
+                f"events-api dev: the API listens on {args.host} (reachable from other "
+                f"machines); the local AWS endpoint, which holds the keys and the stored "
+                f"events without any authentication, stays on {moto.host} only.",
+                file=sys.stderr,
+                flush=True,
+            )
         _announce(api, aws, api_key, key_id, resources)
         shutdown.wait()
         log.info("stopping")

@@ -68,7 +68,7 @@ class DevProcess:
     ready: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, buffer: str, directory: Path) -> DevProcess:
+    def start(cls, buffer: str, directory: Path, host: str = "127.0.0.1") -> DevProcess:
         directory.mkdir(parents=True, exist_ok=True)
         stdout, stderr = directory / "stdout.log", directory / "stderr.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -80,7 +80,7 @@ class DevProcess:
                     *events_api_command(),
                     "dev",
                     "--host",
-                    "127.0.0.1",
+                    host,
                     "--port",
                     "0",
                     "--aws-port",

@@ -383,14 +383,19 @@ def test_events_expire_only_when_an_expiration_is_set() -> None:
 # ---------------------------------------------------------------- logs and outputs
 
 
-def test_every_function_has_a_log_group_with_the_chosen_retention() -> None:
-    log_groups = {
-        group["Properties"]["LogGroupName"]["Fn::Sub"]: group["Properties"]
-        for group in resources("AWS::Logs::LogGroup").values()
-    }
-    for name in functions():
-        group = log_groups[f"/aws/lambda/${{{name}}}"]
+def test_every_function_logs_to_its_own_group_created_before_it_with_the_chosen_retention() -> None:
+    groups = resources("AWS::Logs::LogGroup")
+    used = set()
+    for name, function in functions().items():
+        ref = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        group = groups[ref]["Properties"]
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        # Named from the stack, not the function: the function depends on its group (no
+        # race with the first invocation), never the other way round.
+        assert "${AWS::StackName}" in group["LogGroupName"]["Fn::Sub"]
+        assert name not in group["LogGroupName"]["Fn::Sub"]
+        used.add(ref)
+    assert len(used) == len(functions())
 
 
 #: Resources whose physical name the template sets: each must derive from the stack name,
