@@ -270,10 +270,10 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         if resources.buffer == "kinesis":
             poller = KinesisPoller(
                 local_aws.client("kinesis", endpoint),
-                sqs,
+                local_aws.client("s3", endpoint),
                 resources.stream_name,
                 resources.stream_arn,
-                resources.failure_queue_url,
+                resources.bucket,
                 consumer,
             )
         else:

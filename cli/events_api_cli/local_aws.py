@@ -19,7 +19,6 @@ from .defaults import (
     LOCAL_DEAD_LETTER_QUEUE_NAME,
     LOCAL_QUEUE_NAME,
     LOCAL_REGION,
-    LOCAL_STREAM_FAILURE_QUEUE_NAME,
     LOCAL_STREAM_NAME,
 )
 
@@ -105,7 +104,6 @@ class Resources:
     bucket: str
     stream_name: str = ""
     stream_arn: str = ""
-    failure_queue_url: str = ""
     queue_url: str = ""
     queue_arn: str = ""
     dead_letter_queue_url: str = ""
@@ -137,13 +135,11 @@ def create_resources(buffer: str, endpoint_url: str) -> Resources:
         kinesis: KinesisClient = client("kinesis", endpoint_url)
         kinesis.create_stream(StreamName=LOCAL_STREAM_NAME, ShardCount=1)
         summary = kinesis.describe_stream_summary(StreamName=LOCAL_STREAM_NAME)
-        failures = sqs.create_queue(QueueName=LOCAL_STREAM_FAILURE_QUEUE_NAME)["QueueUrl"]
         return Resources(
             buffer=buffer,
             bucket=LOCAL_BUCKET_NAME,
             stream_name=LOCAL_STREAM_NAME,
             stream_arn=summary["StreamDescriptionSummary"]["StreamARN"],
-            failure_queue_url=failures,
         )
     dead_letters = sqs.create_queue(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
     redrive = {

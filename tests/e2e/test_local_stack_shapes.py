@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from events_api_cli import failed_batches
 from events_api_cli import poller as poller_module
 from events_api_cli.gateway import (
     BODY_TOO_LARGE_BODY,
@@ -28,7 +30,7 @@ from events_api_cli.gateway import (
     is_text_body,
 )
 from events_api_cli.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
-from events_api_cli.poller import KinesisPoller, SqsPoller, split_by_payload
+from events_api_cli.poller import KINESIS_MAPPING_ID, KinesisPoller, SqsPoller, split_by_payload
 
 pytestmark = pytest.mark.e2e
 
@@ -238,8 +240,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _kinesis_poller(recorder: Recorder, records: int) -> tuple[KinesisPoller, list[str]]:
-    kinesis, sqs = boto3.client("kinesis"), boto3.client("sqs")
+    kinesis, s3 = boto3.client("kinesis"), boto3.client("s3")
     kinesis.create_stream(StreamName="s", ShardCount=1)
+    s3.create_bucket(Bucket="events-bucket")
     arn = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
     sequences = [
         kinesis.put_record(StreamName="s", Data=f"r{n}".encode(), PartitionKey="p")[
@@ -247,11 +250,16 @@ def _kinesis_poller(recorder: Recorder, records: int) -> tuple[KinesisPoller, li
         ]
         for n in range(records)
     ]
-    failures = sqs.create_queue(QueueName="failures")["QueueUrl"]
     # Each look at the clock is a minute later: retry back-offs pass without sleeping.
     minutes = itertools.count(step=60)
     poller = KinesisPoller(
-        kinesis, sqs, "s", arn, failures, _function(recorder), clock=lambda: float(next(minutes))
+        kinesis,
+        s3,
+        "s",
+        arn,
+        "events-bucket",
+        _function(recorder),
+        clock=lambda: float(next(minutes)),
     )
     return poller, sequences
 
@@ -334,7 +342,7 @@ def test_sqs_deletes_only_what_was_stored(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.usefixtures("aws")
-def test_kinesis_gives_up_after_ten_retries_and_describes_the_batch() -> None:
+def test_kinesis_gives_up_after_ten_retries_and_keeps_the_whole_batch_in_s3() -> None:
     recorder = Recorder("kinesis")
     poller, seqs = _kinesis_poller(recorder, 3)
     recorder.fail_once = set()
@@ -347,8 +355,18 @@ def test_kinesis_gives_up_after_ten_retries_and_describes_the_batch() -> None:
     _drain(poller, rounds=15)
     # The first try and ten retries, then the poller moves past the batch.
     assert recorder.batches == [seqs] + [seqs[1:]] * 10
-    sqs = boto3.client("sqs")
-    messages = sqs.receive_message(QueueUrl=poller.failure_queue_url)["Messages"]
-    info = json.loads(messages[0]["Body"])["KinesisBatchInfo"]
+    s3 = boto3.client("s3")
+    [kept] = s3.list_objects_v2(Bucket="events-bucket", Prefix="aws/lambda/")["Contents"]
+    assert re.fullmatch(
+        rf"aws/lambda/{KINESIS_MAPPING_ID}/shardId-000000000000/\d{{4}}/\d\d/\d\d/"
+        r"\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}",
+        kept["Key"],
+    )
+    body = s3.get_object(Bucket="events-bucket", Key=kept["Key"])["Body"].read()
+    info = json.loads(body)["KinesisBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (seqs[1], seqs[2])
     assert info["batchSize"] == 2
+    # The whole invocation: the records and their data, not only where they were.
+    event = failed_batches.kinesis_event(body)
+    assert [r["kinesis"]["sequenceNumber"] for r in event["Records"]] == seqs[1:]
+    assert [base64.b64decode(r["kinesis"]["data"]) for r in event["Records"]] == [b"r1", b"r2"]

@@ -117,8 +117,6 @@ class Stack:
             "EventStream.Arn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STACK}-EventStream",
             "EventQueue": f"{queue}/{STACK}-EventQueue",
             "EventQueue.QueueName": f"{STACK}-EventQueue",
-            "StreamFailureQueue": f"{queue}/{STACK}-StreamFailureQueue",
-            "StreamFailureQueue.QueueName": f"{STACK}-StreamFailureQueue",
             "EventDeadLetterQueue": f"{queue}/{STACK}-EventDeadLetterQueue",
             "EventDeadLetterQueue.QueueName": f"{STACK}-EventDeadLetterQueue",
             "EventsBucket": f"{STACK}-eventsbucket-1a2b3c",

@@ -229,7 +229,11 @@ def test_consumer_writes_objects_but_cannot_change_the_bucket() -> None:
             for statement in policy.get("Statement", []):
                 granted = statement["Action"]
                 actions.update([granted] if isinstance(granted, str) else granted)
-    assert {action for action in actions if action.startswith("s3:")} == {"s3:PutObject"}
+    # ListBucket: the Kinesis mapping's S3 failure destination needs it with PutObject.
+    assert {action for action in actions if action.startswith("s3:")} == {
+        "s3:PutObject",
+        "s3:ListBucket",
+    }
 
 
 # ---------------------------------------------------------------- buffers and event sources
@@ -247,10 +251,9 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
         by_condition.setdefault(resource.get("Condition", ""), set()).add(name)
     assert by_condition["UseKinesis"] == {
         "EventStream",
-        "StreamFailureQueue",
         "KinesisEventSource",
         "StreamIteratorAgeAlarm",
-        "StreamFailureQueueAlarm",
+        "FailedBatchesAlarm",
     }
     assert by_condition["UseSqs"] == {
         "EventQueue",
@@ -278,16 +281,16 @@ def test_every_event_source_reports_batch_item_failures() -> None:
         assert source["FunctionName"] == {"Ref": "ConsumerFunction"}
 
 
-def test_kinesis_batches_end_in_the_failure_queue_while_still_in_the_stream() -> None:
+def test_kinesis_batches_given_up_are_kept_whole_in_the_events_bucket() -> None:
     source = resources()["KinesisEventSource"]["Properties"]
     assert source["EventSourceArn"] == {"Fn::GetAtt": ["EventStream", "Arn"]}
     assert source["StartingPosition"] == "TRIM_HORIZON"
     assert source["BisectBatchOnFunctionError"] is True
     assert 0 < source["MaximumRetryAttempts"] <= 10_000
+    # An S3 destination keeps the whole invocation record, not a pointer into the stream.
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": ["StreamFailureQueue", "Arn"]
+        "Fn::GetAtt": ["EventsBucket", "Arn"]
     }
-    # The failure message only points at the records: they must outlive the give-up time.
     retention_s = resources()["EventStream"]["Properties"]["RetentionPeriodHours"] * 3600
     assert 0 < source["MaximumRecordAgeInSeconds"] < retention_s
 
@@ -313,7 +316,7 @@ def test_sqs_visibility_timeout_is_at_least_six_consumer_timeouts() -> None:
 
 def test_every_queue_and_stream_is_encrypted() -> None:
     queues = resources("AWS::SQS::Queue")
-    assert len(queues) == 3
+    assert len(queues) == 2
     for name, queue in queues.items():
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, name
     for name, stream in resources("AWS::Kinesis::Stream").items():
@@ -631,10 +634,16 @@ def created_alarms(stack: Stack) -> set[str]:
 
 
 def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
-    common = {"ApiErrorRateAlarm", "IngestErrorsAlarm", "ConsumerErrorsAlarm", "QuarantineAlarm"}
+    common = {
+        "ApiErrorRateAlarm",
+        "IngestErrorsAlarm",
+        "ConsumerErrorsAlarm",
+        "QuarantineAlarm",
+        "RecordsFailedAlarm",
+    }
     assert created_alarms(Stack(BufferType="Kinesis")) == common | {
         "StreamIteratorAgeAlarm",
-        "StreamFailureQueueAlarm",
+        "FailedBatchesAlarm",
     }
     assert created_alarms(Stack(BufferType="SQS")) == common | {
         "QueueAgeAlarm",
@@ -691,15 +700,10 @@ def test_ingest_alarm_counts_crashes_and_unexpected_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("buffer", "lag_alarm", "failure_alarm", "failure_queue"),
-    [
-        ("Kinesis", "StreamIteratorAgeAlarm", "StreamFailureQueueAlarm", "StreamFailureQueue"),
-        ("SQS", "QueueAgeAlarm", "DeadLetterQueueAlarm", "EventDeadLetterQueue"),
-    ],
+    ("buffer", "lag_alarm"),
+    [("Kinesis", "StreamIteratorAgeAlarm"), ("SQS", "QueueAgeAlarm")],
 )
-def test_lag_and_failure_alarms_watch_this_buffer(
-    buffer: str, lag_alarm: str, failure_alarm: str, failure_queue: str
-) -> None:
+def test_lag_alarms_watch_this_buffer(buffer: str, lag_alarm: str) -> None:
     stack = Stack(BufferType=buffer)
     (lag,) = alarm_metrics(alarms()[lag_alarm])
     if buffer == "Kinesis":
@@ -715,13 +719,37 @@ def test_lag_and_failure_alarms_watch_this_buffer(
         assert (lag["Namespace"], lag["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
         assert stack.resolve(lag["Dimensions"][0]["Value"]) == stack.refs["EventQueue.QueueName"]
     assert alarms()[lag_alarm]["Properties"]["Threshold"] == {"Ref": "BufferAgeAlarmSeconds"}
-    (depth,) = alarm_metrics(alarms()[failure_alarm])
+
+
+def test_dead_letter_alarm_fires_on_the_first_message() -> None:
+    (depth,) = alarm_metrics(alarms()["DeadLetterQueueAlarm"])
     assert (depth["Namespace"], depth["MetricName"]) == (
         "AWS/SQS",
         "ApproximateNumberOfMessagesVisible",
     )
-    assert depth["Dimensions"][0]["Value"] == {"Fn::GetAtt": [failure_queue, "QueueName"]}
-    assert alarms()[failure_alarm]["Properties"]["Threshold"] == 1
+    assert depth["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "QueueName"]}
+    assert alarms()["DeadLetterQueueAlarm"]["Properties"]["Threshold"] == 1
+
+
+def test_failed_batches_alarm_counts_objects_the_failure_destination_writes() -> None:
+    stack = Stack(BufferType="Kinesis")
+    (puts,) = alarm_metrics(alarms()["FailedBatchesAlarm"])
+    assert (puts["Namespace"], puts["MetricName"]) == ("AWS/S3", "PutRequests")
+    dimensions = {d["Name"]: stack.resolve(d["Value"]) for d in puts["Dimensions"]}
+    assert dimensions == {"BucketName": stack.refs["EventsBucket"], "FilterId": "FailedBatches"}
+    bucket = stack.resolve(resources()["EventsBucket"]["Properties"])
+    assert bucket["MetricsConfigurations"] == [{"Id": "FailedBatches", "Prefix": "aws/lambda/"}]
+    assert "MetricsConfigurations" not in Stack(BufferType="SQS").resolve(
+        resources()["EventsBucket"]["Properties"]
+    )
+    assert alarms()["FailedBatchesAlarm"]["Properties"]["Threshold"] == 1
+
+
+def test_records_failed_alarm_watches_the_count_partial_batch_failures_leave() -> None:
+    properties = alarms()["RecordsFailedAlarm"]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == ("EventsApi", "RecordsFailed")
+    assert properties["Threshold"] == 1
+    assert properties["DatapointsToAlarm"] == properties["EvaluationPeriods"] == 3
 
 
 def test_alarms_on_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
@@ -816,7 +844,7 @@ def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() 
 @pytest.mark.parametrize(
     ("buffer", "own", "other"),
     [
-        ("Kinesis", ["EventStream", "StreamFailureQueue.QueueName"], ["EventQueue.QueueName"]),
+        ("Kinesis", ["EventStream", "EventsBucket"], ["EventQueue.QueueName"]),
         ("SQS", ["EventQueue.QueueName", "EventDeadLetterQueue.QueueName"], ["EventStream"]),
     ],
 )
