@@ -308,6 +308,27 @@ def _sqs_attribute(value: Any) -> dict[str, Any]:
     return out
 
 
+def sqs_event_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
+    """One record of the SQS event Lambda builds from a received message."""
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _sqs_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    record.update(
+        {"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": LOCAL_REGION}
+    )
+    return record
+
+
 class SqsPoller(Poller):
     name = "sqs-poller"
 
@@ -341,27 +362,7 @@ class SqsPoller(Poller):
         return True
 
     def _record(self, message: MessageTypeDef) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": {
-                name: _sqs_attribute(value)
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody", ""),
-        }
-        if "MD5OfMessageAttributes" in message:
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        record.update(
-            {
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.queue_arn,
-                "awsRegion": LOCAL_REGION,
-            }
-        )
-        return record
+        return sqs_event_record(message, self.queue_arn)
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         failed = failed_item_ids(self.function, {"Records": batch})
