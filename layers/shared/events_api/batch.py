@@ -8,9 +8,10 @@ of at most 256 KiB. The raw slices are what the buffer records carry.
 
 from __future__ import annotations
 
-from collections.abc import Buffer, Sequence, Sized
+from array import array
+from collections.abc import Buffer, MutableSequence, Sequence, Sized
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import cast
 
 import msgspec
@@ -44,7 +45,7 @@ class DecodedBatch:
     #: The accepted events joined by newlines, when checking built it (records reuse it),
     #: and each event's offset in it (one more entry: the text's length plus one).
     joined: bytes | None = None
-    starts: list[int] | None = None
+    starts: MutableSequence[int] | None = None
 
 
 def content_encoding(header: str | None) -> bool:
@@ -105,17 +106,28 @@ def _decode_failure(exc: Exception) -> str:
     return str(exc)
 
 
+def _join(raws: Sequence[Buffer], chunk: int = 1 << 16) -> bytes:
+    """``b"\\n".join(raws)`` in steps: joining buffers that are not bytes holds a buffer
+    view (80 bytes) of every item at once, 160 MB for two million events."""
+    if len(raws) <= chunk:
+        return b"\n".join(raws)
+    return b"\n".join([b"\n".join(raws[at : at + chunk]) for at in range(0, len(raws), chunk)])
+
+
 def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) -> DecodedBatch:
     count = len(raws)
     # Fast path, without Python work per event: each element's size and offset in the
     # newline-joined text (which the buffer records reuse), and its first byte read there.
+    # Offsets are machine integers and nothing is copied: 6 MiB of ``{}`` is two million
+    # events, and the ingest function must hold them within its memory.
     if count:
-        sizes = list(map(len, cast(Sequence[Sized], raws)))
-        starts = list(accumulate(map((1).__add__, sizes), initial=0))
-        joined = b"\n".join(raws)
-        firsts = bytes(map(joined.__getitem__, starts[:-1]))
-        if firsts.count(b"{") == count and max(sizes) <= MAX_EVENT_BYTES:
-            return DecodedBatch(list(raws), [], len(joined) - count + 1, joined, starts)
+        sized = cast(Sequence[Sized], raws)
+        starts = array("q", accumulate(map((1).__add__, map(len, sized)), initial=0))
+        joined = _join(raws)
+        firsts = bytes(map(joined.__getitem__, islice(starts, count)))
+        if firsts.count(b"{") == count and max(map(len, sized)) <= MAX_EVENT_BYTES:
+            events = raws if isinstance(raws, list) else list(raws)
+            return DecodedBatch(events, [], len(joined) - count + 1, joined, starts)
     batch = DecodedBatch()
     accepted = batch.events
     total = 0
@@ -154,7 +166,7 @@ def parse_json(body: bytes) -> DecodedBatch:
     first = stripped[0]
     try:
         if first == ord("["):
-            raws: list[Buffer] = list(_ARRAY.decode(body))
+            raws = cast(list[Buffer], _ARRAY.decode(body))
         elif first == _OBJECT_START:
             raws = [_VALUE.decode(body)]
         else:
@@ -177,7 +189,7 @@ def parse_ndjson(body: bytes) -> DecodedBatch:
     # Fast path: every line valid, parsed in one call as if it were an array.
     if _utf8_error(body) is None:
         try:
-            raws: list[Buffer] = list(_ARRAY.decode(b"[" + b",".join(lines) + b"]"))
+            raws = cast(list[Buffer], _ARRAY.decode(b"[" + b",".join(lines) + b"]"))
         except (msgspec.DecodeError, RecursionError):
             pass
         else:

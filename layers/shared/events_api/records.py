@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_left, bisect_right
-from collections.abc import Buffer, Callable, Iterator, Sequence, Sized
+from collections.abc import Buffer, Callable, Iterator, MutableSequence, Sequence, Sized
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import cast
@@ -131,7 +131,7 @@ def encode(
     max_bytes: int,
     level: int = 1,
     joined: Buffer | None = None,
-    starts: list[int] | None = None,
+    starts: MutableSequence[int] | None = None,
     *,
     max_events: int = MAX_RECORD_EVENTS,
     max_raw_bytes: int = MAX_RECORD_RAW_BYTES,
