@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import cost
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 SIX_MIB = 6 * 1024 * 1024
@@ -178,9 +180,7 @@ class WorstResult:
 
     @property
     def lambda_seconds(self) -> float:
-        from events_api_cli.template_limits import MB_PER_VCPU
-
-        return self.cpu_s / min(1.0, self.memory_mb / MB_PER_VCPU)
+        return cost.lambda_seconds(self.cpu_s, self.memory_mb)
 
     @property
     def time_fraction(self) -> float:
@@ -254,6 +254,26 @@ def measure_ingest(workload: str) -> WorstResult:
         timeout_s=limits.timeout_seconds,
         status=str(row["status"]),
     )
+
+
+def billing_6mib() -> dict[str, float]:
+    """Item 2's billing of the 6 MiB log batch with the bounded records (more, smaller
+    records for requests of many small events)."""
+    from events_api.keys import KeyRecord, generate_key
+
+    from . import data, ingest
+
+    key = generate_key()
+    harness = ingest.Harness(key, KeyRecord("k1", "bench", "2026-11-26T00:00:00Z").to_json())
+    try:
+        case = next(c for c in ingest.cases(data.make_batches()) if c.name == "6 MiB")
+        return {
+            f"bounded_records_{b.buffer}_{name}": value
+            for b in ingest.measure_billing(harness, case)
+            for name, value in (("records_6mib", b.records), ("units_ratio_6mib", b.ratio))
+        }
+    finally:
+        harness.stub.uninstall()
 
 
 def measure() -> list[WorstResult]:

@@ -12,18 +12,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-#: Lambda allots CPU in proportion to memory: one vCPU at 1,769 MB (AWS documentation).
-MB_PER_VCPU = 1769
-
 
 @dataclass(frozen=True, slots=True)
 class FunctionLimits:
     memory_mb: int
     timeout_seconds: int
-
-    @property
-    def vcpus(self) -> float:
-        return self.memory_mb / MB_PER_VCPU
 
 
 def _load(path: Path) -> dict[str, Any]:
