@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
-from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, FunctionError, LocalFunction
+from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, Function, FunctionError
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -71,7 +71,7 @@ def split_by_payload(
         yield batch
 
 
-def failed_item_ids(function: LocalFunction, event: dict[str, Any]) -> set[str] | None:
+def failed_item_ids(function: Function, event: dict[str, Any]) -> set[str] | None:
     """The ``batchItemFailures`` of one invocation; None when the function itself failed."""
     try:
         answer = function.invoke(event)
@@ -151,7 +151,7 @@ class KinesisPoller(Poller):
         stream_name: str,
         stream_arn: str,
         failure_queue_url: str,
-        function: LocalFunction,
+        function: Function,
         idle_seconds: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -320,7 +320,7 @@ class SqsPoller(Poller):
         sqs: SQSClient,
         queue_url: str,
         queue_arn: str,
-        function: LocalFunction,
+        function: Function,
         idle_seconds: float = 0.25,
     ) -> None:
         super().__init__(idle_seconds)
