@@ -146,6 +146,10 @@ def worst_results(worst: list[Any]) -> dict[str, Any]:
         "consumer_worst_peak_rss_fraction": round(max(w.rss_fraction for w in consumers), 3),
         "consumer_worst_time_fraction": round(max(w.time_fraction for w in consumers), 3),
         "consumer_worst_all_stored": all(w.status == "stored" for w in consumers),
+        # The configuration measured: tests/unit/test_template.py holds the template to it.
+        "consumer_worst_batch_records": max(w.records for w in consumers),
+        "consumer_worst_memory_mb": consumers[0].memory_mb,
+        "consumer_worst_timeout_s": consumers[0].timeout_s,
     }
     for w in worst:
         slug = f"{w.function}_worst_{w.workload.replace('-', '_')}"
