@@ -25,6 +25,8 @@ HEADLINE = (
     "peak_rss_ratio_6mib",
     "cost_per_gb_1tb_day_best",
     "firehose_cost_per_gb_1tb_day",
+    "consumer_worst_peak_rss_fraction",
+    "consumer_worst_time_fraction",
 )
 COMMAND = "make bench   # = .venv/bin/python -m benchmarks.run"
 
@@ -46,6 +48,7 @@ class Context:
     e2e: list[Any]
     e2e_note: str
     seconds: float
+    worst: list[Any]
 
 
 def cold_start_events(batch: Batch, key: str) -> dict[str, Any]:
@@ -132,7 +135,95 @@ def results(c: Context) -> dict[str, Any]:
         out[f"e2e_{r.buffer}_dev_cpu_cores"] = round(r.dev_cpu_share, 2)
     if c.e2e_note:
         out["e2e_note"] = c.e2e_note
+    out.update(worst_results(c.worst))
     return out
+
+
+def worst_results(worst: list[Any]) -> dict[str, Any]:
+    """Item 8's keys: the worst consumer batch's fractions, and each workload's figures."""
+    consumers = [w for w in worst if w.function == "consumer"]
+    out: dict[str, Any] = {
+        "consumer_worst_peak_rss_fraction": round(max(w.rss_fraction for w in consumers), 3),
+        "consumer_worst_time_fraction": round(max(w.time_fraction for w in consumers), 3),
+        "consumer_worst_all_stored": all(w.status == "stored" for w in consumers),
+        # The configuration measured: tests/unit/test_template.py holds the template to it.
+        "consumer_worst_batch_records": max(w.records for w in consumers),
+        "consumer_worst_memory_mb": consumers[0].memory_mb,
+        "consumer_worst_timeout_s": consumers[0].timeout_s,
+    }
+    for w in worst:
+        slug = f"{w.function}_worst_{w.workload.replace('-', '_')}"
+        out[f"{slug}_peak_rss_mb"] = round(w.peak_rss / 2**20, 1)
+        out[f"{slug}_peak_rss_fraction"] = round(w.rss_fraction, 3)
+        out[f"{slug}_cpu_s"] = round(w.cpu_s, 2)
+        out[f"{slug}_time_fraction"] = round(w.time_fraction, 3)
+    return out
+
+
+WORST_HEADING = "## 8. Worst batches against the functions' memory and timeout"
+
+
+def worst_summary(r: dict[str, Any]) -> list[str]:
+    rss, time_ = r["consumer_worst_peak_rss_fraction"], r["consumer_worst_time_fraction"]
+    return [
+        f"| 8 | worst consumer batch: peak RSS ≤ 50% of MemorySize | {rss:.1%} | "
+        f"{_met(rss <= 0.5 and r['consumer_worst_all_stored'])} |",
+        f"| 8 | worst consumer batch: time ≤ 50% of Timeout | {time_:.1%} | "
+        f"{_met(time_ <= 0.5 and r['consumer_worst_all_stored'])} |",
+    ]
+
+
+def worst_markdown(worst: list[Any], when: str, r: dict[str, Any]) -> list[str]:
+    from .worst import WORKLOADS
+
+    lines = [WORST_HEADING, ""]
+    add = lines.append
+    add(
+        "What one buffer record can expand to is bounded where records are made "
+        "(`layers/shared/events_api/records.py`: at most 10,000 events and 2 MiB of raw text "
+        "a record), the consumer enriches each record in slices and streams them into gzip "
+        "objects that are cut at a text cap (holding compressed bytes only), so a batch's "
+        "memory and time are bounded whatever it holds. Measured by `benchmarks/worst.py`: "
+        "records made by the ingest function's own decoder and encoder from 6 MiB requests, "
+        "a full Kinesis batch of them (the template's `BatchSize`) as Lambda's Kinesis event "
+        "to the real consumer handler in a fresh process (S3 stubbed at botocore's HTTP "
+        "layer), and one 6 MiB gzip request of `{}` to the real ingest handler. Peak RSS is "
+        "the whole process's high-water mark (`VmHWM`: interpreter, boto3 and Powertools "
+        "included, as Lambda counts memory). Lambda gives a function of M MB M/1,769 of a "
+        "vCPU, so the time compared with the Timeout is the invocation's CPU time on this "
+        "machine divided by that share."
+    )
+    add("")
+    add(
+        "| function | requests of | records | events | stored | objects (largest) | "
+        "peak RSS | of MemorySize | CPU | Lambda time | of Timeout |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|---|---|")
+    for w in worst:
+        add(
+            f"| {w.function} ({w.memory_mb} MB, {w.timeout_s} s) | {WORKLOADS[w.workload][0]} | "
+            f"{w.records or '-'} | {w.events:,} | {w.status} | "
+            + (f"{w.objects} ({w.largest_object / 1e6:.2f} MB) | " if w.objects else "- | ")
+            + f"{w.peak_rss / 2**20:.0f} MiB | {w.rss_fraction:.1%} | {w.cpu_s:.2f} s | "
+            f"{w.lambda_seconds:.1f} s | {w.time_fraction:.1%} |"
+        )
+    add("")
+    if "bounded_records_kinesis_units_ratio_6mib" in r:
+        billing = (
+            f" (the 6 MiB log batch: {r['bounded_records_kinesis_records_6mib']} records, "
+            f"Kinesis {r['bounded_records_kinesis_units_ratio_6mib']:.3f}× and SQS "
+            f"{r['bounded_records_sqs_units_ratio_6mib']:.3f}× the minimum billing)"
+        )
+    else:
+        billing = " (see item 2's billing ratios)"
+    add(
+        "Before the bounds, one record of 6 MiB of `{}` (699 bytes) expanded to about 300 MB "
+        "of stored text and peaked near 2 GB; a batch of them ran past 300 s. The bounds cost "
+        f"a few more, smaller records for requests of many small events{billing}. Measured "
+        f"{when}; reproduce this item alone with `python -m benchmarks.run --only-worst`."
+    )
+    add("")
+    return lines
 
 
 def _met(ok: bool) -> str:
@@ -226,6 +317,7 @@ def markdown(c: Context, r: dict[str, Any]) -> str:
         add(f"| 7 | end to end on `events-api dev` (measured, no target) | {'; '.join(parts)} | |")
     else:
         add(f"| 7 | end to end on `events-api dev` | {c.e2e_note} | |")
+    lines.extend(worst_summary(r))
     add("")
     add(f"Reproduce: `{COMMAND}` (a few minutes; `--quick` for a smoke run).")
     add("")
@@ -516,6 +608,7 @@ def markdown(c: Context, r: dict[str, Any]) -> str:
             add("")
             add(f"Note: {c.e2e_note}.")
     add("")
+    lines.extend(worst_markdown(c.worst, c.when, r))
     add("## Optimisations and their measured effect")
     add("")
     add(
@@ -631,6 +724,13 @@ def _misses(c: Context, r: dict[str, Any]) -> list[str]:
         )
     if r["peak_rss_ratio_6mib"] > 4:
         out.append(f"**Peak RSS** ({r['peak_rss_ratio_6mib']}× against 4×).")
+    if r["consumer_worst_peak_rss_fraction"] > 0.5 or r["consumer_worst_time_fraction"] > 0.5:
+        out.append(
+            "**Worst consumer batch** (peak RSS "
+            f"{r['consumer_worst_peak_rss_fraction']:.1%}, time "
+            f"{r['consumer_worst_time_fraction']:.1%} against 50%): lower the bounds on "
+            "events and raw bytes per record in records.py, or the Kinesis BatchSize."
+        )
     if r["cost_per_gb_1tb_day_best"] > 0.01:
         out.append(
             f"**Cost** (${r['cost_per_gb_1tb_day_best']:.4f} against $0.01 per GB): S3 "

@@ -207,9 +207,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import faults, local_aws
+    from . import faults, local_aws, template_limits
     from .gateway import Gateway, GatewayServer, GatewayThread
-    from .lambda_runtime import LocalFunction
+    from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
 
     # moto holds the keys and the stored events, with no authentication at all: it stays on
@@ -227,6 +227,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         return 1
     gateway_thread: GatewayThread | None = None
     poller: Poller | None = None
+    workers: list[WorkerFunction] = []
     try:
         endpoint = moto.endpoint_url
         local_aws.use_local_aws(endpoint)
@@ -242,20 +243,29 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             warnings.filterwarnings("ignore", message="No application metrics to publish")
         key_id = local_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
         # Test-only: EVENTS_API_DEV_FAULTS fails some buffer entries and S3 writes (faults.py).
+        # The functions' workers install them on their own clients (lambda_worker.py).
         if os.environ.get(faults.ENV):
             try:
-                faults.install_from_env(os.environ)
+                faults.policy_from_env(os.environ)
             except ValueError as exc:
                 print(f"events-api dev: {exc}", file=sys.stderr)
                 return 2
             log.warning("test-only faults on: %s=%s", faults.ENV, os.environ[faults.ENV])
 
-        ingest = LocalFunction.load(
-            repository, "ingest", name=INGEST_FUNCTION, timeout_seconds=20, memory_mb=512
-        )
-        consumer = LocalFunction.load(
-            repository, "consumer", name=CONSUMER_FUNCTION, timeout_seconds=60, memory_mb=1024
-        )
+        # Each function in a worker process held to its MemorySize and Timeout in the
+        # template, so that what would be killed in AWS is killed here too.
+        template = repository / "template.yaml"
+        for name, function, logical_id in (
+            (INGEST_FUNCTION, "ingest", "IngestFunction"),
+            (CONSUMER_FUNCTION, "consumer", "ConsumerFunction"),
+        ):
+            limits = template_limits.function_limits(template, logical_id)
+            workers.append(
+                WorkerFunction(
+                    name, repository, function, limits.timeout_seconds, limits.memory_mb
+                ).start()
+            )
+        ingest, consumer = workers
         try:
             server = GatewayServer((args.host, args.port), Gateway(ingest), _access_log)
         except OSError as exc:
@@ -299,6 +309,17 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             gateway_thread.stop()
         if poller is not None:
             poller.stop()
+        for worker in workers:
+            worker.stop()
+        if os.environ.get(faults.ENV):
+            counts: dict[str, int] = {}
+            for worker in workers:
+                for fault, value in worker.fault_counts.items():
+                    counts[fault] = counts.get(fault, 0) + value
+            summary = orjson.dumps(dict(sorted(counts.items()))).decode()
+            logging.getLogger("events_api_cli.faults").warning(
+                "%s%s", faults.SUMMARY_PREFIX, summary
+            )
         moto.stop()
     log.info("stopped")
     return 0

@@ -27,8 +27,6 @@ scripted :class:`Policy` in the reliability tests.
 
 from __future__ import annotations
 
-import atexit
-import logging
 import random
 import threading
 import time
@@ -368,23 +366,12 @@ class FilePolicy:
         return policy.s3_put(key) if policy else NO_FAULT
 
 
-def install_from_env(environ: Mapping[str, str]) -> FaultInjector | None:
-    """The dev stack's hook-up: faults on the shared clients when ``EVENTS_API_DEV_FAULTS``
-    is set, else nothing at all. What was injected is logged when the process exits."""
+def policy_from_env(environ: Mapping[str, str]) -> Policy | None:
+    """The policy ``EVENTS_API_DEV_FAULTS`` sets (``@FILE``: read from FILE, again whenever
+    it changes); None when it sets none. Raises ValueError for a malformed setting."""
     setting = environ.get(ENV, "")
-    policy: Policy | None
     if setting.startswith("@"):
-        policy = FilePolicy(Path(setting[1:]))
-        parse_setting(policy.path.read_text().strip() if policy.path.exists() else "")
-    else:
-        policy = parse_setting(setting)
-    if policy is None:
-        return None
-    injector = FaultInjector(policy).install_on_shared_clients()
-
-    def summary() -> None:
-        counts = orjson.dumps(dict(sorted(injector.counts.items()))).decode()
-        logging.getLogger("events_api_cli.faults").warning("%s%s", SUMMARY_PREFIX, counts)
-
-    atexit.register(summary)
-    return injector
+        path = Path(setting[1:])
+        parse_setting(path.read_text().strip() if path.exists() else "")
+        return FilePolicy(path)
+    return parse_setting(setting)

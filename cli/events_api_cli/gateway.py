@@ -64,7 +64,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
-from .lambda_runtime import FunctionError, LocalFunction, RequestTooLarge
+from .lambda_runtime import Function, FunctionError, RequestTooLarge
 
 MAX_HEADER_BYTES = 10_240
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -287,7 +287,7 @@ def http_response(result: Any) -> HttpResponse:
 class Gateway:
     """Turns requests into events for one function and its answers into responses."""
 
-    def __init__(self, function: LocalFunction, api_id: str | None = None) -> None:
+    def __init__(self, function: Function, api_id: str | None = None) -> None:
         self.function = function
         self.api_id = api_id or new_api_id()
 

@@ -35,7 +35,7 @@ import orjson
 
 from . import failed_batches
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
-from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, FunctionError, LocalFunction
+from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, Function, FunctionError
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -75,7 +75,7 @@ def split_by_payload(
         yield batch
 
 
-def failed_item_ids(function: LocalFunction, event: dict[str, Any]) -> set[str] | None:
+def failed_item_ids(function: Function, event: dict[str, Any]) -> set[str] | None:
     """The ``batchItemFailures`` of one invocation; None when the function itself failed."""
     try:
         answer = function.invoke(event)
@@ -155,7 +155,7 @@ class KinesisPoller(Poller):
         stream_name: str,
         stream_arn: str,
         failure_bucket: str,
-        function: LocalFunction,
+        function: Function,
         idle_seconds: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -337,7 +337,7 @@ class SqsPoller(Poller):
         sqs: SQSClient,
         queue_url: str,
         queue_arn: str,
-        function: LocalFunction,
+        function: Function,
         idle_seconds: float = 0.25,
     ) -> None:
         super().__init__(idle_seconds)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from benchmarks import worst
 from events_api import aws_clients, records
+from events_api_cli.template_limits import batch_size
 from tests.integration.conftest import consumer_event
 from tests.support import FakeLambdaContext, http_event, load_event
+from tests.unit.sam_template import TEMPLATE_PATH
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +162,32 @@ def test_poison_record_is_retried_when_quarantine_cannot_be_written(consumer, st
     fail_puts_for("quarantine/")
     response = invoke(consumer, event)
     assert len(response["batchItemFailures"]) == 1
+
+
+@pytest.mark.parametrize("workload", list(worst.WORKLOADS))
+def test_a_full_batch_of_the_worst_records_is_stored_whole_in_objects_under_the_cap(
+    consumer, stack, monkeypatch, workload
+) -> None:
+    cap = 1024 * 1024
+    monkeypatch.setenv("STORE_OBJECT_MAX_BYTES", str(cap))  # read on the first invocation
+    mapping = "KinesisEventSource" if stack.buffer == "kinesis" else "SqsEventSource"
+    blobs, events = worst.buffer_records(workload, batch_size(TEMPLATE_PATH, mapping))
+    assert invoke(consumer, consumer_event(stack.buffer, blobs)) == {"batchItemFailures": []}
+    expected: set[bytes] = set()
+    for blob in blobs:
+        decoded = records.decode(blob)
+        ids = range(decoded.first, decoded.first + len(decoded.event_ends()))
+        expected.update(f"{decoded.meta.request_id}-{n}".encode() for n in ids)
+    assert len(expected) == events
+    sent = worst.WORKLOADS[workload][1]
+    stored_ids: list[bytes] = []
+    stored = stack.stored()
+    assert len(stored) > 1
+    for key, text in stored.items():
+        assert key.endswith(".ndjson.gz")
+        assert len(text) <= cap
+        lines = text.splitlines()
+        assert all(line.startswith(sent[:-1]) for line in lines)
+        stored_ids.extend(re.findall(rb'"_id":"([^"]+)"', text))
+    assert len(stored_ids) == events
+    assert set(stored_ids) == expected

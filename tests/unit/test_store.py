@@ -156,7 +156,22 @@ def test_quarantine_key_is_safe_for_any_record_id() -> None:
 
 
 def test_object_body_is_deterministic_gzip_ndjson() -> None:
-    plan = store.ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", lines=[b'{"a":1}', b'{"b":2}'])
-    body = plan.body(1)
-    assert body == plan.body(1)  # no timestamp in the gzip header: retries write equal bytes
-    assert gzip.decompress(body) == b'{"a":1}\n{"b":2}\n'
+    bodies = []
+    for _ in range(2):
+        plan = store.ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", level=1)
+        plan.add(b'{"a":1}\n', 1)
+        plan.add(b'{"b":2}\n', 1)
+        bodies.append(plan.body())
+    assert bodies[0] == bodies[1]  # no timestamp in the gzip header: retries write equal bytes
+    assert gzip.decompress(bodies[0]) == b'{"a":1}\n{"b":2}\n'
+    assert plan.events == 2
+
+
+def test_later_parts_of_an_object_carry_their_part_number() -> None:
+    first = store.ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", name_keys=["shard:1"])
+    second = first.next_part()
+    second.name_keys.append("shard:1")
+    assert first.key("kinesis") == (
+        f"dataset=logs/dt=2026-11-26/hour=05/{store.object_name('kinesis', ['shard:1'])}.ndjson.gz"
+    )
+    assert second.key("kinesis") == first.key("kinesis").replace(".ndjson.gz", "-1.ndjson.gz")

@@ -23,6 +23,7 @@ from tests.unit.sam_template import (
     ACCOUNT,
     NO_VALUE,
     REGION,
+    ROOT,
     STACK,
     Stack,
     function_property,
@@ -279,6 +280,22 @@ def test_every_event_source_reports_batch_item_failures() -> None:
     for source in event_sources():
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert source["FunctionName"] == {"Ref": "ConsumerFunction"}
+
+
+def test_the_consumer_is_configured_as_its_worst_batch_was_measured() -> None:
+    # make bench (item 8) sized a full batch of the worst records against this memory and
+    # timeout: a larger batch or a smaller function needs the measurement again.
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    kinesis = resources()["KinesisEventSource"]["Properties"]["BatchSize"]
+    sqs = resources()["SqsEventSource"]["Properties"]["BatchSize"]
+    assert max(kinesis, sqs) <= results["consumer_worst_batch_records"]
+    assert (
+        function_property("ConsumerFunction", "MemorySize") == results["consumer_worst_memory_mb"]
+    )
+    assert function_property("ConsumerFunction", "Timeout") == results["consumer_worst_timeout_s"]
+    assert results["consumer_worst_all_stored"]
+    assert results["consumer_worst_peak_rss_fraction"] <= 0.5
+    assert results["consumer_worst_time_fraction"] <= 0.5
 
 
 def test_kinesis_batches_given_up_are_kept_whole_in_the_events_bucket() -> None:

@@ -6,7 +6,7 @@ body decoding -> per-event checks -> buffer records -> delivery -> answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -116,7 +116,7 @@ class IngestService:
         meta: records.RequestMeta,
         events: list[Any],
         joined: bytes | None = None,
-        starts: list[int] | None = None,
+        starts: MutableSequence[int] | None = None,
     ) -> None:
         blobs = records.encode(
             meta,

@@ -103,10 +103,16 @@ class IngestSettings:
         )
 
 
+#: An events object holds at most this much NDJSON text (or one slice of a record, see
+#: consumer.SLICE_EVENTS, when that alone is larger).
+DEFAULT_OBJECT_MAX_BYTES = 64 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     bucket_name: str
     gzip_level: int = 1
+    object_max_bytes: int = DEFAULT_OBJECT_MAX_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -114,4 +120,13 @@ class ConsumerSettings:
         return cls(
             bucket_name=_require(env, "BUCKET_NAME"),
             gzip_level=int(_number(env, "STORE_GZIP_LEVEL", 1, 0, 3)),
+            object_max_bytes=int(
+                _number(
+                    env,
+                    "STORE_OBJECT_MAX_BYTES",
+                    DEFAULT_OBJECT_MAX_BYTES,
+                    1024 * 1024,
+                    DEFAULT_OBJECT_MAX_BYTES * 4,
+                )
+            ),
         )

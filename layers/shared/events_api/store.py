@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 import orjson
-from isal import igzip
+from isal import isal_zlib
 
 from .records import DecodedRecord
 
@@ -36,6 +36,7 @@ STORED_FIELDS = (
     "_id",
 )
 _EMPTY = msgspec.Raw()
+_GZIP_WBITS = 31
 # Epoch milliseconds up to 9999-12-31T23:59:59.999Z.
 _MAX_EPOCH_MS = 253_402_300_799_999
 _RFC3339 = re.compile(
@@ -417,24 +418,55 @@ def quarantine_key(source: str, record_id: str) -> str:
 
 @dataclass(slots=True)
 class ObjectPlan:
-    """One S3 object: the events of every record of one dataset and hour in this batch."""
+    """One S3 object: events of one dataset and hour from consecutive records of a batch,
+    gzip-compressed as they are added (only the compressed bytes are held).
+
+    An object is cut into parts when its text would pass a size cap. Part 0 is named after
+    its records alone, as every object was before parts existed; a later part carries its
+    number too, so a record spanning parts names each part differently. Names come from
+    the source records and the cap only, so a retried batch rewrites the same objects.
+    """
 
     prefix: str
+    level: int = 1
+    part: int = 0
     record_ids: list[str] = field(default_factory=list)
     name_keys: list[str] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
-    #: NDJSON text of whole records (``enrich_text``), every line newline-terminated.
-    chunks: list[bytes] = field(default_factory=list)
     events: int = 0
+    #: Uncompressed NDJSON bytes added, and the compressed bytes produced so far.
+    text_bytes: int = 0
+    compressed_bytes: int = 0
+    _chunks: list[bytes] = field(default_factory=list)
+    _compressor: Any = None
+    _finished: bool = False
 
     def key(self, source: str) -> str:
-        return f"{self.prefix}{object_name(source, self.name_keys)}.ndjson.gz"
+        name = object_name(source, self.name_keys)
+        return f"{self.prefix}{name}{f'-{self.part}' if self.part else ''}.ndjson.gz"
 
-    def text(self) -> bytes:
-        parts = list(self.chunks)
-        if self.lines:
-            parts.append(b"\n".join(self.lines) + b"\n")
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+    def add(self, text: bytes, events: int) -> None:
+        """NDJSON lines, each newline-terminated."""
+        if self._finished:
+            raise RuntimeError("the object's body was already taken")
+        if self._compressor is None:
+            self._compressor = isal_zlib.compressobj(self.level, isal_zlib.DEFLATED, _GZIP_WBITS)
+        self._keep(self._compressor.compress(text))
+        self.text_bytes += len(text)
+        self.events += events
 
-    def body(self, level: int) -> bytes:
-        return igzip.compress(self.text(), level, mtime=0)
+    def _keep(self, chunk: bytes) -> None:
+        if chunk:
+            self._chunks.append(chunk)
+            self.compressed_bytes += len(chunk)
+
+    def body(self) -> bytes:
+        """The whole gzip member (no timestamp in its header: retries write equal bytes)."""
+        if self._compressor is None:
+            self.add(b"", 0)
+        self._keep(self._compressor.flush())
+        self._finished, self._compressor = True, None
+        chunks, self._chunks = self._chunks, []
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def next_part(self) -> ObjectPlan:
+        return ObjectPlan(self.prefix, self.level, self.part + 1)
