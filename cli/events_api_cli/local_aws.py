@@ -128,6 +128,11 @@ def _queue_arn(sqs: SQSClient, url: str) -> str:
 
 
 def create_resources(buffer: str, endpoint_url: str) -> Resources:
+    # moto loads a service's backend on its first request: SSM with KMS (SecureStrings)
+    # takes seconds on a busy machine, longer than the functions' clients wait. Warm both
+    # here, with the set-up client's patience.
+    client("ssm", endpoint_url).describe_parameters(MaxResults=1)
+    client("kms", endpoint_url).list_keys(Limit=1)
     s3: S3Client = client("s3", endpoint_url)
     s3.create_bucket(Bucket=LOCAL_BUCKET_NAME)
     sqs: SQSClient = client("sqs", endpoint_url)
