@@ -243,6 +243,18 @@ def test_known_good_key_is_served_stale_while_its_refresh_is_throttled_until_the
     assert len(store.calls) == calls + 1
 
 
+def test_a_good_key_idle_through_a_long_flood_is_looked_up_on_the_refresh_allowance() -> None:
+    good = generate_key()
+    store, clock = RecordingStore({key_hash(good): KeyRecord("k", "n", "t")}), Clock()
+    auth = authenticator(store, clock, ttl_seconds=30, lookups_per_minute=10)
+    assert auth.authenticate(good) is not None
+    for _ in range(300):  # five minutes of unknown keys: the new-key allowance stays spent
+        clock.now += 1
+        with contextlib.suppress(KeyLookupThrottled):
+            auth.authenticate(generate_key())
+    assert auth.authenticate(good) == KeyRecord("k", "n", "t")
+
+
 def test_known_good_key_is_served_from_cache_when_the_store_fails_within_the_bound() -> None:
     good = generate_key()
     store, clock = RecordingStore({key_hash(good): KeyRecord("k", "n", "t")}), Clock()

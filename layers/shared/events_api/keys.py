@@ -188,11 +188,15 @@ class KeyAuthenticator:
             if cached is not None and now - cached[0] < self._ttl:
                 self._cache.move_to_end(hashed)
                 return cached[1]
+            # Keys seen to be good (still in the cache) refresh on their own allowance, which a
+            # flood of unknown keys cannot spend; within the revocation bound they may also
+            # be served stale.
+            known = cached is not None and cached[1] is not None
             stale = None
-            if cached is not None and now - cached[0] < MAX_STALE_SECONDS:
+            if cached is not None and known and now - cached[0] < MAX_STALE_SECONDS:
                 stale = cached[1]
             usable = stale is not None
-            bucket = self._refreshes if usable else self._new_keys
+            bucket = self._refreshes if known else self._new_keys
             if not bucket.take():
                 if usable:
                     return stale
