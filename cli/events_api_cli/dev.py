@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("events_api_cli.dev")
 
 INGEST_FUNCTION = "events-api-local-ingest"
+OTLP_FUNCTION = "events-api-local-otlp"
 CONSUMER_FUNCTION = "events-api-local-consumer"
 
 
@@ -234,11 +235,14 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         ingest = LocalFunction.load(
             repository, "ingest", name=INGEST_FUNCTION, timeout_seconds=20, memory_mb=512
         )
+        otlp = LocalFunction.load(
+            repository, "otlp", name=OTLP_FUNCTION, timeout_seconds=20, memory_mb=512
+        )
         consumer = LocalFunction.load(
             repository, "consumer", name=CONSUMER_FUNCTION, timeout_seconds=60, memory_mb=1024
         )
         try:
-            server = GatewayServer((args.host, args.port), Gateway(ingest), _access_log)
+            server = GatewayServer((args.host, args.port), Gateway(ingest, otlp=otlp), _access_log)
         except OSError as exc:
             print(
                 f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
@@ -296,6 +300,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
         f"  API:          POST {api}/v1/{{dataset}}",
+        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",
