@@ -7,6 +7,7 @@ repository (examples/logs.json and examples/trace.json), written out here as dat
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import gzip
 from typing import Any
@@ -219,7 +220,9 @@ def otlp_event(
     event = http_event(raw, headers=merged, method=method, path=path)
     # API Gateway base64-encodes every body that is not text (protobuf, gzip).
     if not gzipped and content_type == JSON:
-        event["body"], event["isBase64Encoded"] = raw.decode(), False
+        # Not UTF-8: passed on base64-encoded, as the local gateway does.
+        with contextlib.suppress(UnicodeDecodeError):
+            event["body"], event["isBase64Encoded"] = raw.decode(), False
     event["routeKey"] = event["requestContext"]["routeKey"] = "ANY /otlp/{proxy+}"
     event["pathParameters"] = {"proxy": path.removeprefix("/otlp/")}
     return event

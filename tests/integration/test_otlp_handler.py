@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -33,16 +31,9 @@ from tests.otlp_support import (
     spec_trace,
     traces_request,
 )
-from tests.support import FakeLambdaContext, load_function
+from tests.support import FakeLambdaContext
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def otlp(stack: Stack) -> Iterator[ModuleType]:
-    module = load_function("otlp")
-    yield module
-    module.service.cache_clear()
 
 
 def invoke(app: Any, event: dict[str, Any]) -> dict[str, Any]:
