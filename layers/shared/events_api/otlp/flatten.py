@@ -82,17 +82,17 @@ def rfc3339_nanos(unix_nano: int) -> str:
     return f"{prefix}.{nanos:09d}Z"
 
 
+#: AnyValue members that are plain JSON as they are (one getattr, no conversion).
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def value_of(value: AnyValue) -> Any:
-    """An AnyValue as plain JSON data (bytes as base64, as OTLP/JSON writes them)."""
+    """An AnyValue as plain JSON data (bytes as base64, as OTLP/JSON writes them).
+
+    Doubles stay floats: NaN and the infinities become null in the JSON text."""
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value  # NaN and infinities become null in the JSON text
-    if kind == "bool_value":
-        return value.bool_value
+    if kind in _SCALARS:
+        return getattr(value, kind)
     if kind == "kvlist_value":
         return {item.key: value_of(item.value) for item in value.kvlist_value.values}
     if kind == "array_value":
@@ -106,9 +106,13 @@ def flatten_attributes(
     into: dict[str, Any], attributes: Iterable[KeyValue], prefix: str = ""
 ) -> None:
     """Dotted keys: ``{"http": {"method": "GET"}}`` is ``http.method``; arrays stay arrays."""
+    scalars = _SCALARS
     for attribute in attributes:
         value = attribute.value
-        if value.WhichOneof("value") == "kvlist_value":
+        kind = value.WhichOneof("value")
+        if kind in scalars:
+            into[prefix + attribute.key] = getattr(value, kind)
+        elif kind == "kvlist_value":
             flatten_attributes(into, value.kvlist_value.values, f"{prefix}{attribute.key}.")
         else:
             into[prefix + attribute.key] = value_of(value)
