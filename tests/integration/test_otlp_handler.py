@@ -31,7 +31,7 @@ from tests.otlp_support import (
     spec_trace,
     traces_request,
 )
-from tests.support import FakeLambdaContext
+from tests.support import FakeLambdaContext, load_event
 
 pytestmark = pytest.mark.integration
 
@@ -274,3 +274,18 @@ def test_no_key_ever_appears_in_the_answer(otlp, stack) -> None:
     secret = generate_key()
     response = invoke(otlp, otlp_event(b"", headers={"x-api-key": secret}))
     assert secret not in base64.b64decode(response["body"]).decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "names"),
+    [
+        ("otlp-logs-json", JSON, ["TypeError: Cannot read property 'something' of undefined"]),
+        ("otlp-traces-protobuf", PROTOBUF, ["GET /resource/{id}", "SELECT resource"]),
+    ],
+)
+def test_event_files_are_accepted_whole(otlp, stack, name, content_type, names) -> None:
+    response = invoke(otlp, load_event(name))
+    assert (response["statusCode"], response["headers"]["content-type"]) == (200, content_type)
+    buffered_events = buffered(stack)
+    assert [e.get("message", e.get("name")) for _, e in buffered_events] == names
+    assert {e["service"] for _, e in buffered_events} == {"my-service"}
