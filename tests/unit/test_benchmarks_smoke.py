@@ -113,8 +113,13 @@ def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
         "cold_start_ms": {"ingest, with OTLP": 1.0},
         "cold_start_import_ms": {"ingest, with OTLP": 1.0},
         "ingest_cold_start_change": 0.0,
+        "ingest_cold_start_paired_difference_ms": 0.0,
+        "ingest_modules_loaded": {"with": 100, "without": 100},
+        "ingest_loads_protobuf": False,
     }
     text = otlp.markdown(figures, "now", "python -m benchmarks.otlp")
     assert text.startswith(otlp.SECTION_START)
     assert text.rstrip().endswith(otlp.SECTION_END)
     assert "| log records | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
+    assert "loads 100 modules from the full build and 100 from the build without OTLP" in text
+    assert "protobuf loaded: no" in text

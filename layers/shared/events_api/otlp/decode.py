@@ -11,7 +11,6 @@ fields are ignored as the specification asks.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -160,7 +159,3 @@ def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
     except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
         raise BadRequest(f"body is not a valid {signal.request.__name__}: {exc}") from None
     return message
-
-
-def hex_id(raw: bytes) -> str:
-    return binascii.hexlify(raw).decode("ascii")
