@@ -445,7 +445,9 @@ def markdown(r: dict[str, Any], when: str, command: str) -> str:
         SECTION_START,
         "## OTLP/HTTP: decode + flatten, and what it costs the Events API",
         "",
-        f"Measured {when} with `{command}`; CPU time, {r['rounds']} interleaved rounds, "
+        f"Measured {when} with `{command}` (load average after the run: "
+        f"{', '.join(str(x) for x in r.get('load_average', []))}, on 2 cores shared with other "
+        f"jobs); CPU time, {r['rounds']} interleaved rounds, "
         "medians (best round's ratio beside it). An SDK-like protobuf export: "
         f"{r['logs_items']:,} log records ({r['logs_body_bytes']:,} bytes, eight attributes "
         f"each, nine on the resource) and {r['traces_items']:,} spans "
@@ -519,6 +521,7 @@ def run(quick: bool) -> tuple[dict[str, Any], str]:
     throughput = [measure_throughput("logs", rounds), measure_throughput("traces", rounds)]
     cold = measure_cold_starts(5 if quick else 21)
     r = results(throughput, cold)
+    r["load_average"] = [round(x, 2) for x in os.getloadavg()]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return r, markdown(r, when, "python -m benchmarks.otlp" + (" --quick" if quick else ""))
 
