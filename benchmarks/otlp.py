@@ -490,7 +490,7 @@ def markdown(r: dict[str, Any], when: str, command: str) -> str:
         f"{r['ingest_cold_start_paired_difference_ms']:+.0f} ms. Importing the ingest "
         f"function loads {loaded.get('with')} modules from the full build and "
         f"{loaded.get('without')} from the build without OTLP"
-        + (" (the same set)" if same else "")
+        + (" (as many)" if same else "")
         + f"; protobuf loaded: {'yes' if r['ingest_loads_protobuf'] else 'no'}. What is left "
         "is the noise of a machine shared with other jobs.",
         SECTION_END,
