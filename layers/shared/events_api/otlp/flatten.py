@@ -149,12 +149,10 @@ def _message(body: AnyValue) -> Any:
     return orjson.dumps(value).decode()
 
 
-def _level(record: LogRecord) -> str | None:
-    if record.severity_text:
-        return record.severity_text
-    number = record.severity_number
-    if 1 <= number <= 4 * len(_SEVERITY_BANDS):
-        return _SEVERITY_BANDS[(number - 1) // 4]
+def _band(severity_number: int) -> str | None:
+    """The severity number's band name (1-4 TRACE ... 21-24 FATAL), None outside them."""
+    if 1 <= severity_number <= 4 * len(_SEVERITY_BANDS):
+        return _SEVERITY_BANDS[(severity_number - 1) // 4]
     return None
 
 
@@ -166,7 +164,9 @@ def _id_problem(raw: bytes, size: int, name: str, required: bool) -> str | None:
     return f"{name} is {len(raw)} bytes, not {size}"
 
 
-def _log_event(shared: dict[str, Any], record: LogRecord) -> dict[str, Any]:
+def _log_event(
+    shared: dict[str, Any], record: LogRecord, trace_id: bytes, span_id: bytes
+) -> dict[str, Any]:
     event = dict(shared)
     flatten_attributes(event, record.attributes)
     _keep_service(event, shared)
@@ -175,20 +175,26 @@ def _log_event(shared: dict[str, Any], record: LogRecord) -> dict[str, Any]:
     if moment:
         event["timestamp"] = rfc3339_nanos(moment)
     if record.HasField("body"):
-        event["message"] = _message(record.body)
-    level = _level(record)
-    if level is not None:
+        body = record.body
+        event["message"] = (
+            body.string_value if body.WhichOneof("value") == "string_value" else _message(body)
+        )
+    severity = record.severity_number
+    level = record.severity_text or _band(severity)
+    if level:
         event["level"] = level
-    if record.severity_number:
-        event["severityNumber"] = record.severity_number
-    if record.trace_id:
-        event["traceId"] = record.trace_id.hex()
-    if record.span_id:
-        event["spanId"] = record.span_id.hex()
-    if record.flags:
-        event["flags"] = record.flags
-    if record.event_name:
-        event["eventName"] = record.event_name
+    if severity:
+        event["severityNumber"] = severity
+    if trace_id:
+        event["traceId"] = trace_id.hex()
+    if span_id:
+        event["spanId"] = span_id.hex()
+    flags = record.flags
+    if flags:
+        event["flags"] = flags
+    name = record.event_name
+    if name:
+        event["eventName"] = name
     return event
 
 
@@ -199,13 +205,14 @@ def flatten_logs(request: ExportLogsServiceRequest) -> Flattened:
             scope = scope_logs.scope if scope_logs.HasField("scope") else None
             shared = _context(resource_logs.resource, scope)
             for record in scope_logs.log_records:
-                problem = _id_problem(
-                    record.trace_id, TRACE_ID_BYTES, "traceId", False
-                ) or _id_problem(record.span_id, SPAN_ID_BYTES, "spanId", False)
+                trace_id, span_id = record.trace_id, record.span_id
+                problem = _id_problem(trace_id, TRACE_ID_BYTES, "traceId", False) or _id_problem(
+                    span_id, SPAN_ID_BYTES, "spanId", False
+                )
                 if problem:
                     out.reject(f"log record {problem}")
                     continue
-                out.add(_log_event(shared, record), "log record")
+                out.add(_log_event(shared, record, trace_id, span_id), "log record")
     return out
 
 
