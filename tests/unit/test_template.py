@@ -850,6 +850,15 @@ def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
     assert any("RequestsRejected" in expression for expression in expressions)
 
 
+def test_dashboard_shows_each_http_functions_latency_and_errors() -> None:
+    stack = Stack()
+    rows = dashboard_metrics(dashboard(stack))
+    lambda_rows = {(row[1], row[3]) for row in rows if row[0] == "AWS/Lambda"}
+    for function in ("IngestFunction", "OtlpFunction"):
+        name = stack.refs[function]
+        assert {("Duration", name), ("Errors", name)} <= lambda_rows, function
+
+
 def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
     service = template()["Globals"]["Function"]["Environment"]["Variables"][
         "POWERTOOLS_SERVICE_NAME"
