@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     cold_events = report.cold_start_events(batches[0], key)
     cold = cold_measure(cold_events, key_document, runs=5 if args.quick else 21)
 
+    log("4b. OTLP decode + flatten throughput, and the ingest cold start with and without OTLP")
+    from . import otlp
+
+    otlp_results, otlp_section = otlp.run(args.quick)
+
     log("5. peak RSS")
     rss = {
         "ours": memory.measure("ours", "plain"),
@@ -151,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         worst=worst_results,
     )
     results = report.results(context)
+    results["otlp"] = otlp_results
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    (DOCS / "performance.md").write_text(report.markdown(context, results))
+    (DOCS / "performance.md").write_text(report.markdown(context, results) + "\n" + otlp_section)
     log(f"done in {time.monotonic() - started:.0f} s")
     for name in report.HEADLINE:
         log(f"   {name} = {results[name]}")

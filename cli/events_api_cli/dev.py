@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("events_api_cli.dev")
 
 INGEST_FUNCTION = "events-api-local-ingest"
+OTLP_FUNCTION = "events-api-local-otlp"
 CONSUMER_FUNCTION = "events-api-local-consumer"
 
 
@@ -257,6 +258,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         template = repository / "template.yaml"
         for name, function, logical_id in (
             (INGEST_FUNCTION, "ingest", "IngestFunction"),
+            (OTLP_FUNCTION, "otlp", "OtlpFunction"),
             (CONSUMER_FUNCTION, "consumer", "ConsumerFunction"),
         ):
             limits = template_limits.function_limits(template, logical_id)
@@ -265,9 +267,9 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
                     name, repository, function, limits.timeout_seconds, limits.memory_mb
                 ).start()
             )
-        ingest, consumer = workers
+        ingest, otlp, consumer = workers
         try:
-            server = GatewayServer((args.host, args.port), Gateway(ingest), _access_log)
+            server = GatewayServer((args.host, args.port), Gateway(ingest, otlp=otlp), _access_log)
         except OSError as exc:
             print(
                 f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
@@ -344,6 +346,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
         f"  API:          POST {api}/v1/{{dataset}}",
+        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",

@@ -72,6 +72,9 @@ HEADERS_TOO_LARGE_BODY = f"HTTP header is larger than {MAX_HEADER_BYTES} bytes."
 BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
+#: The OTLP function's route (template.yaml); every other path is the $default route's.
+OTLP_PREFIX = "/otlp/"
+OTLP_ROUTE_KEY = "ANY /otlp/{proxy+}"
 #: An oversized body is read and thrown away up to this much, then the connection is cut.
 _DISCARD_LIMIT = 8 * MAX_BODY_BYTES
 _CHUNK = 64 * 1024
@@ -239,6 +242,12 @@ def build_event(
     return event
 
 
+def route_to_otlp(event: dict[str, Any]) -> None:
+    """What the template's ``ANY /otlp/{proxy+}`` route puts in the event."""
+    event["routeKey"] = event["requestContext"]["routeKey"] = OTLP_ROUTE_KEY
+    event["pathParameters"] = {"proxy": event["rawPath"][len(OTLP_PREFIX) :]}
+
+
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int
@@ -287,15 +296,22 @@ def http_response(result: Any) -> HttpResponse:
 class Gateway:
     """Turns requests into events for one function and its answers into responses."""
 
-    def __init__(self, function: Function, api_id: str | None = None) -> None:
+    def __init__(
+        self, function: Function, api_id: str | None = None, otlp: Function | None = None
+    ) -> None:
         self.function = function
         self.api_id = api_id or new_api_id()
+        self.otlp = otlp
 
     def handle(self, request: HttpRequest) -> tuple[str, HttpResponse]:
         request_id = new_request_id()
         event = build_event(request, api_id=self.api_id, request_id=request_id)
+        function = self.function
+        if self.otlp is not None and event["rawPath"].startswith(OTLP_PREFIX):
+            function = self.otlp
+            route_to_otlp(event)
         try:
-            result = self.function.invoke_payload(orjson.dumps(event))
+            result = function.invoke_payload(orjson.dumps(event))
         except RequestTooLarge as exc:
             log.warning("request %s: invoke payload too large (%d bytes)", request_id, exc.size)
             return request_id, json_response(413, REQUEST_TOO_LONG)

@@ -178,3 +178,10 @@ def consumer(stack: Stack) -> Iterator[ModuleType]:
     module = load_function("consumer")
     yield module
     module.service.cache_clear()
+
+
+@pytest.fixture
+def otlp(stack: Stack) -> Iterator[ModuleType]:
+    module = load_function("otlp")
+    yield module
+    module.service.cache_clear()

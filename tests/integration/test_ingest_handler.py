@@ -338,7 +338,8 @@ def test_a_new_key_first_used_after_a_flood_of_unknown_keys_gets_429_never_401(
         429,
         {"message": "Too Many Requests"},
     )
-    assert response["headers"]["retry-after"] == "4"  # 15 more a minute: one every 4 s
+    # 15 more a minute: one every 4 s, less what the wall clock refilled during the flood.
+    assert 1 <= int(response["headers"]["retry-after"]) <= 4
     assert stack.buffered() == []
 
 

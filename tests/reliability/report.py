@@ -160,6 +160,29 @@ def rows() -> list[tuple[str, str, str]]:
         )
     else:
         out.append(("Fuzzing the body decoder (atheris)", not_run, code("make fuzz")))
+    otlp_fuzz = load("fuzz-otlp")
+    if otlp_fuzz:
+        out.append(
+            (
+                "Fuzzing OTLP decoding and flattening (atheris)",
+                f"{num(otlp_fuzz['executions'])} executions in {otlp_fuzz['seconds']} s, "
+                f"**{otlp_fuzz['crashes']} crashes**",
+                code(otlp_fuzz["command"]),
+            )
+        )
+    otlp_hostile = load("otlp_hostile")
+    if otlp_hostile:
+        statuses = ", ".join(
+            f"{status}: {len(names)}" for status, names in otlp_hostile["by_status"].items()
+        )
+        out.append(
+            (
+                "Hostile OTLP corpus (handler and consumer)",
+                f"{otlp_hostile['cases']} requests: {statuses}; "
+                f"{num(otlp_hostile['events_stored'])} accepted events all stored",
+                code(f"{PYTEST} tests/reliability/test_otlp_hostile.py"),
+            )
+        )
 
     # 6. Conformance.
     conformance = load("conformance")

@@ -126,6 +126,7 @@ class Stack:
             "HttpApi": "a1b2c3d4e5",
             "HttpApi.Stage": "$default",
             "IngestFunction": f"{STACK}-IngestFunction-AbCdEf",
+            "OtlpFunction": f"{STACK}-OtlpFunction-AbCdEf",
             "ConsumerFunction": f"{STACK}-ConsumerFunction-GhIjKl",
             "AnalyticsDatabase": STACK.replace("-", "_"),
             "QueryWorkGroup": STACK,

@@ -53,13 +53,13 @@ SSM_DEFAULT_TPS = 40
 _NO_VALUE = NO_VALUE
 
 
-def ssm_statement() -> dict[str, Any]:
-    for entry in functions()["IngestFunction"]["Properties"]["Policies"]:
+def ssm_statement(function: str = "IngestFunction") -> dict[str, Any]:
+    for entry in functions()[function]["Properties"]["Policies"]:
         for policy in if_branches(entry):
             for statement in policy.get("Statement", []):
                 if "ssm:GetParameter" in str(statement["Action"]):
                     return statement
-    raise AssertionError("the ingest function has no ssm:GetParameter statement")
+    raise AssertionError(f"{function} has no ssm:GetParameter statement")
 
 
 # ---------------------------------------------------------------- runtime and packaging
@@ -91,7 +91,9 @@ def test_functions_point_at_their_handlers() -> None:
     ingest, consumer = functions()["IngestFunction"], functions()["ConsumerFunction"]
     assert ingest["Properties"]["CodeUri"] == "functions/ingest/"
     assert consumer["Properties"]["CodeUri"] == "functions/consumer/"
-    for function in (ingest, consumer):
+    otlp = functions()["OtlpFunction"]
+    assert otlp["Properties"]["CodeUri"] == "functions/otlp/"
+    for function in (ingest, consumer, otlp):
         assert function["Properties"]["Handler"] == "app.lambda_handler"
 
 
@@ -109,6 +111,69 @@ def test_every_method_and_path_reaches_the_ingest_function() -> None:
     assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
     assert event["Properties"]["PayloadFormatVersion"] == "2.0"
     assert resources()["HttpApi"]["Properties"]["StageName"] == "$default"
+
+
+def test_otlp_paths_reach_the_otlp_function_on_the_same_api() -> None:
+    (event,) = functions()["OtlpFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "HttpApi"
+    # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs
+    # and /otlp/v1/traces; every method, so the handler answers 405 as the API does.
+    assert event["Properties"]["Path"] == "/otlp/{proxy+}"
+    assert event["Properties"]["Method"] == "ANY"
+    assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+    assert event["Properties"]["PayloadFormatVersion"] == "2.0"
+    timeout_ms = event["Properties"]["TimeoutInMillis"]
+    assert function_property("OtlpFunction", "Timeout") * 1000 < timeout_ms <= 30_000
+
+
+def test_local_gateway_routes_the_templates_otlp_path() -> None:
+    from events_api_cli import gateway
+
+    (event,) = functions()["OtlpFunction"]["Properties"]["Events"].values()
+    path = event["Properties"]["Path"]
+    assert path.removesuffix("{proxy+}") == gateway.OTLP_PREFIX
+    assert f"ANY {path}" == gateway.OTLP_ROUTE_KEY
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_otlp_function_has_the_ingest_functions_settings_and_buffer_rights(buffer: str) -> None:
+    stack = Stack(BufferType=buffer)
+    ingest = stack.resolve(function_variables("IngestFunction"))
+    assert stack.resolve(function_variables("OtlpFunction")) == ingest
+    IngestSettings.from_env(ingest)
+    assert stack.resolve(functions()["OtlpFunction"]["Properties"]["Policies"]) == stack.resolve(
+        functions()["IngestFunction"]["Properties"]["Policies"]
+    )
+
+
+def test_otlp_reads_only_parameters_under_the_api_keys_path() -> None:
+    assert ssm_statement("OtlpFunction") == ssm_statement("IngestFunction")
+
+
+def test_otlp_alarm_counts_its_crashes_and_unexpected_errors() -> None:
+    from events_api.otlp import service as otlp_service
+
+    stack = Stack()
+    metrics = alarm_metrics(alarms()["OtlpErrorsAlarm"])
+    crashes = {
+        (m["Namespace"], m["MetricName"], stack.resolve(m["Dimensions"][0]["Value"]))
+        for m in metrics
+    }
+    assert ("AWS/Lambda", "Errors", stack.refs["OtlpFunction"]) in crashes
+    (internal,) = [m for m in metrics if m["Namespace"] == "EventsApi"]
+    assert internal["MetricName"] == "RequestsRejected"
+    assert {d["Name"]: d["Value"] for d in internal["Dimensions"]} == {
+        "Reason": otlp_service.REJECTION_PREFIX + "internal",
+        "service": "events-api",
+    }
+
+
+def test_outputs_give_the_otlp_endpoint_beside_the_api_url() -> None:
+    outputs = template()["Outputs"]
+    stack = Stack()
+    api = stack.resolve(outputs["ApiUrl"]["Value"])
+    assert stack.resolve(outputs["OtlpEndpoint"]["Value"]) == f"{api}otlp"
+    assert stack.resolve(outputs["OtlpFunctionName"]["Value"]) == stack.refs["OtlpFunction"]
 
 
 def test_gateway_waits_for_the_ingest_function_but_no_longer_than_it_can() -> None:
@@ -654,6 +719,7 @@ def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
     common = {
         "ApiErrorRateAlarm",
         "IngestErrorsAlarm",
+        "OtlpErrorsAlarm",
         "ConsumerErrorsAlarm",
         "QuarantineAlarm",
         "RecordsFailedAlarm",
@@ -844,6 +910,15 @@ def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
     } <= names
     expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
     assert any("RequestsRejected" in expression for expression in expressions)
+
+
+def test_dashboard_shows_each_http_functions_latency_and_errors() -> None:
+    stack = Stack()
+    rows = dashboard_metrics(dashboard(stack))
+    lambda_rows = {(row[1], row[3]) for row in rows if row[0] == "AWS/Lambda"}
+    for function in ("IngestFunction", "OtlpFunction"):
+        name = stack.refs[function]
+        assert {("Duration", name), ("Errors", name)} <= lambda_rows, function
 
 
 def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
