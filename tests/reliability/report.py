@@ -132,6 +132,16 @@ def rows() -> list[tuple[str, str, str]]:
                 code(f"{PYTEST} tests/reliability/test_keys.py -k unknown"),
             )
         )
+    fresh = load("keys-fresh-after-flood")
+    if fresh:
+        out.append(
+            (
+                "A key created a moment ago, first used after a flood on a cold instance",
+                f"answers {fresh['new_key_statuses']} (429 with Retry-After, then served once "
+                f"the producer comes back; never 401) after a flood answered {fresh['flood']}",
+                code(f"{PYTEST} tests/reliability/test_keys.py -k fresh"),
+            )
+        )
 
     # 5. Hostile input and fuzzing.
     corpora = [load(f"hostile-corpus-{b}") for b in BUFFERS]

@@ -344,4 +344,8 @@ def test_fresh_valid_key_after_a_flood_on_a_cold_instance_is_never_401(
         if answer["statusCode"] != 429:
             break
         clock[0] += int(answer["headers"]["retry-after"])
+    record(
+        "keys-fresh-after-flood",
+        {"flood": {str(k): v for k, v in flood.items()}, "new_key_statuses": statuses},
+    )
     assert statuses == [429, 202]
