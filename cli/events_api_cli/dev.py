@@ -76,6 +76,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="buffer between ingest and storage (default %(default)s)",
     )
     parser.add_argument(
+        "--front-door",
+        choices=("http-api", "function-url"),
+        default="http-api",
+        help=(
+            "the events the ingest function gets: an API Gateway HTTP API's or a Lambda "
+            "function URL's (the template's FrontDoor; default %(default)s)"
+        ),
+    )
+    parser.add_argument(
         "--api-key",
         metavar="KEY",
         help="register this key (from `events-api keys generate`) instead of a new one",
@@ -192,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
     from . import faults, local_aws
-    from .gateway import Gateway, GatewayServer, GatewayThread
+    from .gateway import FrontDoor, Gateway, GatewayServer, GatewayThread
     from .lambda_runtime import LocalFunction
     from .poller import KinesisPoller, Poller, SqsPoller
 
@@ -238,7 +247,9 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             repository, "consumer", name=CONSUMER_FUNCTION, timeout_seconds=60, memory_mb=1024
         )
         try:
-            server = GatewayServer((args.host, args.port), Gateway(ingest), _access_log)
+            front_door = FrontDoor(args.front_door)
+            gateway = Gateway(ingest, front_door=front_door)
+            server = GatewayServer((args.host, args.port), gateway, _access_log)
         except OSError as exc:
             print(
                 f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
@@ -264,7 +275,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
 
         api = f"http://{_display_host(args.host)}:{server.port}"
         aws = f"http://{_display_host(moto.host)}:{moto.port}"
-        _announce(api, aws, api_key, key_id, resources)
+        _announce(api, aws, api_key, key_id, resources, front_door)
         shutdown.wait()
         log.info("stopping")
     finally:
@@ -283,7 +294,9 @@ def _access_log(source: str, method: str, path: str, status: int, millis: float)
     )
 
 
-def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -> None:
+def _announce(
+    api: str, aws: str, key: str, key_id: str, resources: Resources, front_door: str
+) -> None:
     buffer = (
         f"Kinesis stream {resources.stream_name}"
         if resources.buffer == "kinesis"
@@ -295,7 +308,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
     )
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
-        f"  API:          POST {api}/v1/{{dataset}}",
+        f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",
@@ -314,6 +327,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
         "keyId": key_id,
         "keysPath": LOCAL_KEYS_PATH,
         "buffer": resources.buffer,
+        "frontDoor": front_door,
         "bucket": resources.bucket,
         "region": LOCAL_REGION,
         "streamName": resources.stream_name,
