@@ -23,6 +23,7 @@ from tests.unit.sam_template import (
     ACCOUNT,
     NO_VALUE,
     REGION,
+    ROOT,
     STACK,
     Stack,
     function_property,
@@ -73,8 +74,13 @@ def test_shared_layer_is_built_for_the_functions_runtime_and_architecture() -> N
     assert layer["Properties"]["ContentUri"] == "layers/shared"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    # Without BuildArchitecture, sam build fetches x86_64 wheels whatever the above says.
-    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    # layers/shared/Makefile builds it: arm64 wheels, and bytecode shipped for cold starts.
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    makefile = (ROOT / "layers" / "shared" / "Makefile").read_text()
+    assert "build-SharedLayer:" in makefile
+    assert "--platform manylinux2014_aarch64" in makefile
+    assert "--python-version 3.12" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_functions_point_at_their_handlers() -> None:
