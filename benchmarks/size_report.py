@@ -128,9 +128,9 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         )
     add("")
     add(
-        "The two event shapes cost the same to handle (the largest difference between them "
-        f"in this run: {r['front_door_event_cpu_spread']:.0%}, within the noise): the "
-        "handler reads the same fields of both."
+        "The handler reads the same fields of both event shapes and does the same work, so "
+        "the HTTP API and function URL columns differ by this machine's noise only (the "
+        f"largest difference in this run, Kinesis: {r['front_door_event_cpu_spread']:.0%})."
     )
     add("")
     small = next(x for x in c.sizes if x.case == sizes.SMALL)
