@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from . import cost, sizes
@@ -11,6 +12,17 @@ from . import cost, sizes
 #: The daily volume the request-size figures and targets are quoted at.
 SIZE_VOLUME = "1 TB/day"
 DOOR_LABELS = {"HttpApi": "HTTP API", "FunctionUrl": "function URL"}
+#: What-if variants of the cost model at the small size: label -> Workload fields changed.
+LEVERS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("as deployed (ingest 512 MB), best buffer", {}),
+    ("ingest 256 MB, best buffer", {"ingest_memory_mb": 256}),
+    ("ingest 128 MB, best buffer", {"ingest_memory_mb": 128}),
+    ("SQS as deployed (batches of up to 10, no window)", {}),
+    (
+        "SQS with a 5 s batching window, batches of up to 100",
+        {"sqs_batch_size": 100, "sqs_fill_seconds": 5.0},
+    ),
+)
 
 
 def slug_of(name: str) -> str:
@@ -229,6 +241,25 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         )
         add(f"| {item} | {cells} |")
     add("| **total** | " + " | ".join(f"**{b.per_gb:.5f}**" for b in rows.values()) + " |")
+    add("")
+    add(
+        "Levers the model shows at this size (not the template's defaults; each trades "
+        "something): a smaller ingest function (the duration is mostly waiting on the "
+        "buffer call, and a request's CPU is small; cold starts and 6 MiB requests get "
+        "slower), and a batching window on the SQS event source (bigger consumer batches: "
+        "fewer invocations and S3 objects, events stored later):"
+    )
+    add("")
+    add("| variant (25 KB, " + SIZE_VOLUME + ") | HTTP API | function URL |")
+    add("|---|---|---|")
+    for label, change in LEVERS:
+        cells = []
+        for d in cost.FRONT_DOORS:
+            work = replace(c.size_workloads[small.case][d], **change)
+            row = cost.door_table(work, cost.VOLUMES[SIZE_VOLUME])[d]
+            pick = cost.best(row) if "sqs" not in label else row["sqs"]
+            cells.append(f"${pick.per_gb:.4f} ({pick.mode})")
+        add(f"| {label} | {' | '.join(cells)} |")
     add("")
     add(
         "Per request, whatever its size, the front door and Lambda each charge a request "
