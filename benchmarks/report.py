@@ -371,7 +371,8 @@ def markdown(c: Context, r: dict[str, Any]) -> str:
     add(
         f"Fresh processes, {cold.runs} of each kind, interleaved; medians. Each child does "
         "the same preamble (environment, event file, a hook that stubs botocore's HTTP send "
-        "as botocore loads), then times its own work: `import boto3`, or the handler's import "
+        "as botocore loads), then times its own work in CPU time (wall time on this shared "
+        "machine mostly measures the wait for a core): `import boto3`, or the handler's import "
         "plus its first invocation (a gzip'd 100 KB batch; key look-up and buffer put "
         "included)."
     )
