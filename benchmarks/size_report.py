@@ -257,7 +257,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         for d in cost.FRONT_DOORS:
             work = replace(c.size_workloads[small.case][d], **change)
             row = cost.door_table(work, cost.VOLUMES[SIZE_VOLUME])[d]
-            pick = cost.best(row) if "sqs" not in label else row["sqs"]
+            pick = row["sqs"] if label.startswith("SQS") else cost.best(row)
             cells.append(f"${pick.per_gb:.4f} ({pick.mode})")
         add(f"| {label} | {' | '.join(cells)} |")
     add("")
