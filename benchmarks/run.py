@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only-worst",
         action="store_true",
-        help="measure item 8 alone and write it into the existing results and page",
+        help="measure item 9 (worst batches) alone and write it into the existing results and page",
     )
     args = parser.parse_args(argv)
     if args.only_worst:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from events_api.keys import KeyRecord, generate_key
 
-    from . import charts, consumer, cost, data, e2e, ingest, memory, report
+    from . import charts, consumer, cost, data, e2e, ingest, memory, report, size_report, sizes
     from .coldstart import measure as cold_measure
 
     log("generating batches")
@@ -53,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         ingest_results.append(ingest.measure_cpu(harness, case, rounds))
         log(f"   {case.name}: {ingest_results[-1].seconds}")
         billing.extend(ingest.measure_billing(harness, case))
+
+    log("8. request sizes producers send, through both front doors")
+    size_results = []
+    size_billing: dict[str, dict[str, Any]] = {}
+    for case in sizes.size_cases():
+        size_results.append(sizes.measure(harness, case, rounds))
+        size_billing[case.name] = {b.buffer: b for b in ingest.measure_billing(harness, case)}
+        log(f"   {case.name}: {size_results[-1].seconds}")
     harness.stub.uninstall()
 
     log("3. consumer events/s")
@@ -96,6 +104,20 @@ def main(argv: list[str] | None = None) -> int:
         stored_ratio=stored_ratio,
     )
     costs = cost.table(workload)
+    size_workloads = {
+        r.case: {
+            door: sizes.workload(r, size_billing[r.case], door, consumer_result, stored_ratio)
+            for door in cost.FRONT_DOORS
+        }
+        for r in size_results
+    }
+    size_costs = {
+        volume: {
+            name: {door: cost.door_table(work, gb)[door] for door, work in by_door.items()}
+            for name, by_door in size_workloads.items()
+        }
+        for volume, gb in cost.VOLUMES.items()
+    }
 
     e2e_results: list[Any] = []
     e2e_note = ""
@@ -137,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             for r in ingest_results
         },
     )
+    charts.size_cost_chart(
+        DOCS / "perf-cost-per-gb-by-request-size.png",
+        size_report.size_chart_series(size_results, size_costs[size_report.SIZE_VOLUME]),
+    )
     context = report.Context(
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         quick=args.quick,
@@ -152,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         costs=costs,
         e2e=e2e_results,
         e2e_note=e2e_note,
+        sizes=size_results,
+        size_billing=size_billing,
+        size_workloads=size_workloads,
+        size_costs=size_costs,
         seconds=time.monotonic() - started,
         worst=worst_results,
     )
@@ -166,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def only_worst() -> int:
-    """Item 8 alone: its keys merged into results.json, its section and summary rows
+    """Item 9 alone: its keys merged into results.json, its section and summary rows
     replaced in docs/performance.md (the other items keep the figures of their last run)."""
     from . import report, worst
 

@@ -1,4 +1,4 @@
-"""Item 8: the worst batches, against the functions' MemorySize and Timeout from template.yaml.
+"""Item 9: the worst batches, against the functions' MemorySize and Timeout from template.yaml.
 
 Records are made the way the ingest function makes them (its body decoder, its record
 encoder, its record size), from 6 MiB requests whose events expand the most in the

@@ -78,6 +78,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="buffer between ingest and storage (default %(default)s)",
     )
     parser.add_argument(
+        "--front-door",
+        choices=("http-api", "function-url"),
+        default="http-api",
+        help=(
+            "the events the ingest function gets: an API Gateway HTTP API's or a Lambda "
+            "function URL's (the template's FrontDoor; default %(default)s)"
+        ),
+    )
+    parser.add_argument(
         "--api-key",
         metavar="KEY",
         help="register this key (from `events-api keys generate`) instead of a new one",
@@ -209,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
     from . import faults, local_aws, template_limits
-    from .gateway import Gateway, GatewayServer, GatewayThread
+    from .gateway import FrontDoor, Gateway, GatewayServer, GatewayThread
     from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
 
@@ -269,7 +278,9 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             )
         ingest, otlp, consumer = workers
         try:
-            server = GatewayServer((args.host, args.port), Gateway(ingest, otlp=otlp), _access_log)
+            front_door = FrontDoor(args.front_door)
+            gateway = Gateway(ingest, front_door=front_door, otlp=otlp)
+            server = GatewayServer((args.host, args.port), gateway, _access_log)
         except OSError as exc:
             print(
                 f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
@@ -303,7 +314,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
                 file=sys.stderr,
                 flush=True,
             )
-        _announce(api, aws, api_key, key_id, resources)
+        _announce(api, aws, api_key, key_id, resources, front_door)
         shutdown.wait()
         log.info("stopping")
     finally:
@@ -333,7 +344,9 @@ def _access_log(source: str, method: str, path: str, status: int, millis: float)
     )
 
 
-def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -> None:
+def _announce(
+    api: str, aws: str, key: str, key_id: str, resources: Resources, front_door: str
+) -> None:
     buffer = (
         f"Kinesis stream {resources.stream_name}"
         if resources.buffer == "kinesis"
@@ -345,7 +358,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
     )
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
-        f"  API:          POST {api}/v1/{{dataset}}",
+        f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
         f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
@@ -365,6 +378,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
         "keyId": key_id,
         "keysPath": LOCAL_KEYS_PATH,
         "buffer": resources.buffer,
+        "frontDoor": front_door,
         "bucket": resources.bucket,
         "region": LOCAL_REGION,
         "streamName": resources.stream_name,

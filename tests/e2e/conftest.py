@@ -68,7 +68,9 @@ class DevProcess:
     ready: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, buffer: str, directory: Path, host: str = "127.0.0.1") -> DevProcess:
+    def start(
+        cls, buffer: str, directory: Path, front_door: str = "http-api", host: str = "127.0.0.1"
+    ) -> DevProcess:
         directory.mkdir(parents=True, exist_ok=True)
         stdout, stderr = directory / "stdout.log", directory / "stderr.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -87,6 +89,8 @@ class DevProcess:
                     "0",
                     "--buffer",
                     buffer,
+                    "--front-door",
+                    front_door,
                 ],
                 stdout=out,
                 stderr=err,
@@ -227,6 +231,17 @@ class Stack:
                 return events
             time.sleep(0.25)
         pytest.fail(f"{len(events)} of {count} events stored after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def function_url_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`events-api dev --front-door function-url` (SQS buffer): function URL events."""
+    dev = DevProcess.start("sqs", tmp_path_factory.mktemp("dev-function-url"), "function-url")
+    try:
+        yield Stack(dev, "sqs")
+    finally:
+        code = dev.terminate()
+        assert code == 0, dev.stderr.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session", params=["kinesis", "sqs"])

@@ -11,6 +11,7 @@ import base64
 import itertools
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from events_api_cli import failed_batches
 from events_api_cli import poller as poller_module
 from events_api_cli.gateway import (
     BODY_TOO_LARGE_BODY,
+    REQUEST_ID_HEADERS,
+    FrontDoor,
     Gateway,
     HttpRequest,
     build_event,
@@ -140,6 +143,83 @@ def test_which_bodies_are_base64_encoded(
     event = build_event(request(body, headers), api_id="a", request_id="r")
     assert event["isBase64Encoded"] is (not text)
     assert event["body"] == (body.decode() if text else base64.b64encode(body).decode())
+
+
+def test_function_url_event_has_the_shape_of_a_function_url_event() -> None:
+    expected = sample("ingest-function-url")
+    url_id = expected["requestContext"]["apiId"]
+    event = build_event(
+        request(b"[]", [("Content-Type", "application/json")]),
+        api_id=url_id,
+        request_id="6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c",
+        now=1795694400.0,
+        front_door=FrontDoor.FUNCTION_URL,
+    )
+    assert set(event) == set(expected)
+    assert set(event["requestContext"]) == set(expected["requestContext"])
+    context = event["requestContext"]
+    # Same payload 2.0 schema; the route and stage are placeholders, auth type NONE.
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == context["routeKey"] == context["stage"] == "$default"
+    assert context["domainName"] == f"{url_id}.lambda-url.us-east-1.on.aws"
+    assert context["domainPrefix"] == context["apiId"] == url_id
+    assert (context["authentication"], context["authorizer"]) == (None, None)
+    assert context["accountId"] == "anonymous"
+    assert context["requestId"] == "6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c"
+    assert context["timeEpoch"] == 1795694400000
+
+
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("text/plain", True),
+        ("application/vnd.api+json", False),
+        ("application/xml", False),
+        ("application/x-ndjson", False),
+        (None, False),
+    ],
+)
+def test_function_url_passes_only_text_and_json_bodies_as_text(
+    content_type: str | None, text: bool
+) -> None:
+    assert is_text_body(content_type, None, FrontDoor.FUNCTION_URL) is text
+    headers = [("Content-Type", content_type)] if content_type else []
+    body = b'{"message":"hi"}'
+    event = build_event(
+        request(body, headers), api_id="u", request_id="r", front_door=FrontDoor.FUNCTION_URL
+    )
+    assert event["isBase64Encoded"] is (not text)
+    assert event["body"] == (body.decode() if text else base64.b64encode(body).decode())
+    gzipped = build_event(
+        request(body, [*headers, ("Content-Encoding", "gzip")]),
+        api_id="u",
+        request_id="r",
+        front_door=FrontDoor.FUNCTION_URL,
+    )
+    assert gzipped["isBase64Encoded"] is True
+
+
+def test_gateway_as_a_function_url_sends_uuid_request_ids_in_its_own_header() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def record(event: dict[str, Any], context: Any) -> Any:
+        seen.append(event)
+        return {"statusCode": 202, "body": "{}"}
+
+    gateway = Gateway(_function(record), front_door=FrontDoor.FUNCTION_URL)
+    request_id, answer = gateway.handle(request(b"[]"))
+    assert answer.status == 202
+    (event,) = seen
+    assert event["requestContext"]["requestId"] == request_id
+    assert str(uuid.UUID(request_id)) == request_id
+    assert event["requestContext"]["domainName"].endswith(".lambda-url.us-east-1.on.aws")
+    assert len(gateway.api_id) == 32
+    assert REQUEST_ID_HEADERS == {
+        FrontDoor.HTTP_API: "apigw-requestid",
+        FrontDoor.FUNCTION_URL: "x-amzn-RequestId",
+    }
 
 
 def test_text_body_that_is_not_utf8_arrives_base64_encoded() -> None:

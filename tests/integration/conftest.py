@@ -18,6 +18,8 @@ from events_api import aws_clients
 from events_api.key_store import SsmKeyStore
 from events_api.observability import metrics
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api_cli.gateway import FrontDoor
+from tests import support
 from tests.support import SAMPLE_KEY, load_function
 
 KEYS_PATH = "/events-api/test/keys/"
@@ -164,6 +166,14 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
             monkeypatch.setenv("BUFFER_TYPE", "sqs")
             monkeypatch.setenv("QUEUE_URL", url)
         yield current
+
+
+@pytest.fixture(params=list(FrontDoor), ids=[door.value for door in FrontDoor])
+def front_door(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> FrontDoor:
+    """Runs a test once per front door: the ingest events it builds take that door's shape."""
+    door = FrontDoor(request.param)
+    monkeypatch.setattr(support, "front_door", door)
+    return door
 
 
 @pytest.fixture

@@ -124,9 +124,16 @@ class Stack:
             "QueryResultsBucket": f"{STACK}-queryresultsbucket-4d5e6f",
             "QueryResultsBucket.Arn": f"arn:aws:s3:::{STACK}-queryresultsbucket-4d5e6f",
             "HttpApi": "a1b2c3d4e5",
-            "HttpApi.Stage": "$default",
+            "HttpApiStage": "$default",
+            "HttpApiIntegration": "f6g7h8i",
             "IngestFunction": f"{STACK}-IngestFunction-AbCdEf",
             "OtlpFunction": f"{STACK}-OtlpFunction-AbCdEf",
+            "IngestFunction.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+            f"{STACK}-IngestFunction-AbCdEf",
+            "IngestFunctionUrl.FunctionUrl": "https://abcdefghijklmnopqrstuvwxyz012345"
+            f".lambda-url.{REGION}.on.aws/",
+            "OtlpFunctionUrl.FunctionUrl": "https://6789abcdefghijklmnopqrstuvwxyz01"
+            f".lambda-url.{REGION}.on.aws/",
             "ConsumerFunction": f"{STACK}-ConsumerFunction-GhIjKl",
             "AnalyticsDatabase": STACK.replace("-", "_"),
             "QueryWorkGroup": STACK,

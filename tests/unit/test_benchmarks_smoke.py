@@ -59,17 +59,18 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
     )
     out = cost.monthly_cost(work, "kinesis provisioned", 10.0).monthly
     assert out["API Gateway"] == pytest.approx(307_200 * 1.00 / 1e6)
-    # 0.05 s of one core at 512 MB -> 0.1727539 s, plus 20 ms of network: 0.1927539 s.
-    assert out["Lambda ingest"] == pytest.approx(0.06144 + 307_200 * 0.1927539 * 0.5 * 1.33334e-5)
-    # 300 GiB a month in invocations of 20 MiB: 15,360 consumer calls and S3 PUTs.
-    assert out["Lambda consumer"] == pytest.approx(0.003072 + 15_360 * 0.7445824 * 0.5 * 1.33334e-5)
-    assert out["S3 PUT"] == pytest.approx(15_360 * 0.005 / 1000)
+    # 0.05 s of one core at 512 MB -> 0.1727539 s, plus 20 ms of network: billed 0.193 s.
+    assert out["Lambda ingest"] == pytest.approx(0.06144 + 307_200 * 0.193 * 0.5 * 1.33334e-5)
+    # 0.12 records/s on one shard: each 5 s batching window holds less than one record, so
+    # every record is a consumer call (1 MiB: 36.2 ms of CPU at 512 MB + 20 ms, billed 57 ms)
+    # and an S3 object.
+    assert out["Lambda consumer"] == pytest.approx(0.06144 + 307_200 * 0.057 * 0.5 * 1.33334e-5)
+    assert out["S3 PUT"] == pytest.approx(307_200 * 0.005 / 1000)
     assert out["S3 storage (1 month)"] == pytest.approx(300 / 5 * 0.023)
     assert out["Kinesis shard-hours"] == pytest.approx(1 * 730 * 0.015)  # well under 1 MB/s
     assert out["Kinesis PUT units"] == pytest.approx(307_200 * 10 * 0.014 / 1e6)
     breakdown = cost.monthly_cost(work, "kinesis provisioned", 10.0)
-    assert breakdown.total_monthly == pytest.approx(13.29253, rel=1e-5)
-    assert breakdown.per_gb == pytest.approx(13.29253 / 300, rel=1e-5)
+    assert breakdown.per_gb == pytest.approx(breakdown.total_monthly / 300)
 
     on_demand = cost.monthly_cost(work, "kinesis on-demand", 10.0).monthly
     assert on_demand["Kinesis stream-hours"] == pytest.approx(730 * 0.04)
@@ -78,13 +79,38 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
 
     sqs = cost.monthly_cost(work, "sqs", 10.0).monthly
     idle_polls = 5 * 3 * 60 * 24 * 30
-    expected = 307_200 * 4 * 2 + 15_360 + idle_polls  # send + receive chunks, deletes
+    # Send and receive 4 chunks of 64 KB per 200 KB message, a delete per batch of one.
+    expected = 307_200 * 4 * 2 + 307_200 + idle_polls
     assert sqs["SQS requests"] == pytest.approx(expected * 0.40 / 1e6)
+
+    url = cost.monthly_cost(work, "kinesis provisioned", 10.0, "FunctionUrl").monthly
+    assert "API Gateway" not in url
+    assert {k: v for k, v in out.items() if k != "API Gateway"} == url
+
+
+def test_consumer_batches_fill_by_size_payload_or_time() -> None:
+    assert cost.records_per_batch(100, 20, 1_000, 5) == 20  # the payload limit
+    assert cost.records_per_batch(100, 500, 1_000, 5) == 100  # the batch size
+    assert cost.records_per_batch(100, 500, 3, 5) == 15  # what arrives in the window
+    assert cost.records_per_batch(100, 500, 0.01, 5) == 1  # at least the one record
+
+
+def test_http_api_price_drops_past_300_million_requests() -> None:
+    assert cost.api_gateway_cost(1e6) == pytest.approx(1.00)
+    assert cost.api_gateway_cost(400e6) == pytest.approx(300 + 90)
+
+
+def test_firehose_rounds_every_record_up_to_5_kb() -> None:
+    assert cost.firehose_per_gb() == 0.029
+    assert cost.firehose_per_gb(5 * 1024) == pytest.approx(0.029)
+    assert cost.firehose_per_gb(1024) == pytest.approx(0.029 * 5)
+    assert cost.firehose_per_gb(6 * 1024) == pytest.approx(0.029 * 10 / 6)
+    assert cost.datadog_per_gb() == 0.10
 
 
 def test_every_price_says_where_and_when_it_was_seen() -> None:
     for name, price in cost.PRICES.items():
-        assert price.value > 0, name
+        assert price.value > 0 or name == "lambda_function_url", name
         assert price.source, name
         assert price.seen.startswith("20"), name
     assert cost.firehose_per_gb() == cost.PRICES["firehose_gb"].value

@@ -139,3 +139,22 @@ def test_responses_are_json_with_extra_headers() -> None:
         "body": '{"message":"Method Not Allowed"}',
         "isBase64Encoded": False,
     }
+
+
+def test_function_url_events_parse_like_http_api_events() -> None:
+    """Same payload 2.0 fields; the function URL's null authorizer and UUID request id."""
+    from tests.support import SAMPLE_KEY, load_event
+
+    api = parse_event(load_event("ingest-valid-batch"))
+    url_event = load_event("ingest-function-url")
+    assert url_event["requestContext"]["authorizer"] is None
+    url = parse_event(url_event)
+    assert (url.method, url.raw_path, url.is_base64, url.api_key()) == (
+        "POST",
+        "/v1/logs",
+        False,
+        SAMPLE_KEY,
+    )
+    assert url.request_id == "6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c"
+    assert url.raw_body() == api.raw_body()
+    assert url.label("x-service") == api.label("x-service") == "my-service"

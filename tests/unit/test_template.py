@@ -83,8 +83,13 @@ def test_shared_layer_is_built_for_the_functions_runtime_and_architecture() -> N
     assert layer["Properties"]["ContentUri"] == "layers/shared"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    # Without BuildArchitecture, sam build fetches x86_64 wheels whatever the above says.
-    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    # layers/shared/Makefile builds it: arm64 wheels, and bytecode shipped for cold starts.
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    makefile = (ROOT / "layers" / "shared" / "Makefile").read_text()
+    assert "build-SharedLayer:" in makefile
+    assert "--platform manylinux2014_aarch64" in makefile
+    assert "--python-version 3.12" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_functions_point_at_their_handlers() -> None:
@@ -97,42 +102,125 @@ def test_functions_point_at_their_handlers() -> None:
         assert function["Properties"]["Handler"] == "app.lambda_handler"
 
 
-# ---------------------------------------------------------------- HTTP API
+# ---------------------------------------------------------------- front doors
+
+#: The resources only one front door has: everything else exists under both.
+FRONT_DOOR_RESOURCES = {
+    "UseHttpApi": {
+        "HttpApi",
+        "HttpApiIntegration",
+        "HttpApiDefaultRoute",
+        "HttpApiStage",
+        "HttpApiInvokePermission",
+        "HttpApiOtlpIntegration",
+        "HttpApiOtlpRoute",
+        "HttpApiOtlpInvokePermission",
+    },
+    "UseFunctionUrl": {
+        "IngestFunctionUrl",
+        "FunctionUrlPublicAccess",
+        "FunctionUrlInvokeAccess",
+        "IngestThrottleAlarm",
+        "OtlpFunctionUrl",
+        "OtlpFunctionUrlPublicAccess",
+        "OtlpFunctionUrlInvokeAccess",
+    },
+}
 
 
-def test_every_method_and_path_reaches_the_ingest_function() -> None:
-    events = functions()["IngestFunction"]["Properties"]["Events"]
-    (event,) = events.values()
-    assert event["Type"] == "HttpApi"
-    # No Path and no Method: SAM makes this the API's $default route, so the handler (not
-    # API Gateway's 404) answers every request, the root path included.
-    assert "Path" not in event["Properties"]
-    assert "Method" not in event["Properties"]
-    assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
-    assert event["Properties"]["PayloadFormatVersion"] == "2.0"
-    assert resources()["HttpApi"]["Properties"]["StageName"] == "$default"
+@pytest.mark.parametrize(
+    ("door", "own", "other"),
+    [
+        ("HttpApi", "UseHttpApi", "UseFunctionUrl"),
+        ("FunctionUrl", "UseFunctionUrl", "UseHttpApi"),
+    ],
+)
+def test_only_the_chosen_front_doors_resources_are_created(door: str, own: str, other: str) -> None:
+    assert template()["Parameters"]["FrontDoor"]["AllowedValues"] == ["HttpApi", "FunctionUrl"]
+    assert template()["Parameters"]["FrontDoor"]["Default"] == "HttpApi"
+    by_condition: dict[str, set[str]] = {}
+    for name, resource in resources().items():
+        by_condition.setdefault(resource.get("Condition", ""), set()).add(name)
+    assert by_condition["UseHttpApi"] == FRONT_DOOR_RESOURCES["UseHttpApi"]
+    assert by_condition["UseFunctionUrl"] == FRONT_DOOR_RESOURCES["UseFunctionUrl"]
+    for kind in ("AWS::Serverless::HttpApi", "AWS::Serverless::Api", "AWS::ApiGatewayV2::Api"):
+        assert set(resources(kind)) <= FRONT_DOOR_RESOURCES["UseHttpApi"]
+    # No SAM event either: its generated permission could not carry the condition.
+    for function in functions().values():
+        for event in function["Properties"].get("Events", {}).values():
+            assert event["Type"] not in {"HttpApi", "Api"}
+    stack = Stack(FrontDoor=door)
+    created = {name for name in resources() if stack.exists(name)}
+    assert FRONT_DOOR_RESOURCES[own] <= created
+    assert not FRONT_DOOR_RESOURCES[other] & created
+    # (That nothing else references an absent front door's resource is cfn-lint's check.)
+
+
+def test_every_method_and_path_reaches_the_ingest_function_through_the_http_api() -> None:
+    route = resources()["HttpApiDefaultRoute"]["Properties"]
+    # The $default route: the handler (not API Gateway's 404) answers every method and
+    # path, the root included.
+    assert route == {
+        "ApiId": {"Ref": "HttpApi"},
+        "RouteKey": "$default",
+        "Target": {"Fn::Sub": "integrations/${HttpApiIntegration}"},
+    }
+    integration = resources()["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"
+    stage = resources()["HttpApiStage"]["Properties"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
+    assert resources()["HttpApi"]["Properties"]["ProtocolType"] == "HTTP"
+
+
+def test_http_api_may_invoke_only_the_ingest_function_from_this_api() -> None:
+    permission = Stack().resolve(resources()["HttpApiInvokePermission"]["Properties"])
+    assert permission == {
+        "FunctionName": Stack().refs["IngestFunction"],
+        "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+        "SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{Stack().refs['HttpApi']}/*",
+    }
 
 
 def test_otlp_paths_reach_the_otlp_function_on_the_same_api() -> None:
-    (event,) = functions()["OtlpFunction"]["Properties"]["Events"].values()
-    assert event["Type"] == "HttpApi"
+    route = resources()["HttpApiOtlpRoute"]["Properties"]
     # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs
     # and /otlp/v1/traces; every method, so the handler answers 405 as the API does.
-    assert event["Properties"]["Path"] == "/otlp/{proxy+}"
-    assert event["Properties"]["Method"] == "ANY"
-    assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
-    assert event["Properties"]["PayloadFormatVersion"] == "2.0"
-    timeout_ms = event["Properties"]["TimeoutInMillis"]
+    assert route == {
+        "ApiId": {"Ref": "HttpApi"},
+        "RouteKey": "ANY /otlp/{proxy+}",
+        "Target": {"Fn::Sub": "integrations/${HttpApiOtlpIntegration}"},
+    }
+    integration = resources()["HttpApiOtlpIntegration"]["Properties"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"
+    timeout_ms = integration["TimeoutInMillis"]
     assert function_property("OtlpFunction", "Timeout") * 1000 < timeout_ms <= 30_000
+    permission = resources()["HttpApiOtlpInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "OtlpFunction"}
+
+
+def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_output() -> None:
+    url = resources()["OtlpFunctionUrl"]["Properties"]
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
+    assert url["AuthType"] == "NONE"
+    endpoint = template()["Outputs"]["OtlpEndpoint"]["Value"]
+    assert Stack(FrontDoor="FunctionUrl").resolve(endpoint).endswith(".on.aws/otlp")
+    assert Stack().resolve(endpoint).endswith(".amazonaws.com/otlp")
+    assert (
+        resources()["OtlpFunction"]["Properties"]["ReservedConcurrentExecutions"]
+        == (resources()["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"])
+    )
 
 
 def test_local_gateway_routes_the_templates_otlp_path() -> None:
     from events_api_cli import gateway
 
-    (event,) = functions()["OtlpFunction"]["Properties"]["Events"].values()
-    path = event["Properties"]["Path"]
-    assert path.removesuffix("{proxy+}") == gateway.OTLP_PREFIX
-    assert f"ANY {path}" == gateway.OTLP_ROUTE_KEY
+    route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
+    assert route_key == gateway.OTLP_ROUTE_KEY
+    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == gateway.OTLP_PREFIX
 
 
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
@@ -177,9 +265,60 @@ def test_outputs_give_the_otlp_endpoint_beside_the_api_url() -> None:
 
 
 def test_gateway_waits_for_the_ingest_function_but_no_longer_than_it_can() -> None:
-    (event,) = functions()["IngestFunction"]["Properties"]["Events"].values()
-    timeout_ms = event["Properties"]["TimeoutInMillis"]
+    timeout_ms = resources()["HttpApiIntegration"]["Properties"]["TimeoutInMillis"]
     assert function_property("IngestFunction", "Timeout") * 1000 < timeout_ms <= 30_000
+
+
+def test_function_url_is_public_and_leaves_the_key_check_to_the_handler() -> None:
+    url = resources()["IngestFunctionUrl"]["Properties"]
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
+    assert url["AuthType"] == "NONE"
+    # Buffered: the whole answer at once, under the same 6 MB invoke payload as the API.
+    assert url["InvokeMode"] == "BUFFERED"
+
+
+def test_function_url_grants_both_permissions_a_new_function_url_needs() -> None:
+    """Since October 2025: lambda:InvokeFunctionUrl and lambda:InvokeFunction, both."""
+    public = resources()["FunctionUrlPublicAccess"]["Properties"]
+    assert public == {
+        "FunctionName": {"Ref": "IngestFunction"},
+        "Action": "lambda:InvokeFunctionUrl",
+        "Principal": "*",
+        "FunctionUrlAuthType": "NONE",
+    }
+    invoke = resources()["FunctionUrlInvokeAccess"]["Properties"]
+    # Only through the function URL: nobody may call the Invoke API on the function.
+    assert invoke == {
+        "FunctionName": {"Ref": "IngestFunction"},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "*",
+        "InvokedViaFunctionUrl": True,
+    }
+
+
+def test_reserved_concurrency_throttles_the_function_url_only() -> None:
+    parameter = template()["Parameters"]["IngestReservedConcurrency"]
+    assert parameter["MinValue"] >= 1
+    # Lambda keeps 100 of an account's concurrency unreserved (1,000 by default).
+    assert parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] <= 900
+    assert 1 <= parameter["Default"] <= 100
+    reserved = functions()["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert Stack(FrontDoor="FunctionUrl").resolve(reserved) == str(parameter["Default"])
+    assert Stack(FrontDoor="FunctionUrl", IngestReservedConcurrency="7").resolve(reserved) == "7"
+    assert Stack(FrontDoor="HttpApi").resolve(reserved) is NO_VALUE
+    assert "ReservedConcurrentExecutions" not in functions()["ConsumerFunction"]["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("door", "host"),
+    [("HttpApi", ".execute-api.us-east-1.amazonaws.com/"), ("FunctionUrl", ".on.aws/")],
+)
+def test_api_url_output_names_whichever_front_door_exists(door: str, host: str) -> None:
+    stack = Stack(FrontDoor=door)
+    url = stack.resolve(template()["Outputs"]["ApiUrl"]["Value"])
+    assert url.startswith("https://")
+    assert url.endswith(host)
+    assert stack.resolve(template()["Outputs"]["FrontDoor"]["Value"]) == door
 
 
 # ---------------------------------------------------------------- environment
@@ -348,7 +487,7 @@ def test_every_event_source_reports_batch_item_failures() -> None:
 
 
 def test_the_consumer_is_configured_as_its_worst_batch_was_measured() -> None:
-    # make bench (item 8) sized a full batch of the worst records against this memory and
+    # make bench (item 9) sized a full batch of the worst records against this memory and
     # timeout: a larger batch or a smaller function needs the measurement again.
     results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     kinesis = resources()["KinesisEventSource"]["Properties"]["BatchSize"]
@@ -489,13 +628,18 @@ STACK_NAMED = {
     "QueryWorkGroup": ("Name",),
     "AnalyticsDatabase": ("DatabaseInput", "Name"),
     "EventsDashboard": ("DashboardName",),
+    "HttpApi": ("Name",),
 }
 
 
 def test_no_resource_name_is_hard_coded() -> None:
     name_properties = {"FunctionName", "QueueName", "BucketName", "Name", "TableName"}
     for name, resource in resources().items():
-        if resource["Type"] in {"AWS::Lambda::EventSourceMapping", "AWS::Athena::NamedQuery"}:
+        if resource["Type"] in {
+            "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::Permission",
+            "AWS::Athena::NamedQuery",
+        }:
             continue  # a reference there, and a saved query's label
         if name in STACK_NAMED:
             continue
@@ -518,6 +662,7 @@ def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
     stack = Stack()
     assert stack.resolve(outputs["ApiUrl"]["Value"]).startswith("https://")
     assert stack.resolve(outputs["ApiUrl"]["Value"]).endswith(".amazonaws.com/")
+    assert "Condition" not in outputs["ApiUrl"]
     env = stack.resolve(function_variables("IngestFunction"))
     assert stack.resolve(outputs["ApiKeysPath"]["Value"]) == env["API_KEYS_PATH"]
     assert outputs["StreamName"]["Condition"] == "UseKinesis"
@@ -528,7 +673,7 @@ def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
 
 
 def test_stage_throttling_comes_from_parameters_with_safe_defaults() -> None:
-    settings = resources()["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    settings = resources()["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
     assert settings == {
         "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
@@ -545,25 +690,19 @@ def test_stage_throttling_comes_from_parameters_with_safe_defaults() -> None:
 
 # ---------------------------------------------------------------- edge: CORS
 
-#: SAM renames these words anywhere in an intrinsic CorsConfiguration (a plain string
-#: replace on its JSON), so a parameter or condition containing one would break.
-SAM_CORS_KEYWORDS = (
-    "AllowOrigins",
-    "AllowHeaders",
-    "AllowMethods",
-    "ExposeHeaders",
-    "MaxAge",
-    "AllowCredentials",
-)
-
 
 def cors(stack: Stack) -> Any:
     return stack.resolve(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
 
 
+def function_url_cors(stack: Stack) -> Any:
+    return stack.resolve(resources()["IngestFunctionUrl"]["Properties"]["Cors"])
+
+
 def test_cors_is_off_unless_origins_are_given() -> None:
     assert not Stack().condition("HasCors")
     assert cors(Stack()) is NO_VALUE
+    assert function_url_cors(Stack(FrontDoor="FunctionUrl")) is NO_VALUE
 
 
 def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads() -> None:
@@ -584,21 +723,15 @@ def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads()
     assert "AllowCredentials" not in configuration  # keys are not cookies
 
 
-def test_cors_configuration_survives_sams_keyword_rewrite() -> None:
-    referenced = {
-        node[key]
-        for node in walk(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
-        if isinstance(node, dict)
-        for key in ("Ref", "Condition")
-        if key in node
-    }
-    referenced |= {
-        node["Fn::If"][0]
-        for node in walk(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
-        if isinstance(node, dict) and "Fn::If" in node
-    }
-    for name in referenced:
-        assert not any(keyword in name for keyword in SAM_CORS_KEYWORDS), name
+def test_function_url_cors_allows_the_same_origins_and_headers_as_the_http_api() -> None:
+    origins = "https://app.example.com,https://admin.example.com:8443"
+    api = cors(Stack(CorsOrigins=origins))
+    url = function_url_cors(Stack(FrontDoor="FunctionUrl", CorsOrigins=origins))
+    # Lambda answers preflight requests itself; OPTIONS is not a method it lets you list.
+    assert url["AllowMethods"] == ["POST"]
+    for key in ("AllowOrigins", "AllowHeaders", "ExposeHeaders", "MaxAge"):
+        assert url[key] == api[key], key
+    assert "AllowCredentials" not in url
 
 
 def test_cors_origins_parameter_accepts_origins_only() -> None:
@@ -626,6 +759,16 @@ def test_custom_domain_resources_exist_only_with_a_domain_and_certificate() -> N
     assert Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).condition(
         "HasCustomDomain"
     )
+    assert not Stack(
+        FrontDoor="FunctionUrl", CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
+    ).condition("HasCustomDomain")
+
+
+def test_a_custom_domain_with_a_function_url_is_refused_before_deploying() -> None:
+    assert Stack(FrontDoor="FunctionUrl").refused_by_rules() == []
+    assert Stack(
+        FrontDoor="FunctionUrl", CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
+    ).refused_by_rules() == ["CustomDomainName needs FrontDoor HttpApi"]
 
 
 def test_a_custom_domain_without_certificate_is_refused_before_deploying() -> None:
@@ -651,7 +794,7 @@ def test_custom_domain_is_regional_and_maps_its_root_to_the_api_stage() -> None:
     mapping = resources()["CustomDomainMapping"]["Properties"]
     assert mapping["DomainName"] == {"Ref": "CustomDomain"}
     assert mapping["ApiId"] == {"Ref": "HttpApi"}
-    assert mapping["Stage"] == {"Ref": "HttpApi.Stage"}
+    assert mapping["Stage"] == {"Ref": "HttpApiStage"}
     # No ApiMappingKey: https://<domain>/v1/{dataset}, the same paths as the API's own URL.
     assert "ApiMappingKey" not in mapping
 
@@ -687,8 +830,12 @@ def alarms() -> dict[str, dict[str, Any]]:
     return resources("AWS::CloudWatch::Alarm")
 
 
-def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every metric an alarm reads: its single metric, or each MetricStat of its math."""
+def alarm_metrics(alarm: dict[str, Any], stack: Stack | None = None) -> list[dict[str, Any]]:
+    """Every metric an alarm reads: its single metric, or each MetricStat of its math.
+
+    A metric chosen by a condition (Fn::If) is the one ``stack`` (default parameters) picks.
+    """
+    stack = stack or Stack()
     properties = alarm["Properties"]
     if "MetricName" in properties:
         return [
@@ -698,9 +845,15 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
                 "Dimensions": properties.get("Dimensions", []),
             }
         ]
-    return [
-        query["MetricStat"]["Metric"] for query in properties["Metrics"] if "MetricStat" in query
-    ]
+    chosen = []
+    for query in properties["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            if set(metric) == {"Fn::If"}:
+                condition, then, otherwise = metric["Fn::If"]
+                metric = then if stack.condition(condition) else otherwise
+            chosen.append(metric)
+    return chosen
 
 
 def emitted_metrics() -> set[str]:
@@ -734,6 +887,17 @@ def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
     }
 
 
+def test_function_url_adds_a_throttle_alarm_on_the_ingest_function() -> None:
+    assert "IngestThrottleAlarm" not in created_alarms(Stack())
+    assert "IngestThrottleAlarm" in created_alarms(Stack(FrontDoor="FunctionUrl"))
+    stack = Stack(FrontDoor="FunctionUrl")
+    (metric,) = alarm_metrics(alarms()["IngestThrottleAlarm"], stack)
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/Lambda", "Throttles")
+    assert stack.resolve(metric["Dimensions"]) == [
+        {"Name": "FunctionName", "Value": stack.refs["IngestFunction"]}
+    ]
+
+
 @pytest.mark.parametrize("topic", ["", f"arn:aws:sns:{REGION}:{ACCOUNT}:events-api-alarms"])
 def test_alarms_notify_the_topic_only_when_one_is_given(topic: str) -> None:
     stack = Stack(AlarmTopicArn=topic)
@@ -748,18 +912,34 @@ def test_alarms_notify_the_topic_only_when_one_is_given(topic: str) -> None:
         assert properties["TreatMissingData"] == "notBreaching", name
 
 
-def test_api_error_alarm_is_a_5xx_rate_of_this_http_apis_stage() -> None:
+@pytest.mark.parametrize(
+    ("door", "namespace", "names", "dimensions"),
+    [
+        # HTTP APIs publish 5xx and Count (REST APIs: 5XXError), by ApiId and Stage.
+        ("HttpApi", "AWS/ApiGateway", {"5xx", "Count"}, {"ApiId": "HttpApi", "Stage": None}),
+        # Function URLs: Url5xxCount and UrlRequestCount in AWS/Lambda, by FunctionName.
+        (
+            "FunctionUrl",
+            "AWS/Lambda",
+            {"Url5xxCount", "UrlRequestCount"},
+            {"FunctionName": "IngestFunction"},
+        ),
+    ],
+)
+def test_api_error_alarm_is_a_5xx_rate_of_this_front_door(
+    door: str, namespace: str, names: set[str], dimensions: dict[str, str | None]
+) -> None:
     properties = alarms()["ApiErrorRateAlarm"]["Properties"]
-    stack = Stack()
+    stack = Stack(FrontDoor=door)
     by_name = {
-        metric["MetricName"]: metric for metric in alarm_metrics(alarms()["ApiErrorRateAlarm"])
+        metric["MetricName"]: metric
+        for metric in alarm_metrics(alarms()["ApiErrorRateAlarm"], stack)
     }
-    # HTTP APIs publish 5xx and Count (REST APIs: 5XXError), by ApiId and Stage.
-    assert set(by_name) == {"5xx", "Count"}
+    assert set(by_name) == names
+    expected = {k: stack.refs[v] if v else "$default" for k, v in dimensions.items()}
     for metric in by_name.values():
-        assert metric["Namespace"] == "AWS/ApiGateway"
-        dimensions = {d["Name"]: stack.resolve(d["Value"]) for d in metric["Dimensions"]}
-        assert dimensions == {"ApiId": stack.refs["HttpApi"], "Stage": "$default"}
+        assert metric["Namespace"] == namespace
+        assert {d["Name"]: stack.resolve(d["Value"]) for d in metric["Dimensions"]} == expected
     (expression,) = [q for q in properties["Metrics"] if "Expression" in q]
     assert expression["ReturnData"] is True
     assert "100 *" in expression["Expression"]
@@ -881,9 +1061,10 @@ def dashboard_metrics(body: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+@pytest.mark.parametrize("door", ["HttpApi", "FunctionUrl"])
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
-def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str) -> None:
-    body = dashboard(Stack(BufferType=buffer))
+def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str, door: str) -> None:
+    body = dashboard(Stack(BufferType=buffer, FrontDoor=door))
     cells: set[tuple[int, int]] = set()
     for widget in body["widgets"]:
         assert widget["x"] + widget["width"] <= 24
@@ -896,8 +1077,26 @@ def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str) -> N
             assert widget["properties"]["title"]
 
 
-def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
-    rows = dashboard_metrics(dashboard(Stack()))
+@pytest.mark.parametrize(
+    ("door", "front_door_metrics", "absent"),
+    [
+        ("HttpApi", {("AWS/ApiGateway", "Latency"), ("AWS/ApiGateway", "5xx")}, "UrlRequest"),
+        (
+            "FunctionUrl",
+            {
+                ("AWS/Lambda", "UrlRequestLatency"),
+                ("AWS/Lambda", "Url5xxCount"),
+                ("AWS/Lambda", "Throttles"),
+            },
+            "AWS/ApiGateway",
+        ),
+    ],
+)
+def test_dashboard_shows_events_bytes_latency_and_stored_objects(
+    door: str, front_door_metrics: set[tuple[str, str]], absent: str
+) -> None:
+    body = dashboard(Stack(FrontDoor=door))
+    rows = dashboard_metrics(body)
     names = {(row[0], row[1]) for row in rows if isinstance(row[0], str)}
     assert {
         ("EventsApi", "EventsAccepted"),
@@ -905,9 +1104,8 @@ def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
         ("EventsApi", "EventBytesAccepted"),
         ("EventsApi", "StoredObjects"),
         ("EventsApi", "StoredEvents"),
-        ("AWS/ApiGateway", "Latency"),
-        ("AWS/ApiGateway", "5xx"),
-    } <= names
+    } | front_door_metrics <= names
+    assert absent not in json.dumps(body)
     expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
     assert any("RequestsRejected" in expression for expression in expressions)
 

@@ -1,4 +1,9 @@
-"""The HTTP side of the contract: API Gateway (HTTP API, payload 2.0) events in, answers out."""
+"""The HTTP side of the contract: payload 2.0 events in, answers out.
+
+API Gateway HTTP APIs and Lambda function URLs send the same payload format 2.0; only
+``requestContext`` differs (a function URL's holds null ``authorizer`` and
+``authentication`` and a UUID ``requestId``), and this module reads none of the differences.
+"""
 
 from __future__ import annotations
 
