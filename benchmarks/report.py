@@ -174,20 +174,25 @@ def worst_summary(r: dict[str, Any]) -> list[str]:
 
 
 def worst_markdown(worst: list[Any], when: str, r: dict[str, Any]) -> list[str]:
+    from events_api.records import MAX_RECORD_EVENTS, MAX_RECORD_RAW_BYTES
+
     from .worst import WORKLOADS
 
     lines = [WORST_HEADING, ""]
     add = lines.append
     add(
         "What one buffer record can expand to is bounded where records are made "
-        "(`layers/shared/events_api/records.py`: at most 10,000 events and 2 MiB of raw text "
-        "a record), the consumer enriches each record in slices and streams them into gzip "
+        f"(`layers/shared/events_api/records.py`: at most {MAX_RECORD_EVENTS:,} events and "
+        f"{MAX_RECORD_RAW_BYTES / 2**20:g} MiB of raw text a record), the consumer "
+        "enriches each record in slices and streams them into gzip "
         "objects that are cut at a text cap (holding compressed bytes only), so a batch's "
         "memory and time are bounded whatever it holds. Measured by `benchmarks/worst.py`: "
         "records made by the ingest function's own decoder and encoder from 6 MiB requests, "
         "a full Kinesis batch of them (the template's `BatchSize`) as Lambda's Kinesis event "
         "to the real consumer handler in a fresh process (S3 stubbed at botocore's HTTP "
-        "layer), and one 6 MiB gzip request of `{}` to the real ingest handler. Peak RSS is "
+        "layer), and one 6 MiB gzip request of `{}` to the real ingest handler. The third "
+        "workload is not from the issue: events that take the consumer's slowest per-event "
+        "path. Peak RSS is "
         "the whole process's high-water mark (`VmHWM`: interpreter, boto3 and Powertools "
         "included, as Lambda counts memory). Lambda gives a function of M MB M/1,769 of a "
         "vCPU, so the time compared with the Timeout is the invocation's CPU time on this "

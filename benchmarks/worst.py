@@ -42,6 +42,14 @@ WORKLOADS = {
         "6 MiB requests of highly compressible 256 KiB events",
         b'{"message":"' + b"a" * (BIG_EVENT - len(b'{"message":""}')) + b'"}',
     ),
+    # Not in the list: the consumer's slowest path per event (every stored field to
+    # remove, a service that is no string, a timestamp to parse).
+    "stored-fields": (
+        "6 MiB requests of small events carrying every stored field",
+        b'{"_id":1,"_dataset":2,"_service":3,"_namespace":4,"_timestamp":5,"_requestId":6,'
+        b'"_receivedAt":7,"service":{"a":[1,2]},"namespace":[1],'
+        b'"timestamp":"2026-01-02 03:04:05.5-01:30"}',
+    ),
 }
 
 

@@ -34,10 +34,13 @@ VERSION = 1
 _PREFIX = MAGIC + bytes([VERSION])
 _LENGTH = struct.Struct(">I")
 _OVERHEAD = len(_PREFIX) + _LENGTH.size
-#: What one record may expand to (see the module's docstring and docs/performance.md):
-#: a full Kinesis batch of 100 such records takes the consumer about a quarter of its
-#: memory and time, measured by ``make bench``.
-MAX_RECORD_EVENTS = 10_000
+#: What one record may expand to (see the module's docstring). The two bounds cost the
+#: consumer about the same at worst: 5,000 events that take its slowest per-event path
+#: (events carrying stored fields) or 2 MiB of text that takes its slowest per-byte path
+#: (re-encoding such events) are each about 90 ms of CPU here. A full Kinesis batch of 100
+#: of the worst records stays within a third of the consumer's timeout and a tenth of its
+#: memory (``make bench``, item 8 of docs/performance.md).
+MAX_RECORD_EVENTS = 5_000
 MAX_RECORD_RAW_BYTES = 2 * 1024 * 1024
 #: Refuse to inflate a record past this, whatever its frame header claims. Records written
 #: before the bounds above held at most one request's events (a 6 MiB body).
