@@ -173,7 +173,7 @@ def test_a_full_batch_of_the_worst_records_is_stored_whole_in_objects_under_the_
     cap = 1024 * 1024
     monkeypatch.setenv("STORE_OBJECT_MAX_BYTES", str(cap))  # read on the first invocation
     mapping = "KinesisEventSource" if stack.buffer == "kinesis" else "SqsEventSource"
-    blobs, events = worst.buffer_records(workload, batch_size(TEMPLATE_PATH, mapping))
+    blobs, events = worst.buffer_records(workload, batch_size(TEMPLATE_PATH, mapping), stack.buffer)
     assert invoke(consumer, consumer_event(stack.buffer, blobs)) == {"batchItemFailures": []}
     expected: set[bytes] = set()
     for blob in blobs:

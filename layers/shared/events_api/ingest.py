@@ -115,6 +115,7 @@ class IngestService:
         joined: bytes | None = None,
         starts: MutableSequence[int] | None = None,
     ) -> None:
+        bounds = records.bounds(self.settings.buffer_type.value)
         blobs = records.encode(
             meta,
             events,
@@ -122,6 +123,8 @@ class IngestService:
             self.settings.compression_level,
             joined,
             starts,
+            max_events=bounds.events,
+            max_raw_bytes=bounds.raw_bytes,
         )
         entries = [
             Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")
