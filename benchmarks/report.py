@@ -158,12 +158,17 @@ def worst_results(worst: list[Any]) -> dict[str, Any]:
         "consumer_worst_time_fraction": round(max(w.time_fraction for w in consumers), 3),
         "consumer_worst_all_stored": all(w.status == "stored" for w in consumers),
         # The configuration measured: tests/unit/test_template.py holds the template to it.
-        "consumer_worst_batch_records": max(w.records for w in consumers),
         "consumer_worst_memory_mb": consumers[0].memory_mb,
         "consumer_worst_timeout_s": consumers[0].timeout_s,
     }
+    for buffer in ("kinesis", "sqs"):
+        out[f"consumer_worst_batch_records_{buffer}"] = max(
+            (w.records for w in consumers if w.buffer == buffer), default=0
+        )
     for w in worst:
         slug = f"{w.function}_worst_{w.workload.replace('-', '_')}"
+        if w.function == "consumer":
+            slug = f"consumer_worst_{w.buffer}_{w.workload.replace('-', '_')}"
         out[f"{slug}_peak_rss_mb"] = round(w.peak_rss / 2**20, 1)
         out[f"{slug}_peak_rss_fraction"] = round(w.rss_fraction, 3)
         out[f"{slug}_cpu_s"] = round(w.cpu_s, 2)
@@ -185,20 +190,26 @@ def worst_summary(r: dict[str, Any]) -> list[str]:
 
 
 def worst_markdown(worst: list[Any], when: str, r: dict[str, Any]) -> list[str]:
+    from events_api.records import MAX_RECORD_EVENTS, MAX_RECORD_RAW_BYTES
+
     from .worst import WORKLOADS
 
     lines = [WORST_HEADING, ""]
     add = lines.append
     add(
         "What one buffer record can expand to is bounded where records are made "
-        "(`layers/shared/events_api/records.py`: at most 10,000 events and 2 MiB of raw text "
-        "a record), the consumer enriches each record in slices and streams them into gzip "
+        f"(`layers/shared/events_api/records.py`: at most {MAX_RECORD_EVENTS:,} events and "
+        f"{MAX_RECORD_RAW_BYTES / 2**20:g} MiB of raw text a record), the consumer "
+        "enriches each record in slices and streams them into gzip "
         "objects that are cut at a text cap (holding compressed bytes only), so a batch's "
         "memory and time are bounded whatever it holds. Measured by `benchmarks/worst.py`: "
         "records made by the ingest function's own decoder and encoder from 6 MiB requests, "
-        "a full Kinesis batch of them (the template's `BatchSize`) as Lambda's Kinesis event "
-        "to the real consumer handler in a fresh process (S3 stubbed at botocore's HTTP "
-        "layer), and one 6 MiB gzip request of `{}` to the real ingest handler. Peak RSS is "
+        "a full batch of them (the template's `BatchSize`: 100 Kinesis records, 10 SQS "
+        "messages, whose records may hold ten times the events) as Lambda's Kinesis or SQS "
+        "event to the real consumer handler in a fresh process (S3 stubbed at botocore's HTTP "
+        "layer), and one 6 MiB gzip request of `{}` to the real ingest handler. The third "
+        "workload is not from the issue: events that take the consumer's slowest per-event "
+        "path. Peak RSS is "
         "the whole process's high-water mark (`VmHWM`: interpreter, boto3 and Powertools "
         "included, as Lambda counts memory). Lambda gives a function of M MB M/1,769 of a "
         "vCPU, so the time compared with the Timeout is the invocation's CPU time on this "
@@ -212,7 +223,8 @@ def worst_markdown(worst: list[Any], when: str, r: dict[str, Any]) -> list[str]:
     add("|---|---|---|---|---|---|---|---|---|---|---|")
     for w in worst:
         add(
-            f"| {w.function} ({w.memory_mb} MB, {w.timeout_s} s) | {WORKLOADS[w.workload][0]} | "
+            f"| {w.function}{f', {w.buffer}' if w.function == 'consumer' else ''} "
+            f"({w.memory_mb} MB, {w.timeout_s} s) | {WORKLOADS[w.workload][0]} | "
             f"{w.records or '-'} | {w.events:,} | {w.status} | "
             + (f"{w.objects} ({w.largest_object / 1e6:.2f} MB) | " if w.objects else "- | ")
             + f"{w.peak_rss / 2**20:.0f} MiB | {w.rss_fraction:.1%} | {w.cpu_s:.2f} s | "

@@ -216,7 +216,7 @@ def only_worst() -> int:
     start = text.find(report.WORST_HEADING)
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + text[end + 1 :]
+        text = text[:start] + section + "\n" + text[end + 1 :]
     else:
         anchor = text.index("## Optimisations")
         text = text[:anchor] + section + "\n" + text[anchor:]

@@ -5,7 +5,8 @@ encoder, its record size), from 6 MiB requests whose events expand the most in t
 consumer: ``{}`` (two million events a request) and highly compressible 256 KiB events (a
 few KB of record for 6 MiB of text). A full Kinesis batch of them (the template's
 BatchSize) goes, as Lambda's Kinesis event, to the real consumer handler in a fresh child
-process, S3 stubbed at botocore's HTTP layer; the ingest handler gets one 6 MiB gzip
+process (and a full SQS batch, whose records may hold more: see
+``records.bounds``), S3 stubbed at botocore's HTTP layer; the ingest handler gets one 6 MiB gzip
 request of ``{}``. Each child reports its peak RSS (VmHWM: the whole process, as Lambda
 counts memory) and the CPU and wall time of the invocation. Lambda gives a function
 of M MB M/1769 of a vCPU, so the time compared with the Timeout is the CPU time divided by
@@ -42,6 +43,14 @@ WORKLOADS = {
         "6 MiB requests of highly compressible 256 KiB events",
         b'{"message":"' + b"a" * (BIG_EVENT - len(b'{"message":""}')) + b'"}',
     ),
+    # Not in the issue's list: the consumer's slowest path per event (every stored field to
+    # remove, a service that is no string, a timestamp to parse).
+    "stored-fields": (
+        "6 MiB requests of small events carrying every stored field",
+        b'{"_id":1,"_dataset":2,"_service":3,"_namespace":4,"_timestamp":5,"_requestId":6,'
+        b'"_receivedAt":7,"service":{"a":[1,2]},"namespace":[1],'
+        b'"timestamp":"2026-01-02 03:04:05.5-01:30"}',
+    ),
 }
 
 
@@ -51,11 +60,14 @@ def request_body(event: bytes) -> bytes:
     return b"[" + b",".join([event] * count) + b"]"
 
 
-def buffer_records(workload: str, wanted: int) -> tuple[list[bytes], int]:
+def buffer_records(workload: str, wanted: int, buffer: str = "kinesis") -> tuple[list[bytes], int]:
     """``wanted`` records as ingest writes them for successive requests; and their events."""
     from events_api import batch, records
-    from events_api.publishers import KinesisPublisher
+    from events_api.publishers import KinesisPublisher, SqsPublisher
     from events_api.settings import AWS_MAX_RECORD_BYTES
+
+    publisher = KinesisPublisher if buffer == "kinesis" else SqsPublisher
+    bounds = records.bounds(buffer)
 
     body = request_body(WORKLOADS[workload][1])
     decoded = batch.parse_json(body)
@@ -67,16 +79,49 @@ def buffer_records(workload: str, wanted: int) -> tuple[list[bytes], int]:
         blobs = records.encode(
             meta,
             decoded.events,
-            AWS_MAX_RECORD_BYTES - KinesisPublisher.record_overhead,
+            AWS_MAX_RECORD_BYTES - publisher.record_overhead,
             1,
             decoded.joined,
             decoded.starts,
+            max_events=bounds.events,
+            max_raw_bytes=bounds.raw_bytes,
         )
         for blob in blobs[: wanted - len(out)]:
             out.append(blob)
             events += records.decode(blob).event_ends().__len__()
         n += 1
     return out, events
+
+
+def sqs_event(blobs: list[bytes]) -> dict[str, Any]:
+    """What Lambda's SQS event source mapping delivers for these messages."""
+    import base64
+
+    from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+
+    return {
+        "Records": [
+            {
+                "messageId": f"00000000-0000-4000-8000-{n:012d}",
+                "receiptHandle": f"handle-{n}",
+                "body": SQS_BODY,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {
+                    SQS_ATTRIBUTE: {
+                        "binaryValue": base64.b64encode(blob).decode(),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": "Binary",
+                    }
+                },
+                "md5OfBody": "0",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events-bench",
+                "awsRegion": "us-east-1",
+            }
+            for n, blob in enumerate(blobs)
+        ]
+    }
 
 
 def unchunk(body: bytes) -> bytes:
@@ -161,6 +206,7 @@ def ingest_child(workload: str) -> dict[str, Any]:
 @dataclass
 class WorstResult:
     function: str  # "consumer" or "ingest"
+    buffer: str
     workload: str
     records: int
     events: int
@@ -203,22 +249,24 @@ def _run_child(*args: str) -> dict[str, Any]:
     return row
 
 
-def measure_consumer(workload: str) -> WorstResult:
+def measure_consumer(workload: str, buffer: str = "kinesis") -> WorstResult:
     from events_api_cli.template_limits import batch_size, function_limits
 
     from .consumer import kinesis_event
 
     limits = function_limits(TEMPLATE, "ConsumerFunction")
-    size = batch_size(TEMPLATE, "KinesisEventSource")
-    blobs, events = buffer_records(workload, size)
+    size = batch_size(TEMPLATE, "KinesisEventSource" if buffer == "kinesis" else "SqsEventSource")
+    blobs, events = buffer_records(workload, size, buffer)
+    event = kinesis_event(blobs) if buffer == "kinesis" else sqs_event(blobs)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        handle.write(json.dumps(kinesis_event(blobs)).encode())
+        handle.write(json.dumps(event).encode())
     try:
         row = _run_child("consumer", workload, handle.name)
     finally:
         os.unlink(handle.name)
     return WorstResult(
         function="consumer",
+        buffer=buffer,
         workload=workload,
         records=len(blobs),
         events=events,
@@ -241,6 +289,7 @@ def measure_ingest(workload: str) -> WorstResult:
     row = _run_child("ingest", workload)
     return WorstResult(
         function="ingest",
+        buffer="kinesis",
         workload=workload,
         records=0,
         events=len(request_body(WORKLOADS[workload][1])) // (len(WORKLOADS[workload][1]) + 1),
@@ -277,7 +326,9 @@ def billing_6mib() -> dict[str, float]:
 
 
 def measure() -> list[WorstResult]:
-    results = [measure_consumer(name) for name in WORKLOADS]
+    results = [
+        measure_consumer(name, buffer) for buffer in ("kinesis", "sqs") for name in WORKLOADS
+    ]
     results.append(measure_ingest("empty-objects"))
     return results
 

@@ -13,7 +13,9 @@ parent:
   the invocation fails, as Lambda's "Runtime exited with error: signal: killed";
 - kills the worker when the invocation outlasts Timeout ("Task timed out after ...").
 
-A killed worker is replaced at the next invocation (a cold start, as in AWS). The worker
+One worker per function, so invocations of one function are serialised (moto's Kinesis
+can lose a record to two concurrent PutRecords) while the two functions run side by side,
+as in AWS. A killed worker is replaced at the next invocation (a cold start). The worker
 inherits the environment (the local AWS endpoint, the functions' variables) and stdout and
 stderr, so the handlers log where they did in-process. Requests and answers travel on two
 pipes as frames: a 4-byte big-endian length, then the bytes.

@@ -230,7 +230,7 @@ def test_six_mib_gzip_batch_is_accepted_in_few_buffer_records(ingest, stack) -> 
     assert response["statusCode"] == 202
     blobs = stack.buffered()
     # As few as the bound on events per record allows (the bytes fit in one).
-    assert len(blobs) == -(-len(events) // records.MAX_RECORD_EVENTS)
+    assert len(blobs) == -(-len(events) // records.bounds(stack.buffer).events)
     assert [e for blob in blobs for e in records.decode(blob).events()] == events
 
 

@@ -139,3 +139,14 @@ def test_slices_keep_every_event_and_its_ordinal() -> None:
     assert [s.first for s in slices] == [0, 8, 16, 24]
     assert all(s.event_ends() == records.line_ends(s.payload) for s in slices)
     assert list(decoded.slices(max_events=100, max_bytes=1 << 20)) == [decoded]
+
+
+def test_a_consumer_batch_holds_the_same_budget_on_either_buffer() -> None:
+    for buffer, per_batch in records.CONSUMER_BATCH_RECORDS.items():
+        bounds = records.bounds(buffer)
+        assert bounds.events * per_batch == records.BATCH_MAX_EVENTS
+        assert bounds.raw_bytes * per_batch <= records.BATCH_MAX_RAW_BYTES
+        assert bounds.raw_bytes <= records.MAX_PAYLOAD_BYTES  # the consumer can decode them
+    sqs = records.bounds("sqs")
+    blobs = records.encode(META, [b"{}"] * 120_000, 1_000_000, max_events=sqs.events)
+    assert [len(records.decode(b).event_ends()) for b in blobs] == [40_000] * 3

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from events_api import http_api, observability
+from events_api import http_api, observability, records
 from events_api import settings as settings_module
 from events_api.settings import BufferType, ConsumerSettings, IngestSettings
 from tests.unit.sam_template import (
@@ -490,9 +490,11 @@ def test_the_consumer_is_configured_as_its_worst_batch_was_measured() -> None:
     # make bench (item 9) sized a full batch of the worst records against this memory and
     # timeout: a larger batch or a smaller function needs the measurement again.
     results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
-    kinesis = resources()["KinesisEventSource"]["Properties"]["BatchSize"]
-    sqs = resources()["SqsEventSource"]["Properties"]["BatchSize"]
-    assert max(kinesis, sqs) <= results["consumer_worst_batch_records"]
+    for buffer, mapping in (("kinesis", "KinesisEventSource"), ("sqs", "SqsEventSource")):
+        size = resources()[mapping]["Properties"]["BatchSize"]
+        # The record bounds share a batch's budget among this many records.
+        assert size == records.CONSUMER_BATCH_RECORDS[buffer]
+        assert size <= results[f"consumer_worst_batch_records_{buffer}"]
     assert (
         function_property("ConsumerFunction", "MemorySize") == results["consumer_worst_memory_mb"]
     )

@@ -137,6 +137,7 @@ def buffer_events(
     starts: MutableSequence[int] | None = None,
 ) -> None:
     """Pack accepted events into buffer records and deliver every one, or raise 503."""
+    bounds = records.bounds(settings.buffer_type.value)
     blobs = records.encode(
         meta,
         events,
@@ -144,6 +145,8 @@ def buffer_events(
         settings.compression_level,
         joined,
         starts,
+        max_events=bounds.events,
+        max_raw_bytes=bounds.raw_bytes,
     )
     entries = [
         Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")

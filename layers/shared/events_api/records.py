@@ -8,11 +8,11 @@ One owner for both directions, so the two sides cannot drift. A record is::
     payload: one zstd frame of the events' raw JSON text joined by b"\\n"
 
 A request's accepted events are packed into as few records as the buffer's size limit
-allows, within two bounds on what one record expands to: at most ``MAX_RECORD_EVENTS``
-events and ``MAX_RECORD_RAW_BYTES`` of raw text. Compression alone would let a few KB
-carry a whole request (6 MiB of ``{}`` is two million events), and the consumer's work
-and memory grow with events and raw bytes, not with record bytes: these bounds are what
-keep a full batch of the worst records within the consumer's memory and time.
+allows, within two bounds on what one record expands to: at most ``bounds(buffer)``
+events and raw text, a consumer batch's budget shared among its records. Compression
+alone would let a few KB carry a whole request (6 MiB of ``{}`` is two million events),
+and the consumer's work and memory grow with events and raw bytes, not with record
+bytes: these bounds keep a full batch of the worst records within its memory and time.
 ``first`` is the ordinal (among the request's accepted events) of the record's first
 event, so ``_id`` = request id + ordinal is unique and stable across retries.
 """
@@ -34,14 +34,42 @@ VERSION = 1
 _PREFIX = MAGIC + bytes([VERSION])
 _LENGTH = struct.Struct(">I")
 _OVERHEAD = len(_PREFIX) + _LENGTH.size
-#: What one record may expand to (see the module's docstring and docs/performance.md):
-#: a full Kinesis batch of 100 such records takes the consumer about a quarter of its
-#: memory and time, measured by ``make bench``.
-MAX_RECORD_EVENTS = 10_000
-MAX_RECORD_RAW_BYTES = 2 * 1024 * 1024
 #: Refuse to inflate a record past this, whatever its frame header claims. Records written
-#: before the bounds above held at most one request's events (a 6 MiB body).
+#: before the bounds below held at most one request's events (a 6 MiB body).
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
+#: What one consumer invocation is sized for: a full batch holds at most this many events
+#: and this much raw text, whatever its records hold. Events on the consumer's slowest
+#: per-event path (carrying stored fields) and raw text on its slowest per-byte path
+#: (re-encoding such events) cost about the same at these bounds, and a batch of the worst
+#: records stays within a third of the consumer's timeout and a tenth of its memory
+#: (``make bench``, item 8 of docs/performance.md).
+BATCH_MAX_EVENTS = 500_000
+BATCH_MAX_RAW_BYTES = 200 * 1024 * 1024
+#: Records per consumer invocation for each buffer: the BatchSize of its event source
+#: mapping in template.yaml (tests/unit/test_template.py holds them equal).
+CONSUMER_BATCH_RECORDS = {"kinesis": 100, "sqs": 10}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBounds:
+    """What one record may expand to: events, and raw text (events joined by newlines)."""
+
+    events: int
+    raw_bytes: int
+
+
+def bounds(buffer: str) -> RecordBounds:
+    """A batch's share for one record on ``buffer``: SQS batches hold a tenth of the
+    records Kinesis batches do, so its records may hold ten times the events."""
+    per_batch = CONSUMER_BATCH_RECORDS[buffer]
+    return RecordBounds(
+        BATCH_MAX_EVENTS // per_batch, min(BATCH_MAX_RAW_BYTES // per_batch, MAX_PAYLOAD_BYTES)
+    )
+
+
+#: The tighter bounds (Kinesis): the default for callers that do not name a buffer.
+MAX_RECORD_EVENTS = bounds("kinesis").events
+MAX_RECORD_RAW_BYTES = bounds("kinesis").raw_bytes
 #: Aim a little under the limit when splitting, so one split is usually enough.
 _SPLIT_TARGET = 0.85
 #: Planned parts aim this full, going by the sample's (low) estimate of the ratio.
