@@ -68,9 +68,12 @@ reliability: $(STAMP) ## Long reliability suites, fuzz and checkov; writes docs/
 	$(BIN)/python -m tests.reliability.report; \
 	exit $$status
 
-fuzz: $(STAMP) ## atheris fuzz of the body decoder for FUZZ_SECONDS (60) seconds
+fuzz: $(STAMP) ## atheris fuzz of the body decoder, then of OTLP decoding, FUZZ_SECONDS (60) each
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet "atheris>=2.3"
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python fuzz/run.py
+	status=0; \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python fuzz/run.py body || status=1; \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python fuzz/run.py otlp || status=1; \
+	exit $$status
 
 $(CHECKOV): scripts/find-python
 	$(PYTHON) -m venv $(CHECKOV_VENV)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -53,6 +54,31 @@ def ingest_chart(path: Path, mb_per_s: dict[str, dict[str, float]]) -> None:
     axes.set_ylabel("MB/s of events per core (CPU time)")
     axes.set_title("Ingest handler throughput by batch size")
     axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def size_cost_chart(path: Path, chart: dict[str, Any]) -> None:
+    """Lines: $/GB against the raw bytes of one request (both log scales), one line per
+    front door (best buffer) and per alternative."""
+    figure, axes = plt.subplots(figsize=(8, 4.6), dpi=110)
+    xs = chart["bytes"]
+    styles = chart.get("styles", {})
+    for label, values in chart["series"].items():
+        axes.plot(xs, values, marker="o", label=label, **styles.get(label, {}))
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xticks(
+        xs, [f"{name}\n({size:,} B)" for name, size in zip(chart["names"], xs, strict=True)]
+    )
+    axes.minorticks_off()
+    axes.tick_params(axis="x", labelsize=7)
+    axes.set_xlabel("raw events per request")
+    axes.set_ylabel("$ per GB ingested (log scale)")
+    axes.set_title(f"All-in cost per GB by request size at {chart['volume']}")
+    axes.grid(True, which="major", linestyle=":", linewidth=0.5)
+    axes.legend(fontsize=7, loc="upper right")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

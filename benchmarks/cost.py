@@ -52,6 +52,21 @@ PRICES: dict[str, Price] = {
         "2026-11-26",
         True,
     ),
+    "api_gateway_http_requests_over_300m": Price(
+        0.90,
+        "$ per million HTTP API requests beyond 300 M a month",
+        "third-party guides quoting aws.amazon.com/api-gateway/pricing (amnic.com, "
+        "apigatewaycost.com)",
+        "2026-11-29",
+        False,
+    ),
+    "lambda_function_url": Price(
+        0.0,
+        "no charge of its own: the function's requests and duration only",
+        "docs.aws.amazon.com/lambda (function URLs); aws.amazon.com/lambda/pricing",
+        "2026-11-29",
+        True,
+    ),
     "lambda_requests": Price(
         0.20, "$ per million requests", "aws.amazon.com/lambda/pricing", "2026-11-26", True
     ),
@@ -83,7 +98,25 @@ PRICES: dict[str, Price] = {
         "2026-11-26",
         False,
     ),
+    "datadog_logs_ingest_gb": Price(
+        0.10,
+        "$ per GB of logs ingested (list; indexing is billed on top, per million events)",
+        "Datadog's documented starting price as quoted by doit.com and michaelscodingspot.com",
+        "2026-11-29",
+        False,
+    ),
+    "datadog_logs_index_million": Price(
+        1.70,
+        "$ per million log events indexed, 15-day retention, annual commitment",
+        "doit.com 'Datadog pricing explained' (list price as quoted)",
+        "2026-11-29",
+        False,
+    ),
 }
+
+#: Firehose meters every record rounded up to the next 5 KB.
+FIREHOSE_RECORD_ROUNDING = 5 * 1024
+FRONT_DOORS = ("HttpApi", "FunctionUrl")
 
 #: Lambda gives a function one full vCPU at 1,769 MB, and a proportional share below.
 LAMBDA_FULL_CPU_MB = 1769
@@ -116,6 +149,17 @@ class Workload:
     consumer_raw_bytes_per_invocation: int = 20 * 1024 * 1024
     #: Assumption: peak write rate over the daily average, for sizing provisioned shards.
     peak_factor: float = 3.0
+    #: The template's event source mappings: records per consumer batch, and how long the
+    #: Kinesis mapping waits to fill one (MaximumBatchingWindowInSeconds).
+    kinesis_batch_size: int = 100
+    kinesis_batching_window_seconds: float = 5.0
+    sqs_batch_size: int = 10
+    #: Assumption: the SQS mapping has no batching window, so a batch holds what arrived
+    #: within about this long (Lambda's pollers return as soon as messages are there).
+    sqs_fill_seconds: float = 1.0
+    #: On-demand streams start with 4 shards' write capacity (4 MB/s); each shard is a
+    #: separate stream of consumer batches.
+    on_demand_shards: int = 4
 
 
 def lambda_seconds(cpu_seconds: float, memory_mb: int) -> float:
@@ -124,13 +168,33 @@ def lambda_seconds(cpu_seconds: float, memory_mb: int) -> float:
 
 
 def lambda_cost(invocations: float, seconds_each: float, memory_mb: int) -> float:
-    gb_seconds = invocations * seconds_each * memory_mb / 1024
+    """Requests plus duration, billed in whole milliseconds (rounded up) per invocation."""
+    billed = math.ceil(round(seconds_each * 1000, 6)) / 1000
+    gb_seconds = invocations * billed * memory_mb / 1024
     return invocations * price("lambda_requests") / 1e6 + gb_seconds * price("lambda_arm_gb_second")
 
 
 def api_gateway_units(wire_bytes: int) -> int:
     """HTTP APIs meter each request in 512 KB increments."""
     return max(1, math.ceil(wire_bytes / (512 * 1024)))
+
+
+def api_gateway_cost(metered_requests_per_month: float) -> float:
+    """HTTP API requests a month: $1.00 per million up to 300 M, $0.90 beyond."""
+    first = min(metered_requests_per_month, 300e6)
+    rest = metered_requests_per_month - first
+    return (
+        first * price("api_gateway_http_requests")
+        + rest * price("api_gateway_http_requests_over_300m")
+    ) / 1e6
+
+
+def records_per_batch(
+    limit: int, payload_records: float, records_per_s: float, fill_seconds: float
+) -> float:
+    """Records in one consumer invocation: the batch size, what fits Lambda's payload, or
+    what arrives while the batch fills, whichever is least (at least one)."""
+    return max(1.0, min(float(limit), payload_records, records_per_s * fill_seconds))
 
 
 def provisioned_shards(buffer_bytes_per_s: float, records_per_s: float) -> int:
@@ -153,26 +217,50 @@ class Breakdown:
         return self.total_monthly / (self.gb_per_day * DAYS_PER_MONTH)
 
 
-def monthly_cost(work: Workload, mode: str, gb_per_day: float) -> Breakdown:
+def monthly_cost(
+    work: Workload, mode: str, gb_per_day: float, front_door: str = "HttpApi"
+) -> Breakdown:
     """Dollars per month for ``gb_per_day`` of raw events, by line item."""
     requests = gb_per_day * GB * DAYS_PER_MONTH / work.request_raw_bytes  # per month
     seconds = DAYS_PER_MONTH * 86_400
     buffer = "kinesis" if mode.startswith("kinesis") else "sqs"
     calls = 1 if buffer == "kinesis" else work.sqs_calls
     out = Breakdown(mode, gb_per_day)
-    out.monthly["API Gateway"] = (
-        requests * api_gateway_units(work.request_wire_bytes) * price("api_gateway_http_requests")
-    ) / 1e6
+    if front_door == "HttpApi":
+        units = api_gateway_units(work.request_wire_bytes)
+        out.monthly["API Gateway"] = api_gateway_cost(requests * units)
+    elif front_door != "FunctionUrl":
+        raise ValueError(f"unknown front door {front_door!r}")
     ingest_seconds = (
         lambda_seconds(work.ingest_cpu_seconds[buffer], work.ingest_memory_mb)
         + calls * work.network_seconds_per_call
     )
     out.monthly["Lambda ingest"] = lambda_cost(requests, ingest_seconds, work.ingest_memory_mb)
     raw_per_month = requests * work.request_raw_bytes
-    invocations = raw_per_month / work.consumer_raw_bytes_per_invocation
+    records = requests * work.records
+    raw_per_record = work.request_raw_bytes / work.records
+    payload_records = work.consumer_raw_bytes_per_invocation / raw_per_record
+    if mode == "kinesis provisioned":
+        peak_bytes = requests * work.buffer_bytes / seconds * work.peak_factor
+        peak_records = records / seconds * work.peak_factor
+        shards = provisioned_shards(peak_bytes, peak_records)
+    else:
+        shards = work.on_demand_shards
+    if buffer == "kinesis":
+        per_batch = records_per_batch(
+            work.kinesis_batch_size,
+            payload_records,
+            records / seconds / shards,
+            work.kinesis_batching_window_seconds,
+        )
+    else:
+        per_batch = records_per_batch(
+            work.sqs_batch_size, payload_records, records / seconds, work.sqs_fill_seconds
+        )
+    invocations = records / per_batch
     consumer_seconds = (
         lambda_seconds(
-            work.consumer_cpu_seconds_per_raw_byte * work.consumer_raw_bytes_per_invocation,
+            work.consumer_cpu_seconds_per_raw_byte * raw_per_record * per_batch,
             work.consumer_memory_mb,
         )
         + work.network_seconds_per_call
@@ -180,6 +268,7 @@ def monthly_cost(work: Workload, mode: str, gb_per_day: float) -> Breakdown:
     out.monthly["Lambda consumer"] = lambda_cost(
         invocations, consumer_seconds, work.consumer_memory_mb
     )
+    # One object per batch (one dataset and hour per batch).
     out.monthly["S3 PUT"] = invocations * price("s3_put") / 1000
     out.monthly["S3 storage (1 month)"] = (
         raw_per_month / work.stored_ratio / GB * price("s3_storage_gb_month")
@@ -193,29 +282,38 @@ def monthly_cost(work: Workload, mode: str, gb_per_day: float) -> Breakdown:
         out.monthly["Kinesis data in"] = written_gb * price("kinesis_on_demand_gb_in")
         out.monthly["Kinesis data out"] = buffer_gb * price("kinesis_on_demand_gb_out")
     elif mode == "kinesis provisioned":
-        peak_bytes = requests * work.buffer_bytes / seconds * work.peak_factor
-        peak_records = requests * work.records / seconds * work.peak_factor
-        shards = provisioned_shards(peak_bytes, peak_records)
         out.monthly["Kinesis shard-hours"] = shards * HOURS_PER_MONTH * price("kinesis_shard_hour")
         out.monthly["Kinesis PUT units"] = (
             requests * work.kinesis_put_units * price("kinesis_put_units") / 1e6
         )
     elif mode == "sqs":
-        # Send and receive move the same bytes (each billed per 64 KB); one delete call per
-        # received batch; Lambda's five pollers long-poll (20 s) an idle queue all month.
-        receive = requests * work.sqs_send_chunks
+        # Each call is billed per 64 KB of its payload: sends as counted; each receive of a
+        # batch moves the same bytes in chunks of its own; one delete call per batch;
+        # Lambda's five pollers long-poll (20 s) an idle queue all month.
+        sent = requests * work.sqs_send_chunks
+        batch_bytes = work.buffer_bytes / work.records * per_batch
+        receive = invocations * max(1, math.ceil(batch_bytes / (64 * 1024)))
         deletes = invocations
         idle_polls = 5 * 3 * 60 * 24 * DAYS_PER_MONTH
-        total = requests * work.sqs_send_chunks + receive + deletes + idle_polls
+        total = sent + receive + deletes + idle_polls
         out.monthly["SQS requests"] = total * price("sqs_requests") / 1e6
     else:
         raise ValueError(f"unknown mode {mode!r}")
     return out
 
 
-def firehose_per_gb() -> float:
-    """Firehose Direct PUT list price per GB ingested (records of 5 KB or more)."""
-    return price("firehose_gb")
+def firehose_per_gb(record_bytes: float | None = None) -> float:
+    """Firehose Direct PUT list price per GB ingested, with each record of ``record_bytes``
+    rounded up to the next 5 KB (None: records of 5 KB or more, the bare list price)."""
+    if record_bytes is None:
+        return price("firehose_gb")
+    billed = math.ceil(record_bytes / FIREHOSE_RECORD_ROUNDING) * FIREHOSE_RECORD_ROUNDING
+    return price("firehose_gb") * billed / record_bytes
+
+
+def datadog_per_gb() -> float:
+    """Datadog's list price for ingesting a GB of logs (indexing them is extra)."""
+    return price("datadog_logs_ingest_gb")
 
 
 MODES = ("kinesis on-demand", "kinesis provisioned", "sqs")
@@ -227,3 +325,15 @@ def table(work: Workload) -> dict[str, dict[str, Breakdown]]:
         volume: {mode: monthly_cost(work, mode, gb) for mode in MODES}
         for volume, gb in VOLUMES.items()
     }
+
+
+def door_table(work: Workload, gb_per_day: float) -> dict[str, dict[str, Breakdown]]:
+    """Front door -> buffer mode -> the month at ``gb_per_day``."""
+    return {
+        door: {mode: monthly_cost(work, mode, gb_per_day, door) for mode in MODES}
+        for door in FRONT_DOORS
+    }
+
+
+def best(row: dict[str, Breakdown]) -> Breakdown:
+    return min(row.values(), key=lambda b: b.per_gb)

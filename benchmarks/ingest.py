@@ -149,10 +149,12 @@ class Harness:
         self.stub = stubs.StubAws(key_document=key_document).install()
         self.context = lambdas.LambdaContext()
         self.handlers: dict[str, Any] = {}
+        self.services: dict[str, Any] = {}
         for buffer in ("kinesis", "sqs"):
             lambdas.set_env(buffer)
             module = lambdas.load_function("ingest", tag=f"_{buffer}")
-            module.service()  # settings are read on first use: pin each module's buffer
+            # Settings are read on first use: this pins each module's buffer.
+            self.services[buffer] = module.service()
             self.handlers[buffer] = module.lambda_handler
         lambdas.set_env("kinesis")
         from events_api import aws_clients

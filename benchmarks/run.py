@@ -26,18 +26,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-e2e", action="store_true", help="leave out item 7")
     parser.add_argument(
         "--only",
-        choices=("query",),
-        help="run one workload and update its part of results.json and docs/performance.md",
+        choices=("query", "worst"),
+        help=(
+            "run one workload (query: item 10; worst: item 9) and update its part of "
+            "results.json and docs/performance.md"
+        ),
     )
     args = parser.parse_args(argv)
     if args.only == "query":
         return run_query(quick=args.quick)
+    if args.only == "worst":
+        return only_worst()
     rounds = 3 if args.quick else 13
     started = time.monotonic()
 
     from events_api.keys import KeyRecord, generate_key
 
-    from . import charts, consumer, cost, data, e2e, ingest, memory, report
+    from . import charts, consumer, cost, data, e2e, ingest, memory, report, size_report, sizes
     from .coldstart import measure as cold_measure
 
     log("generating batches")
@@ -53,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         ingest_results.append(ingest.measure_cpu(harness, case, rounds))
         log(f"   {case.name}: {ingest_results[-1].seconds}")
         billing.extend(ingest.measure_billing(harness, case))
+
+    log("8. request sizes producers send, through both front doors")
+    size_results = []
+    size_billing: dict[str, dict[str, Any]] = {}
+    for case in sizes.size_cases():
+        size_results.append(sizes.measure(harness, case, rounds))
+        size_billing[case.name] = {b.buffer: b for b in ingest.measure_billing(harness, case)}
+        log(f"   {case.name}: {size_results[-1].seconds}")
     harness.stub.uninstall()
 
     log("3. consumer events/s")
@@ -62,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     log("4. cold start (fresh processes)")
     cold_events = report.cold_start_events(batches[0], key)
     cold = cold_measure(cold_events, key_document, runs=5 if args.quick else 21)
+
+    log("4b. OTLP decode + flatten throughput, and the ingest cold start with and without OTLP")
+    from . import otlp
+
+    otlp_results, otlp_section = otlp.run(args.quick)
 
     log("5. peak RSS")
     rss = {
@@ -91,6 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         stored_ratio=stored_ratio,
     )
     costs = cost.table(workload)
+    size_workloads = {
+        r.case: {
+            door: sizes.workload(r, size_billing[r.case], door, consumer_result, stored_ratio)
+            for door in cost.FRONT_DOORS
+        }
+        for r in size_results
+    }
+    size_costs = {
+        volume: {
+            name: {door: cost.door_table(work, gb)[door] for door, work in by_door.items()}
+            for name, by_door in size_workloads.items()
+        }
+        for volume, gb in cost.VOLUMES.items()
+    }
 
     e2e_results: list[Any] = []
     e2e_note = ""
@@ -108,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:  # report, do not fail the whole run
                     e2e_note = f"{buffer} run failed: {exc}"
                     log(e2e_note)
+
+    log("8. worst batches against the functions' memory and timeout")
+    from . import worst
+
+    worst_results = worst.measure()
 
     log("writing results, charts and docs/performance.md")
     DOCS.mkdir(exist_ok=True)
@@ -127,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             for r in ingest_results
         },
     )
+    charts.size_cost_chart(
+        DOCS / "perf-cost-per-gb-by-request-size.png",
+        size_report.size_chart_series(size_results, size_costs[size_report.SIZE_VOLUME]),
+    )
     context = report.Context(
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         quick=args.quick,
@@ -142,11 +183,17 @@ def main(argv: list[str] | None = None) -> int:
         costs=costs,
         e2e=e2e_results,
         e2e_note=e2e_note,
+        sizes=size_results,
+        size_billing=size_billing,
+        size_workloads=size_workloads,
+        size_costs=size_costs,
         seconds=time.monotonic() - started,
+        worst=worst_results,
     )
     results = report.results(context)
+    results["otlp"] = otlp_results
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    (DOCS / "performance.md").write_text(report.markdown(context, results))
+    (DOCS / "performance.md").write_text(report.markdown(context, results) + "\n" + otlp_section)
     run_query(quick=args.quick)
     log(f"done in {time.monotonic() - started:.0f} s")
     for name in report.HEADLINE:
@@ -159,7 +206,7 @@ def run_query(*, quick: bool = False) -> int:
     section of docs/performance.md."""
     from . import query
 
-    log("8. queries: compacted Parquet against raw NDJSON")
+    log("10. queries: compacted Parquet against raw NDJSON")
     measured = query.measure(objects_per_hour=40 if quick else 120)
     figures = query.results(measured)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -167,6 +214,37 @@ def run_query(*, quick: bool = False) -> int:
     DOCS.mkdir(exist_ok=True)
     query.write_section(DOCS / "performance.md", query.markdown(measured))
     for name in ("query_bytes_ratio", "query_cost_hour_parquet_1tb_day"):
+        log(f"   {name} = {figures[name]}")
+    return 0
+
+
+def only_worst() -> int:
+    """Item 9 alone: its keys merged into results.json, its section and summary rows
+    replaced in docs/performance.md (the other items keep the figures of their last run)."""
+    from . import report, worst
+
+    log("9. worst batches against the functions' memory and timeout")
+    measured = worst.measure()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures = {**report.worst_results(measured), **worst.billing_6mib()}
+    results.update({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    page = (DOCS / "performance.md").read_text()
+    lines = [line for line in page.splitlines() if not line.startswith("| 9 |")]
+    summary_end = next(n for n, line in enumerate(lines) if line.startswith("Reproduce:")) - 1
+    lines[summary_end:summary_end] = report.worst_summary(figures)
+    text = "\n".join(lines) + "\n"
+    section = "\n".join(report.worst_markdown(measured, when, figures))
+    start = text.find(report.WORST_HEADING)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + "\n" + text[end + 1 :]
+    else:
+        anchor = text.index("## Optimisations")
+        text = text[:anchor] + section + "\n" + text[anchor:]
+    (DOCS / "performance.md").write_text(text)
+    for name in ("consumer_worst_peak_rss_fraction", "consumer_worst_time_fraction"):
         log(f"   {name} = {figures[name]}")
     return 0
 

@@ -162,6 +162,70 @@ def sqs_event() -> dict[str, object]:
     return {"Records": out}
 
 
+def otlp_event(path: str, body: bytes, content_type: str, gzipped: bool) -> dict[str, object]:
+    """What the ``ANY /otlp/{proxy+}`` route hands the OTLP function."""
+    headers = {"content-type": content_type, "x-service": ""}
+    if gzipped:
+        body = gzip.compress(body, mtime=0)
+        headers["content-encoding"] = "gzip"
+    event = http_event(path=path, body=body, headers=headers, base64_body=gzipped)
+    context = event["requestContext"]
+    assert isinstance(context, dict)
+    event["routeKey"] = context["routeKey"] = "ANY /otlp/{proxy+}"
+    event["pathParameters"] = {"proxy": path.removeprefix("/otlp/")}
+    return event
+
+
+def otlp_logs_json() -> bytes:
+    """One log record with a trace context, as an SDK's OTLP/JSON exporter sends it."""
+    attribute = {"key": "service.name", "value": {"stringValue": "my-service"}}
+    record = {
+        "timeUnixNano": "1795694400123000000",
+        "severityNumber": 17,
+        "severityText": "ERROR",
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "body": {"stringValue": "TypeError: Cannot read property 'something' of undefined"},
+        "attributes": [{"key": "http.route", "value": {"stringValue": "/resource/{id}"}}],
+    }
+    document = {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": [attribute]},
+                "scopeLogs": [{"scope": {"name": "my.library"}, "logRecords": [record]}],
+            }
+        ]
+    }
+    return json.dumps(document, indent=2).encode()
+
+
+def otlp_traces_protobuf() -> bytes:
+    """Two spans of one trace, as an SDK's OTLP/HTTP protobuf exporter sends them."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    service = resource_spans.resource.attributes.add()
+    service.key, service.value.string_value = "service.name", "my-service"
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "my.library"
+    for n, name in enumerate(("GET /resource/{id}", "SELECT resource")):
+        span = scope_spans.spans.add()
+        span.trace_id = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+        span.span_id = (
+            bytes.fromhex("eee19b7ec3c1b174") if n == 0 else bytes.fromhex("b7ad6b7169203331")
+        )
+        if n:
+            span.parent_span_id = bytes.fromhex("eee19b7ec3c1b174")
+        span.name = name
+        span.kind = 2 if n == 0 else 3  # SERVER, CLIENT
+        span.start_time_unix_nano = 1_795_694_400_000_000_000 + n * 5_000_000
+        span.end_time_unix_nano = 1_795_694_400_127_000_000 - n * 20_000_000
+    return request.SerializeToString()
+
+
 def main() -> None:
     array = json.dumps(LOGS, indent=2).encode()
     ndjson = b"\n".join(json.dumps(e).encode() for e in LOGS) + b"\n"
@@ -182,6 +246,12 @@ def main() -> None:
         "ingest-bad-key": http_event(body=array, headers={"x-api-key": "evk_not-a-real-key"}),
         "ingest-bad-path": http_event(path="/v2/logs/extra", body=array),
         "ingest-wrong-method": http_event(method="GET"),
+        "otlp-logs-json": otlp_event(
+            "/otlp/v1/logs", otlp_logs_json(), "application/json", gzipped=False
+        ),
+        "otlp-traces-protobuf": otlp_event(
+            "/otlp/v1/traces", otlp_traces_protobuf(), "application/x-protobuf", gzipped=True
+        ),
         "consumer-kinesis-batch": kinesis_event(),
         "consumer-sqs-batch": sqs_event(),
     }

@@ -15,7 +15,6 @@ LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_STREAM_NAME = "events-api-local-events"
 LOCAL_QUEUE_NAME = "events-api-local-events"
 LOCAL_DEAD_LETTER_QUEUE_NAME = "events-api-local-events-dlq"
-LOCAL_STREAM_FAILURE_QUEUE_NAME = "events-api-local-stream-failures"
 LOCAL_BUCKET_NAME = "events-api-local-events"
 LOCAL_SERVICE_NAME = "events-api"
 

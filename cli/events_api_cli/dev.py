@@ -8,6 +8,7 @@ Ctrl-C or SIGTERM stops it all cleanly (exit code 0).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("events_api_cli.dev")
 
 INGEST_FUNCTION = "events-api-local-ingest"
+OTLP_FUNCTION = "events-api-local-otlp"
 CONSUMER_FUNCTION = "events-api-local-consumer"
 #: How long after its end an hour counts as closed for the local compaction.
 COMPACT_GRACE = timedelta(minutes=15)
@@ -77,6 +79,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         choices=("kinesis", "sqs"),
         default="kinesis",
         help="buffer between ingest and storage (default %(default)s)",
+    )
+    parser.add_argument(
+        "--front-door",
+        choices=("http-api", "function-url"),
+        default="http-api",
+        help=(
+            "the events the ingest function gets: an API Gateway HTTP API's or a Lambda "
+            "function URL's (the template's FrontDoor; default %(default)s)"
+        ),
     )
     parser.add_argument(
         "--api-key",
@@ -147,6 +158,21 @@ def _configure_logging() -> None:
     cli_log.propagate = False
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def aws_loopback_for(host: str) -> str:
+    """The loopback address of the same family as an exposed --host."""
+    return "::1" if ":" in host else "127.0.0.1"
+
+
 def _display_host(host: str) -> str:
     if host in ("", "0.0.0.0"):  # noqa: S104 (a comparison: wildcard binds are shown as loopback)
         return "127.0.0.1"
@@ -201,24 +227,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import faults, local_aws
+    from . import faults, local_aws, template_limits
     from .compact_cmd import PeriodicCompaction
-    from .gateway import Gateway, GatewayServer, GatewayThread
-    from .lambda_runtime import LocalFunction
+    from .gateway import FrontDoor, Gateway, GatewayServer, GatewayThread
+    from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
 
-    moto = local_aws.MotoServer(args.host, args.aws_port)
+    # moto holds the keys and the stored events, with no authentication at all: it stays on
+    # loopback whatever --host says; only the API (which checks keys) may be exposed.
+    aws_host = args.host if is_loopback(args.host) else aws_loopback_for(args.host)
+    moto = local_aws.MotoServer(aws_host, args.aws_port)
     try:
         moto.start()
     except OSError as exc:
         print(
-            f"events-api dev: cannot serve AWS on {args.host}:{args.aws_port} ({exc}); "
+            f"events-api dev: cannot serve AWS on {aws_host}:{args.aws_port} ({exc}); "
             "pick another --aws-port (0 picks a free one)",
             file=sys.stderr,
         )
         return 1
     gateway_thread: GatewayThread | None = None
     poller: Poller | None = None
+    workers: list[WorkerFunction] = []
     compaction: PeriodicCompaction | None = None
     try:
         endpoint = moto.endpoint_url
@@ -235,22 +265,34 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             warnings.filterwarnings("ignore", message="No application metrics to publish")
         key_id = local_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
         # Test-only: EVENTS_API_DEV_FAULTS fails some buffer entries and S3 writes (faults.py).
+        # The functions' workers install them on their own clients (lambda_worker.py).
         if os.environ.get(faults.ENV):
             try:
-                faults.install_from_env(os.environ)
+                faults.policy_from_env(os.environ)
             except ValueError as exc:
                 print(f"events-api dev: {exc}", file=sys.stderr)
                 return 2
             log.warning("test-only faults on: %s=%s", faults.ENV, os.environ[faults.ENV])
 
-        ingest = LocalFunction.load(
-            repository, "ingest", name=INGEST_FUNCTION, timeout_seconds=20, memory_mb=512
-        )
-        consumer = LocalFunction.load(
-            repository, "consumer", name=CONSUMER_FUNCTION, timeout_seconds=60, memory_mb=1024
-        )
+        # Each function in a worker process held to its MemorySize and Timeout in the
+        # template, so that what would be killed in AWS is killed here too.
+        template = repository / "template.yaml"
+        for name, function, logical_id in (
+            (INGEST_FUNCTION, "ingest", "IngestFunction"),
+            (OTLP_FUNCTION, "otlp", "OtlpFunction"),
+            (CONSUMER_FUNCTION, "consumer", "ConsumerFunction"),
+        ):
+            limits = template_limits.function_limits(template, logical_id)
+            workers.append(
+                WorkerFunction(
+                    name, repository, function, limits.timeout_seconds, limits.memory_mb
+                ).start()
+            )
+        ingest, otlp, consumer = workers
         try:
-            server = GatewayServer((args.host, args.port), Gateway(ingest), _access_log)
+            front_door = FrontDoor(args.front_door)
+            gateway = Gateway(ingest, front_door=front_door, otlp=otlp)
+            server = GatewayServer((args.host, args.port), gateway, _access_log)
         except OSError as exc:
             print(
                 f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
@@ -263,10 +305,10 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         if resources.buffer == "kinesis":
             poller = KinesisPoller(
                 local_aws.client("kinesis", endpoint),
-                sqs,
+                local_aws.client("s3", endpoint),
                 resources.stream_name,
                 resources.stream_arn,
-                resources.failure_queue_url,
+                resources.bucket,
                 consumer,
             )
         else:
@@ -279,7 +321,15 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
 
         api = f"http://{_display_host(args.host)}:{server.port}"
         aws = f"http://{_display_host(moto.host)}:{moto.port}"
-        _announce(api, aws, api_key, key_id, resources)
+        if not is_loopback(args.host):
+            print(
+                f"events-api dev: the API listens on {args.host} (reachable from other "
+                f"machines); the local AWS endpoint, which holds the keys and the stored "
+                f"events without any authentication, stays on {moto.host} only.",
+                file=sys.stderr,
+                flush=True,
+            )
+        _announce(api, aws, api_key, key_id, resources, front_door)
         shutdown.wait()
         log.info("stopping")
     finally:
@@ -289,6 +339,17 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             poller.stop()
         if compaction is not None:
             compaction.stop()
+        for worker in workers:
+            worker.stop()
+        if os.environ.get(faults.ENV):
+            counts: dict[str, int] = {}
+            for worker in workers:
+                for fault, value in worker.fault_counts.items():
+                    counts[fault] = counts.get(fault, 0) + value
+            summary = orjson.dumps(dict(sorted(counts.items()))).decode()
+            logging.getLogger("events_api_cli.faults").warning(
+                "%s%s", faults.SUMMARY_PREFIX, summary
+            )
         moto.stop()
     log.info("stopped")
     return 0
@@ -300,7 +361,9 @@ def _access_log(source: str, method: str, path: str, status: int, millis: float)
     )
 
 
-def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -> None:
+def _announce(
+    api: str, aws: str, key: str, key_id: str, resources: Resources, front_door: str
+) -> None:
     buffer = (
         f"Kinesis stream {resources.stream_name}"
         if resources.buffer == "kinesis"
@@ -312,7 +375,8 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
     )
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
-        f"  API:          POST {api}/v1/{{dataset}}",
+        f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
+        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",
@@ -331,6 +395,7 @@ def _announce(api: str, aws: str, key: str, key_id: str, resources: Resources) -
         "keyId": key_id,
         "keysPath": LOCAL_KEYS_PATH,
         "buffer": resources.buffer,
+        "frontDoor": front_door,
         "bucket": resources.bucket,
         "region": LOCAL_REGION,
         "streamName": resources.stream_name,

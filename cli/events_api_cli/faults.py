@@ -11,7 +11,13 @@ can be watched (and the reliability suite can prove that nothing accepted is los
   call succeeded, which hides the success from the client).
 - ``s3:P``: each S3 PutObject fails with probability P (SlowDown, 500, 503, connection
   refused, or a timeout after the object was written).
+- ``s3-down:1``: every S3 PutObject fails with 503 ServiceUnavailable before reaching S3
+  (an outage: nothing is written, unlike ``s3:1``, whose faults include hidden successes).
 - ``seed:N``: makes the random choices repeatable.
+
+``EVENTS_API_DEV_FAULTS=@FILE`` reads the same setting from FILE instead, again whenever the
+file changes (empty or missing: no faults), so a test can start an outage and lift it while
+the stack runs.
 
 The faults are botocore event hooks on the clients that ``events_api.aws_clients`` hands to
 the real handlers: a failed entry or call never reaches moto (except for "after success"
@@ -21,14 +27,13 @@ scripted :class:`Policy` in the reliability tests.
 
 from __future__ import annotations
 
-import atexit
-import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -106,9 +111,12 @@ class Policy(Protocol):
 class RandomPolicy:
     """Fails a fraction of entries and calls at random (what ``EVENTS_API_DEV_FAULTS`` sets)."""
 
-    def __init__(self, buffer_rate: float, s3_rate: float, seed: int | None = None) -> None:
+    def __init__(
+        self, buffer_rate: float, s3_rate: float, seed: int | None = None, s3_down: bool = False
+    ) -> None:
         self.buffer_rate = buffer_rate
         self.s3_rate = s3_rate
+        self.s3_down = s3_down
         # One generator per service: S3's draws do not depend on how buffer calls interleave.
         self._random = random.Random(seed)
         self._s3_random = random.Random(None if seed is None else seed + 1)
@@ -126,6 +134,8 @@ class RandomPolicy:
         return CallFault(entries=failed) if failed else NO_FAULT
 
     def s3_put(self, key: str) -> CallFault:
+        if self.s3_down:
+            return CallFault(call="unavailable")
         with self._lock:
             if self._s3_random.random() < self.s3_rate:
                 return CallFault(call=self._s3_random.choice(S3_FAULTS))
@@ -136,6 +146,7 @@ def parse_setting(value: str) -> RandomPolicy | None:
     """``buffer:0.1,s3:0.05,seed:7`` -> a policy; None for an empty setting."""
     rates = {"buffer": 0.0, "s3": 0.0}
     seed: int | None = None
+    s3_down = False
     for part in filter(None, (p.strip() for p in value.split(","))):
         name, sep, raw = part.partition(":")
         name = name.strip().lower()
@@ -145,17 +156,20 @@ def parse_setting(value: str) -> RandomPolicy | None:
             if name == "seed":
                 seed = int(raw)
                 continue
+            if name == "s3-down":
+                s3_down = raw.strip() not in ("", "0")
+                continue
             if name not in rates:
-                raise ValueError(f"unknown fault {name!r} (buffer, s3 or seed)")
+                raise ValueError(f"unknown fault {name!r} (buffer, s3, s3-down or seed)")
             rate = float(raw)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError("a rate is between 0 and 1")
         except ValueError as exc:
             raise ValueError(f"{ENV}: bad part {part!r}: {exc}") from None
         rates[name] = rate
-    if not any(rates.values()):
+    if not any(rates.values()) and not s3_down:
         return None
-    return RandomPolicy(rates["buffer"], rates["s3"], seed)
+    return RandomPolicy(rates["buffer"], rates["s3"], seed, s3_down)
 
 
 def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
@@ -323,17 +337,41 @@ def _merge(
 SUMMARY_PREFIX = "test-only faults injected: "
 
 
-def install_from_env(environ: Mapping[str, str]) -> FaultInjector | None:
-    """The dev stack's hook-up: faults on the shared clients when ``EVENTS_API_DEV_FAULTS``
-    is set, else nothing at all. What was injected is logged when the process exits."""
-    policy = parse_setting(environ.get(ENV, ""))
-    if policy is None:
-        return None
-    injector = FaultInjector(policy).install_on_shared_clients()
+class FilePolicy:
+    """The policy a file's setting describes, read again whenever the file changes."""
 
-    def summary() -> None:
-        counts = orjson.dumps(dict(sorted(injector.counts.items()))).decode()
-        logging.getLogger("events_api_cli.faults").warning("%s%s", SUMMARY_PREFIX, counts)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: float | None = None
+        self._policy: RandomPolicy | None = None
+        self._lock = threading.Lock()
 
-    atexit.register(summary)
-    return injector
+    def _current(self) -> RandomPolicy | None:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                text = self.path.read_text() if stamp is not None else ""
+                self._policy, self._stamp = parse_setting(text.strip()), stamp
+            return self._policy
+
+    def buffer_call(self, service: str, entries: int) -> CallFault:
+        policy = self._current()
+        return policy.buffer_call(service, entries) if policy else NO_FAULT
+
+    def s3_put(self, key: str) -> CallFault:
+        policy = self._current()
+        return policy.s3_put(key) if policy else NO_FAULT
+
+
+def policy_from_env(environ: Mapping[str, str]) -> Policy | None:
+    """The policy ``EVENTS_API_DEV_FAULTS`` sets (``@FILE``: read from FILE, again whenever
+    it changes); None when it sets none. Raises ValueError for a malformed setting."""
+    setting = environ.get(ENV, "")
+    if setting.startswith("@"):
+        path = Path(setting[1:])
+        parse_setting(path.read_text().strip() if path.exists() else "")
+        return FilePolicy(path)
+    return parse_setting(setting)

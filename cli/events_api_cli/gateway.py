@@ -1,8 +1,10 @@
-"""The local API Gateway: HTTP requests -> HTTP API payload 2.0 events -> the ingest function.
+"""The local front door: HTTP requests -> payload 2.0 events -> the ingest function.
 
 Each request becomes the event an HTTP API ``$default`` route with a Lambda proxy
-integration (payload format 2.0) would send, and the function's answer becomes the HTTP
-response. What AWS does at the edges, and what this gateway mirrors:
+integration (payload format 2.0) would send, or, with ``FrontDoor.FUNCTION_URL``, the
+event a Lambda function URL sends (the same schema; see "Function URLs" below), and the
+function's answer becomes the HTTP response. What AWS does at the edges, and what this
+gateway mirrors:
 
 - Request line and headers: HTTP APIs take at most 10,240 bytes of request line and header
   values ("Quotas for configuring and running an HTTP API", not adjustable). Over it this
@@ -38,8 +40,22 @@ response. What AWS does at the edges, and what this gateway mirrors:
   sent as a 200 JSON body. Every response carries ``apigw-requestid``, the request id the
   function saw in ``requestContext.requestId``.
 
+Function URLs ("Invoking Lambda function URLs", request payload format) send the same
+payload 2.0 schema with these differences, which ``build_event`` makes: ``requestContext``
+holds the URL id as ``apiId`` and ``domainPrefix``, ``<url-id>.lambda-url.<region>.on.aws``
+as ``domainName``, a UUID as ``requestId``, ``authentication`` and ``authorizer`` null
+(auth type NONE), and ``accountId`` ``anonymous`` (what an auth-NONE URL was seen sending;
+the docs' table says the owner's account); ``routeKey`` and ``stage`` are ``$default``
+placeholders. The body is text only for ``text/*`` and ``application/json`` (AWS's own
+function URL material; the docs say only "if the content type of the request is binary,
+the body is base64-encoded"): NDJSON, XML and a gzip body arrive base64-encoded. The
+answer carries ``x-amzn-RequestId`` instead of ``apigw-requestid``. Not documented, so
+mirrored as API Gateway's: the status and body of an oversized request (413) and the
+header limit.
+
 Not mirrored: the 30-second integration timeout (the function's own time budget keeps it
-well inside), throttling, TLS, custom domains and stages other than ``$default``.
+well inside), throttling (HTTP API rate limits, a function URL's reserved concurrency),
+TLS, custom domains and stages other than ``$default``.
 """
 
 from __future__ import annotations
@@ -53,10 +69,12 @@ import socket
 import string
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -64,7 +82,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
-from .lambda_runtime import FunctionError, LocalFunction, RequestTooLarge
+from .lambda_runtime import Function, FunctionError, RequestTooLarge
 
 MAX_HEADER_BYTES = 10_240
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -72,6 +90,9 @@ HEADERS_TOO_LARGE_BODY = f"HTTP header is larger than {MAX_HEADER_BYTES} bytes."
 BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
+#: The OTLP function's route (template.yaml); every other path is the $default route's.
+OTLP_PREFIX = "/otlp/"
+OTLP_ROUTE_KEY = "ANY /otlp/{proxy+}"
 #: An oversized body is read and thrown away up to this much, then the connection is cut.
 _DISCARD_LIMIT = 8 * MAX_BODY_BYTES
 _CHUNK = 64 * 1024
@@ -94,6 +115,20 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 log = logging.getLogger("events_api_cli.gateway")
 
 
+class FrontDoor(StrEnum):
+    """What producers post to: the template's FrontDoor parameter, as the CLI spells it."""
+
+    HTTP_API = "http-api"
+    FUNCTION_URL = "function-url"
+
+
+#: The header each front door answers with, carrying the request id the function saw.
+REQUEST_ID_HEADERS = {
+    FrontDoor.HTTP_API: "apigw-requestid",
+    FrontDoor.FUNCTION_URL: "x-amzn-RequestId",
+}
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -106,8 +141,16 @@ def new_api_id() -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
 
-def new_request_id() -> str:
-    """Shaped like an HTTP API request id (base64 of 11 bytes, e.g. ``JKJaXmPLvHcESHA=``)."""
+def new_url_id() -> str:
+    """Shaped like a function URL id (32 lower-case letters and digits)."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
+
+
+def new_request_id(front_door: FrontDoor = FrontDoor.HTTP_API) -> str:
+    """An HTTP API request id (base64 of 11 bytes, e.g. ``JKJaXmPLvHcESHA=``), or the UUID
+    of the invocation behind a function URL."""
+    if front_door is FrontDoor.FUNCTION_URL:
+        return str(uuid.uuid4())
     return base64.b64encode(os.urandom(11)).decode()
 
 
@@ -124,8 +167,12 @@ def _clf_time(now: float) -> str:
     )
 
 
-def is_text_body(content_type: str | None, content_encoding: str | None) -> bool:
-    """Whether payload 2.0 passes this body as text rather than base64."""
+def is_text_body(
+    content_type: str | None,
+    content_encoding: str | None,
+    front_door: FrontDoor = FrontDoor.HTTP_API,
+) -> bool:
+    """Whether this front door passes the body as text rather than base64."""
     if content_encoding is not None and content_encoding.strip():
         return False
     media = (content_type or "").split(";")[0].strip().lower()
@@ -134,6 +181,8 @@ def is_text_body(content_type: str | None, content_encoding: str | None) -> bool
         return True
     if major != "application":
         return False
+    if front_door is FrontDoor.FUNCTION_URL:
+        return minor == "json"
     return minor in _TEXT_SUBTYPES or minor.endswith(("+json", "+xml"))
 
 
@@ -157,9 +206,15 @@ def header_block_size(request_line: str, headers: Message) -> int:
 
 
 def build_event(
-    request: HttpRequest, *, api_id: str, request_id: str, now: float | None = None
+    request: HttpRequest,
+    *,
+    api_id: str,
+    request_id: str,
+    now: float | None = None,
+    front_door: FrontDoor = FrontDoor.HTTP_API,
 ) -> dict[str, Any]:
-    """The HTTP API payload format 2.0 event for ``request`` on the ``$default`` route."""
+    """The payload format 2.0 event for ``request``: what an HTTP API's ``$default`` route
+    sends, or what a function URL sends (``api_id`` is then the URL id)."""
     now = time.time() if now is None else now
     target = request.target
     if target.startswith(("http://", "https://")):
@@ -188,7 +243,11 @@ def build_event(
     if request.body:
         headers["content-length"] = str(len(request.body))
 
-    domain = headers.get("host") or f"{api_id}.execute-api.{LOCAL_REGION}.amazonaws.com"
+    if front_door is FrontDoor.FUNCTION_URL:
+        default_domain = f"{api_id}.lambda-url.{LOCAL_REGION}.on.aws"
+    else:
+        default_domain = f"{api_id}.execute-api.{LOCAL_REGION}.amazonaws.com"
+    domain = headers.get("host") or default_domain
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -203,11 +262,17 @@ def build_event(
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
             query[key] = f"{query[key]},{value}" if key in query else value
         event["queryStringParameters"] = query
-    event["requestContext"] = {
+    context: dict[str, Any] = {
         "accountId": LOCAL_ACCOUNT_ID,
         "apiId": api_id,
         "domainName": domain,
         "domainPrefix": domain.split(".")[0],
+    }
+    if front_door is FrontDoor.FUNCTION_URL:
+        context.update(accountId="anonymous", domainPrefix=api_id, authentication=None)
+        context["authorizer"] = None
+    event["requestContext"] = {
+        **context,
         "http": {
             "method": request.method,
             "path": raw_path,
@@ -223,7 +288,7 @@ def build_event(
     }
     if request.body:
         text = None
-        if is_text_body(headers.get("content-type"), headers.get("content-encoding")):
+        if is_text_body(headers.get("content-type"), headers.get("content-encoding"), front_door):
             try:
                 text = request.body.decode("utf-8")
             except UnicodeDecodeError:
@@ -237,6 +302,12 @@ def build_event(
     else:
         event["isBase64Encoded"] = False
     return event
+
+
+def route_to_otlp(event: dict[str, Any]) -> None:
+    """What the template's ``ANY /otlp/{proxy+}`` route puts in the event."""
+    event["routeKey"] = event["requestContext"]["routeKey"] = OTLP_ROUTE_KEY
+    event["pathParameters"] = {"proxy": event["rawPath"][len(OTLP_PREFIX) :]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,15 +358,33 @@ def http_response(result: Any) -> HttpResponse:
 class Gateway:
     """Turns requests into events for one function and its answers into responses."""
 
-    def __init__(self, function: LocalFunction, api_id: str | None = None) -> None:
+    def __init__(
+        self,
+        function: Function,
+        api_id: str | None = None,
+        front_door: FrontDoor = FrontDoor.HTTP_API,
+        otlp: Function | None = None,
+    ) -> None:
         self.function = function
-        self.api_id = api_id or new_api_id()
+        self.front_door = front_door
+        default_id = new_url_id() if front_door is FrontDoor.FUNCTION_URL else new_api_id()
+        self.api_id = api_id or default_id
+        self.otlp = otlp
 
     def handle(self, request: HttpRequest) -> tuple[str, HttpResponse]:
-        request_id = new_request_id()
-        event = build_event(request, api_id=self.api_id, request_id=request_id)
+        request_id = new_request_id(self.front_door)
+        event = build_event(
+            request, api_id=self.api_id, request_id=request_id, front_door=self.front_door
+        )
+        function = self.function
+        if self.otlp is not None and event["rawPath"].startswith(OTLP_PREFIX):
+            # Behind an HTTP API, the /otlp/{proxy+} route; behind function URLs, the OTLP
+            # function's own URL (the local gateway serves both doors on one port).
+            function = self.otlp
+            if self.front_door is FrontDoor.HTTP_API:
+                route_to_otlp(event)
         try:
-            result = self.function.invoke_payload(orjson.dumps(event))
+            result = function.invoke_payload(orjson.dumps(event))
         except RequestTooLarge as exc:
             log.warning("request %s: invoke payload too large (%d bytes)", request_id, exc.size)
             return request_id, json_response(413, REQUEST_TOO_LONG)
@@ -435,7 +524,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         if request_id:
-            self.send_header("apigw-requestid", request_id)
+            self.send_header(REQUEST_ID_HEADERS[self.server.gateway.front_door], request_id)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -42,6 +42,23 @@ INVOCATION_LOCK = threading.Lock()
 log = logging.getLogger("events_api_cli.lambda")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Function(Protocol):
+    """What the gateway and the pollers invoke: a function in-process or in a worker."""
+
+    name: str
+
+    @property
+    def arn(self) -> str: ...
+
+    def invoke(self, event: Mapping[str, Any]) -> Any: ...
+
+    def invoke_payload(self, payload: bytes) -> Any: ...
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
 
 
 class RepositoryNotFound(Exception):
@@ -61,7 +78,10 @@ class FunctionError(Exception):
 
 
 def _has_functions(root: Path) -> bool:
-    return all((root / "functions" / name / "app.py").is_file() for name in ("ingest", "consumer"))
+    # The template gives the functions their memory and timeout (template_limits.py).
+    return (root / "template.yaml").is_file() and all(
+        (root / "functions" / name / "app.py").is_file() for name in ("ingest", "consumer")
+    )
 
 
 def find_repository(explicit: Path | None = None) -> Path:
@@ -71,7 +91,7 @@ def find_repository(explicit: Path | None = None) -> Path:
         if _has_functions(root):
             return root
         raise RepositoryNotFound(
-            f"{root} has no functions/ingest/app.py and functions/consumer/app.py"
+            f"{root} has no template.yaml, functions/ingest/app.py and functions/consumer/app.py"
         )
     # An editable install (`pip install -e .`) imports this file from cli/ in the checkout.
     candidates = [Path(__file__).resolve().parents[2]]
@@ -81,7 +101,7 @@ def find_repository(explicit: Path | None = None) -> Path:
         if _has_functions(root):
             return root
     raise RepositoryNotFound(
-        "cannot find functions/ingest/app.py and functions/consumer/app.py: run events-api "
+        "cannot find template.yaml and functions/{ingest,consumer}/app.py: run events-api "
         "from the events-api checkout, or pass --repo PATH"
     )
 
@@ -117,7 +137,8 @@ class LambdaContext:
 
 @dataclass
 class LocalFunction:
-    """One function of the stack, invoked in-process like Lambda would."""
+    """One function of the stack, invoked in-process like Lambda would (without its memory
+    and time limits: ``events-api dev`` runs functions in workers, see lambda_worker.py)."""
 
     name: str
     handler: Handler
@@ -127,7 +148,7 @@ class LocalFunction:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{self.name}"
+        return function_arn(self.name)
 
     @classmethod
     def load(

@@ -19,7 +19,6 @@ from .defaults import (
     LOCAL_DEAD_LETTER_QUEUE_NAME,
     LOCAL_QUEUE_NAME,
     LOCAL_REGION,
-    LOCAL_STREAM_FAILURE_QUEUE_NAME,
     LOCAL_STREAM_NAME,
 )
 
@@ -105,7 +104,6 @@ class Resources:
     bucket: str
     stream_name: str = ""
     stream_arn: str = ""
-    failure_queue_url: str = ""
     queue_url: str = ""
     queue_arn: str = ""
     dead_letter_queue_url: str = ""
@@ -130,6 +128,11 @@ def _queue_arn(sqs: SQSClient, url: str) -> str:
 
 
 def create_resources(buffer: str, endpoint_url: str) -> Resources:
+    # moto loads a service's backend on its first request: SSM with KMS (SecureStrings)
+    # takes seconds on a busy machine, longer than the functions' clients wait. Warm both
+    # here, with the set-up client's patience.
+    client("ssm", endpoint_url).describe_parameters(MaxResults=1)
+    client("kms", endpoint_url).list_keys(Limit=1)
     s3: S3Client = client("s3", endpoint_url)
     s3.create_bucket(Bucket=LOCAL_BUCKET_NAME)
     sqs: SQSClient = client("sqs", endpoint_url)
@@ -137,13 +140,11 @@ def create_resources(buffer: str, endpoint_url: str) -> Resources:
         kinesis: KinesisClient = client("kinesis", endpoint_url)
         kinesis.create_stream(StreamName=LOCAL_STREAM_NAME, ShardCount=1)
         summary = kinesis.describe_stream_summary(StreamName=LOCAL_STREAM_NAME)
-        failures = sqs.create_queue(QueueName=LOCAL_STREAM_FAILURE_QUEUE_NAME)["QueueUrl"]
         return Resources(
             buffer=buffer,
             bucket=LOCAL_BUCKET_NAME,
             stream_name=LOCAL_STREAM_NAME,
             stream_arn=summary["StreamDescriptionSummary"]["StreamARN"],
-            failure_queue_url=failures,
         )
     dead_letters = sqs.create_queue(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
     redrive = {

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import compact_cmd, dev, keys_cmd, query_cmd, send_cmd, tail_cmd
+from . import compact_cmd, dev, keys_cmd, query_cmd, redrive_cmd, send_cmd, tail_cmd
 
-COMMANDS = (dev, keys_cmd, send_cmd, tail_cmd, query_cmd, compact_cmd)
+COMMANDS = (dev, keys_cmd, send_cmd, tail_cmd, query_cmd, compact_cmd, redrive_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

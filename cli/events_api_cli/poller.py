@@ -8,8 +8,8 @@ response (``ReportBatchItemFailures``, as template.yaml configures both mappings
   last record; when records failed it reads again from the lowest failed sequence number
   (``AT_SEQUENCE_NUMBER``), and when the function itself failed, from the batch's first
   record with the batch halved (``BisectBatchOnFunctionError``). After 10 retries
-  (``MaximumRetryAttempts``) the batch is described on the failure queue, as the
-  ``OnFailure`` destination would, and skipped.
+  (``MaximumRetryAttempts``) the batch is written whole to the events bucket under
+  ``aws/lambda/``, as the template's S3 ``OnFailure`` destination does, and skipped.
 - SQS: messages the function did not name in ``batchItemFailures`` are deleted. The failed
   ones are made visible again after a few seconds (AWS waits for the queue's visibility
   timeout); after 5 receives the queue's redrive policy moves them to the dead-letter queue.
@@ -28,17 +28,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import failed_batches
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
-from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, FunctionError, LocalFunction
+from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, Function, FunctionError
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_kinesis.type_defs import RecordTypeDef
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
@@ -52,6 +54,8 @@ SQS_RETRY_DELAY_SECONDS = 2
 #: Room left in the payload for the envelope around the records.
 _ENVELOPE_BYTES = 1024
 CONSUMER_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/events-api-local-consumer"
+#: The local Kinesis event source mapping's id (in AWS, its UUID).
+KINESIS_MAPPING_ID = "00000000-0000-4000-8000-000000000001"
 
 
 def split_by_payload(
@@ -71,7 +75,7 @@ def split_by_payload(
         yield batch
 
 
-def failed_item_ids(function: LocalFunction, event: dict[str, Any]) -> set[str] | None:
+def failed_item_ids(function: Function, event: dict[str, Any]) -> set[str] | None:
     """The ``batchItemFailures`` of one invocation; None when the function itself failed."""
     try:
         answer = function.invoke(event)
@@ -147,18 +151,18 @@ class KinesisPoller(Poller):
     def __init__(
         self,
         kinesis: KinesisClient,
-        sqs: SQSClient,
+        s3: S3Client,
         stream_name: str,
         stream_arn: str,
-        failure_queue_url: str,
-        function: LocalFunction,
+        failure_bucket: str,
+        function: Function,
         idle_seconds: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(idle_seconds)
-        self.kinesis, self.sqs = kinesis, sqs
+        self.kinesis, self.s3 = kinesis, s3
         self.stream_name, self.stream_arn = stream_name, stream_arn
-        self.failure_queue_url = failure_queue_url
+        self.failure_bucket = failure_bucket
         self.function = function
         self.clock = clock
         self.shards: dict[str, _Shard] = {}
@@ -268,33 +272,25 @@ class KinesisPoller(Poller):
         return False
 
     def _give_up(self, shard: _Shard, batch: list[dict[str, Any]]) -> None:
-        first, last = batch[0]["kinesis"], batch[-1]["kinesis"]
-        description = {
-            "requestContext": {
-                "functionArn": self.function.arn,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": shard.attempts,
-            },
-            "KinesisBatchInfo": {
-                "shardId": shard.shard_id,
-                "startSequenceNumber": first["sequenceNumber"],
-                "endSequenceNumber": last["sequenceNumber"],
-                "approximateArrivalOfFirstRecord": first["approximateArrivalTimestamp"],
-                "approximateArrivalOfLastRecord": last["approximateArrivalTimestamp"],
-                "batchSize": len(batch),
-                "streamArn": self.stream_arn,
-            },
-        }
-        self.sqs.send_message(
-            QueueUrl=self.failure_queue_url, MessageBody=orjson.dumps(description).decode()
+        now = datetime.now(UTC)
+        key = failed_batches.object_key(KINESIS_MAPPING_ID, shard.shard_id, now)
+        body = failed_batches.document(
+            function_arn=self.function.arn,
+            attempts=shard.attempts,
+            stream_arn=self.stream_arn,
+            shard_id=shard.shard_id,
+            records=batch,
+            when=now,
         )
+        self.s3.put_object(Bucket=self.failure_bucket, Key=key, Body=body)
         log.error(
-            "%s: gave up on records %s..%s after %d attempts; described on %s",
+            "%s: gave up on records %s..%s after %d attempts; kept in s3://%s/%s",
             shard.shard_id,
-            first["sequenceNumber"],
-            last["sequenceNumber"],
+            batch[0]["kinesis"]["sequenceNumber"],
+            batch[-1]["kinesis"]["sequenceNumber"],
             shard.attempts,
-            self.failure_queue_url,
+            self.failure_bucket,
+            key,
         )
 
 
@@ -312,6 +308,27 @@ def _sqs_attribute(value: Any) -> dict[str, Any]:
     return out
 
 
+def sqs_event_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
+    """One record of the SQS event Lambda builds from a received message."""
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _sqs_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    record.update(
+        {"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": LOCAL_REGION}
+    )
+    return record
+
+
 class SqsPoller(Poller):
     name = "sqs-poller"
 
@@ -320,7 +337,7 @@ class SqsPoller(Poller):
         sqs: SQSClient,
         queue_url: str,
         queue_arn: str,
-        function: LocalFunction,
+        function: Function,
         idle_seconds: float = 0.25,
     ) -> None:
         super().__init__(idle_seconds)
@@ -345,27 +362,7 @@ class SqsPoller(Poller):
         return True
 
     def _record(self, message: MessageTypeDef) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": {
-                name: _sqs_attribute(value)
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody", ""),
-        }
-        if "MD5OfMessageAttributes" in message:
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        record.update(
-            {
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.queue_arn,
-                "awsRegion": LOCAL_REGION,
-            }
-        )
-        return record
+        return sqs_event_record(message, self.queue_arn)
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         failed = failed_item_ids(self.function, {"Records": batch})

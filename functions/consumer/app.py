@@ -47,7 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     source = source_of(event)
     if source not in _EVENT_TYPES:
         raise ValueError("the consumer takes Kinesis or SQS events only")
-    failed = service().store(source, source_records(event))
+    failed = service().store(source, source_records(event), context.get_remaining_time_in_millis)
 
     def record_handler(record: Any) -> None:
         item_id = record.kinesis.sequence_number if source == "kinesis" else record.message_id

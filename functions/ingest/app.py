@@ -1,4 +1,4 @@
-"""Ingest function: API Gateway HTTP API (payload 2.0) -> validated events on the buffer.
+"""Ingest function: HTTP API or function URL (payload 2.0) -> validated events on the buffer.
 
 Wiring only; the contract's steps live in ``events_api.ingest``. The service is built on
 the first invocation (settings read once, clients created lazily), never at import time.
@@ -25,6 +25,8 @@ def service() -> IngestService:
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
+# requestContext.requestId: the request id of either front door (function URLs use the
+# same path, correlation_paths.LAMBDA_FUNCTION_URL).
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return service().handle(event)

@@ -69,7 +69,12 @@ class DevProcess:
 
     @classmethod
     def start(
-        cls, buffer: str, directory: Path, options: tuple[str, ...] = ("--compact-every", "0")
+        cls,
+        buffer: str,
+        directory: Path,
+        front_door: str = "http-api",
+        host: str = "127.0.0.1",
+        options: tuple[str, ...] = ("--compact-every", "0"),
     ) -> DevProcess:
         """``options`` default to no background compaction: suites that read the raw
         prefixes over a long run must not see objects move to archive/ under them."""
@@ -84,13 +89,15 @@ class DevProcess:
                     *events_api_command(),
                     "dev",
                     "--host",
-                    "127.0.0.1",
+                    host,
                     "--port",
                     "0",
                     "--aws-port",
                     "0",
                     "--buffer",
                     buffer,
+                    "--front-door",
+                    front_door,
                     *options,
                 ],
                 stdout=out,
@@ -232,6 +239,17 @@ class Stack:
                 return events
             time.sleep(0.25)
         pytest.fail(f"{len(events)} of {count} events stored after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def function_url_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`events-api dev --front-door function-url` (SQS buffer): function URL events."""
+    dev = DevProcess.start("sqs", tmp_path_factory.mktemp("dev-function-url"), "function-url")
+    try:
+        yield Stack(dev, "sqs")
+    finally:
+        code = dev.terminate()
+        assert code == 0, dev.stderr.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session", params=["kinesis", "sqs"])

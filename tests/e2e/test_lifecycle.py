@@ -23,6 +23,30 @@ def test_sigterm_stops_cleanly_with_exit_code_zero(stack: Stack, tmp_path: Path)
     assert time.monotonic() - started < 10
 
 
+def listening_addresses(port: int) -> set[str]:
+    """IPv4 addresses a TCP socket on this port listens on (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_exposed_api_keeps_the_local_aws_endpoint_on_loopback(stack: Stack, tmp_path: Path) -> None:
+    dev = DevProcess.start(stack.buffer, tmp_path, host="0.0.0.0")
+    try:
+        api_port = int(dev.ready["api"].rsplit(":", 1)[1])
+        aws_port = int(dev.ready["awsEndpoint"].rsplit(":", 1)[1])
+        assert dev.ready["awsEndpoint"].startswith("http://127.0.0.1:")
+        assert listening_addresses(api_port) == {"0.0.0.0"}
+        assert listening_addresses(aws_port) == {"127.0.0.1"}
+        assert "stays on 127.0.0.1 only" in dev.stderr.read_text()
+    finally:
+        assert dev.terminate() == 0
+
+
 def test_ready_line_names_the_stack(stack: Stack) -> None:
     ready = stack.dev.ready
     assert ready["buffer"] == stack.buffer

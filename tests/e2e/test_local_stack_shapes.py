@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from events_api_cli import failed_batches
 from events_api_cli import poller as poller_module
 from events_api_cli.gateway import (
     BODY_TOO_LARGE_BODY,
+    REQUEST_ID_HEADERS,
+    FrontDoor,
     Gateway,
     HttpRequest,
     build_event,
@@ -28,7 +33,7 @@ from events_api_cli.gateway import (
     is_text_body,
 )
 from events_api_cli.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
-from events_api_cli.poller import KinesisPoller, SqsPoller, split_by_payload
+from events_api_cli.poller import KINESIS_MAPPING_ID, KinesisPoller, SqsPoller, split_by_payload
 
 pytestmark = pytest.mark.e2e
 
@@ -140,6 +145,83 @@ def test_which_bodies_are_base64_encoded(
     assert event["body"] == (body.decode() if text else base64.b64encode(body).decode())
 
 
+def test_function_url_event_has_the_shape_of_a_function_url_event() -> None:
+    expected = sample("ingest-function-url")
+    url_id = expected["requestContext"]["apiId"]
+    event = build_event(
+        request(b"[]", [("Content-Type", "application/json")]),
+        api_id=url_id,
+        request_id="6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c",
+        now=1795694400.0,
+        front_door=FrontDoor.FUNCTION_URL,
+    )
+    assert set(event) == set(expected)
+    assert set(event["requestContext"]) == set(expected["requestContext"])
+    context = event["requestContext"]
+    # Same payload 2.0 schema; the route and stage are placeholders, auth type NONE.
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == context["routeKey"] == context["stage"] == "$default"
+    assert context["domainName"] == f"{url_id}.lambda-url.us-east-1.on.aws"
+    assert context["domainPrefix"] == context["apiId"] == url_id
+    assert (context["authentication"], context["authorizer"]) == (None, None)
+    assert context["accountId"] == "anonymous"
+    assert context["requestId"] == "6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c"
+    assert context["timeEpoch"] == 1795694400000
+
+
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("text/plain", True),
+        ("application/vnd.api+json", False),
+        ("application/xml", False),
+        ("application/x-ndjson", False),
+        (None, False),
+    ],
+)
+def test_function_url_passes_only_text_and_json_bodies_as_text(
+    content_type: str | None, text: bool
+) -> None:
+    assert is_text_body(content_type, None, FrontDoor.FUNCTION_URL) is text
+    headers = [("Content-Type", content_type)] if content_type else []
+    body = b'{"message":"hi"}'
+    event = build_event(
+        request(body, headers), api_id="u", request_id="r", front_door=FrontDoor.FUNCTION_URL
+    )
+    assert event["isBase64Encoded"] is (not text)
+    assert event["body"] == (body.decode() if text else base64.b64encode(body).decode())
+    gzipped = build_event(
+        request(body, [*headers, ("Content-Encoding", "gzip")]),
+        api_id="u",
+        request_id="r",
+        front_door=FrontDoor.FUNCTION_URL,
+    )
+    assert gzipped["isBase64Encoded"] is True
+
+
+def test_gateway_as_a_function_url_sends_uuid_request_ids_in_its_own_header() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def record(event: dict[str, Any], context: Any) -> Any:
+        seen.append(event)
+        return {"statusCode": 202, "body": "{}"}
+
+    gateway = Gateway(_function(record), front_door=FrontDoor.FUNCTION_URL)
+    request_id, answer = gateway.handle(request(b"[]"))
+    assert answer.status == 202
+    (event,) = seen
+    assert event["requestContext"]["requestId"] == request_id
+    assert str(uuid.UUID(request_id)) == request_id
+    assert event["requestContext"]["domainName"].endswith(".lambda-url.us-east-1.on.aws")
+    assert len(gateway.api_id) == 32
+    assert REQUEST_ID_HEADERS == {
+        FrontDoor.HTTP_API: "apigw-requestid",
+        FrontDoor.FUNCTION_URL: "x-amzn-RequestId",
+    }
+
+
 def test_text_body_that_is_not_utf8_arrives_base64_encoded() -> None:
     body = b'[{"message":"\xff"}]'
     event = build_event(request(body), api_id="a", request_id="r")
@@ -238,8 +320,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _kinesis_poller(recorder: Recorder, records: int) -> tuple[KinesisPoller, list[str]]:
-    kinesis, sqs = boto3.client("kinesis"), boto3.client("sqs")
+    kinesis, s3 = boto3.client("kinesis"), boto3.client("s3")
     kinesis.create_stream(StreamName="s", ShardCount=1)
+    s3.create_bucket(Bucket="events-bucket")
     arn = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
     sequences = [
         kinesis.put_record(StreamName="s", Data=f"r{n}".encode(), PartitionKey="p")[
@@ -247,11 +330,16 @@ def _kinesis_poller(recorder: Recorder, records: int) -> tuple[KinesisPoller, li
         ]
         for n in range(records)
     ]
-    failures = sqs.create_queue(QueueName="failures")["QueueUrl"]
     # Each look at the clock is a minute later: retry back-offs pass without sleeping.
     minutes = itertools.count(step=60)
     poller = KinesisPoller(
-        kinesis, sqs, "s", arn, failures, _function(recorder), clock=lambda: float(next(minutes))
+        kinesis,
+        s3,
+        "s",
+        arn,
+        "events-bucket",
+        _function(recorder),
+        clock=lambda: float(next(minutes)),
     )
     return poller, sequences
 
@@ -334,7 +422,7 @@ def test_sqs_deletes_only_what_was_stored(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.usefixtures("aws")
-def test_kinesis_gives_up_after_ten_retries_and_describes_the_batch() -> None:
+def test_kinesis_gives_up_after_ten_retries_and_keeps_the_whole_batch_in_s3() -> None:
     recorder = Recorder("kinesis")
     poller, seqs = _kinesis_poller(recorder, 3)
     recorder.fail_once = set()
@@ -347,8 +435,18 @@ def test_kinesis_gives_up_after_ten_retries_and_describes_the_batch() -> None:
     _drain(poller, rounds=15)
     # The first try and ten retries, then the poller moves past the batch.
     assert recorder.batches == [seqs] + [seqs[1:]] * 10
-    sqs = boto3.client("sqs")
-    messages = sqs.receive_message(QueueUrl=poller.failure_queue_url)["Messages"]
-    info = json.loads(messages[0]["Body"])["KinesisBatchInfo"]
+    s3 = boto3.client("s3")
+    [kept] = s3.list_objects_v2(Bucket="events-bucket", Prefix="aws/lambda/")["Contents"]
+    assert re.fullmatch(
+        rf"aws/lambda/{KINESIS_MAPPING_ID}/shardId-000000000000/\d{{4}}/\d\d/\d\d/"
+        r"\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}",
+        kept["Key"],
+    )
+    body = s3.get_object(Bucket="events-bucket", Key=kept["Key"])["Body"].read()
+    info = json.loads(body)["KinesisBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (seqs[1], seqs[2])
     assert info["batchSize"] == 2
+    # The whole invocation: the records and their data, not only where they were.
+    event = failed_batches.kinesis_event(body)
+    assert [r["kinesis"]["sequenceNumber"] for r in event["Records"]] == seqs[1:]
+    assert [base64.b64decode(r["kinesis"]["data"]) for r in event["Records"]] == [b"r1", b"r2"]

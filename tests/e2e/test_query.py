@@ -260,7 +260,7 @@ def test_events_api_dev_compacts_closed_hours_on_its_own(
     tmp_path: Path, cache: Path, consumer_store: ConsumerService, stack: Stack
 ) -> None:
     """A second `events-api dev`, compacting every second, folds a past hour into Parquet."""
-    dev = DevProcess.start(stack.buffer, tmp_path / "dev", ("--compact-every", "1"))
+    dev = DevProcess.start(stack.buffer, tmp_path / "dev", options=("--compact-every", "1"))
     try:
         own = Stack(dev, stack.buffer)
         dataset = own.new_dataset()

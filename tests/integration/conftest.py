@@ -18,6 +18,8 @@ from events_api import aws_clients
 from events_api.key_store import SsmKeyStore
 from events_api.observability import metrics
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api_cli.gateway import FrontDoor
+from tests import support
 from tests.support import SAMPLE_KEY, load_function
 
 KEYS_PATH = "/events-api/test/keys/"
@@ -166,6 +168,14 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
         yield current
 
 
+@pytest.fixture(params=list(FrontDoor), ids=[door.value for door in FrontDoor])
+def front_door(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> FrontDoor:
+    """Runs a test once per front door: the ingest events it builds take that door's shape."""
+    door = FrontDoor(request.param)
+    monkeypatch.setattr(support, "front_door", door)
+    return door
+
+
 @pytest.fixture
 def ingest(stack: Stack) -> Iterator[ModuleType]:
     module = load_function("ingest")
@@ -176,5 +186,12 @@ def ingest(stack: Stack) -> Iterator[ModuleType]:
 @pytest.fixture
 def consumer(stack: Stack) -> Iterator[ModuleType]:
     module = load_function("consumer")
+    yield module
+    module.service.cache_clear()
+
+
+@pytest.fixture
+def otlp(stack: Stack) -> Iterator[ModuleType]:
+    module = load_function("otlp")
     yield module
     module.service.cache_clear()

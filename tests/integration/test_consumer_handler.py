@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from benchmarks import worst
 from events_api import aws_clients, records
+from events_api.consumer import RESERVE_MS
+from events_api_cli.template_limits import batch_size
 from tests.integration.conftest import consumer_event
 from tests.support import FakeLambdaContext, http_event, load_event
+from tests.unit.sam_template import TEMPLATE_PATH
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +164,57 @@ def test_poison_record_is_retried_when_quarantine_cannot_be_written(consumer, st
     fail_puts_for("quarantine/")
     response = invoke(consumer, event)
     assert len(response["batchItemFailures"]) == 1
+
+
+@pytest.mark.parametrize("workload", ["empty-objects", "compressible-256kib"])
+def test_a_full_batch_of_the_worst_records_is_stored_whole_in_objects_under_the_cap(
+    consumer, stack, monkeypatch, workload
+) -> None:
+    cap = 1024 * 1024
+    monkeypatch.setenv("STORE_OBJECT_MAX_BYTES", str(cap))  # read on the first invocation
+    mapping = "KinesisEventSource" if stack.buffer == "kinesis" else "SqsEventSource"
+    blobs, events = worst.buffer_records(workload, batch_size(TEMPLATE_PATH, mapping), stack.buffer)
+    assert invoke(consumer, consumer_event(stack.buffer, blobs)) == {"batchItemFailures": []}
+    expected: set[bytes] = set()
+    for blob in blobs:
+        decoded = records.decode(blob)
+        ids = range(decoded.first, decoded.first + len(decoded.event_ends()))
+        expected.update(f"{decoded.meta.request_id}-{n}".encode() for n in ids)
+    assert len(expected) == events
+    sent = worst.WORKLOADS[workload][1]
+    stored_ids: list[bytes] = []
+    stored = stack.stored()
+    assert len(stored) > 1
+    for key, text in stored.items():
+        assert key.endswith(".ndjson.gz")
+        assert len(text) <= cap
+        lines = text.splitlines()
+        assert all(line.startswith(sent[:-1]) for line in lines)
+        stored_ids.extend(re.findall(rb'"_id":"([^"]+)"', text))
+    assert len(stored_ids) == events
+    assert set(stored_ids) == expected
+
+
+@dataclass
+class ShortOnTimeContext(FakeLambdaContext):
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_records_not_started_before_the_timeout_are_retried_not_lost(consumer, stack) -> None:
+    blobs = [blob("logs", [b'{"a":%d}' % n], f"r{n}") for n in range(3)]
+    event = consumer_event(stack.buffer, blobs)
+    ids = [
+        r["kinesis"]["sequenceNumber"] if stack.buffer == "kinesis" else r["messageId"]
+        for r in event["Records"]
+    ]
+    context = ShortOnTimeContext(remaining_ms=RESERVE_MS - 1)
+    response = consumer.lambda_handler(event, context)
+    # The first record is always stored, so a retried batch always makes progress.
+    assert response == {"batchItemFailures": [{"itemIdentifier": i} for i in ids[1:]]}
+    [text] = stack.stored().values()
+    assert [e["a"] for e in lines(text)] == [0]
+    context.remaining_ms = RESERVE_MS
+    assert consumer.lambda_handler(event, context) == {"batchItemFailures": []}

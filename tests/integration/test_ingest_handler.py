@@ -17,9 +17,17 @@ from events_api import records
 from events_api.key_store import SsmKeyStore
 from events_api.keys import generate_key, key_hash
 from tests.integration.conftest import KEYS_PATH, Stack
-from tests.support import SAMPLE_KEY, FakeLambdaContext, http_event, load_event, response_json
+from tests.support import (
+    SAMPLE_KEY,
+    FakeLambdaContext,
+    http_event,
+    ingest_event,
+    load_event,
+    raw_body,
+    response_json,
+)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("front_door")]
 
 ACCEPTED = {"message": "Request Accepted"}
 SAMPLE_EVENTS = [
@@ -69,14 +77,14 @@ def buffered_events(stack: Stack) -> list[tuple[records.RequestMeta, bytes]]:
     ],
 )
 def test_every_event_file_gets_its_contract_answer(ingest, stack, name, status, body) -> None:
-    response = invoke(ingest, load_event(name))
+    response = invoke(ingest, ingest_event(name))
     assert response["statusCode"] == status
     assert response_json(response) == body
 
 
 @pytest.mark.parametrize("name", ["ingest-valid-batch", "ingest-ndjson", "ingest-gzip"])
 def test_accepted_events_are_on_the_buffer_exactly_as_sent(ingest, stack, name) -> None:
-    assert invoke(ingest, load_event(name))["statusCode"] == 202
+    assert invoke(ingest, ingest_event(name))["statusCode"] == 202
     buffered = buffered_events(stack)
     assert [json.loads(e) for _, e in buffered] == [json.loads(e) for e in SAMPLE_EVENTS]
     meta = buffered[0][0]
@@ -88,10 +96,21 @@ def test_accepted_events_are_on_the_buffer_exactly_as_sent(ingest, stack, name) 
     )
 
 
+def test_function_url_event_file_is_accepted_with_its_request_id(ingest, stack) -> None:
+    event = load_event("ingest-function-url")
+    assert (invoke(ingest, event)["statusCode"], event["requestContext"]["authorizer"]) == (
+        202,
+        None,
+    )
+    buffered = buffered_events(stack)
+    assert [json.loads(e) for _, e in buffered] == [json.loads(e) for e in SAMPLE_EVENTS]
+    assert buffered[0][0].request_id == "6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c"
+
+
 def test_valid_events_of_a_partly_invalid_batch_are_ingested(ingest, stack) -> None:
-    event = load_event("ingest-invalid-events")
+    event = ingest_event("ingest-invalid-events")
     invoke(ingest, event)
-    sent = json.loads(event["body"])[0]
+    sent = json.loads(raw_body(event))[0]
     assert [json.loads(e) for _, e in buffered_events(stack)] == [sent]
 
 
@@ -210,7 +229,8 @@ def test_six_mib_gzip_batch_is_accepted_in_few_buffer_records(ingest, stack) -> 
     response = invoke(ingest, http_event(gzip.compress(body), headers={"content-encoding": "gzip"}))
     assert response["statusCode"] == 202
     blobs = stack.buffered()
-    assert 1 <= len(blobs) <= 2
+    # As few as the bound on events per record allows (the bytes fit in one).
+    assert len(blobs) == -(-len(events) // records.bounds(stack.buffer).events)
     assert [e for blob in blobs for e in records.decode(blob).events()] == events
 
 
@@ -274,7 +294,7 @@ def test_entries_failing_then_succeeding_are_retried_and_accepted(
     ingest, stack, failing_buffer
 ) -> None:
     failing_buffer[0] = 2
-    response = invoke(ingest, load_event("ingest-valid-batch"))
+    response = invoke(ingest, ingest_event("ingest-valid-batch"))
     assert (response["statusCode"], response_json(response)) == (202, ACCEPTED)
     assert failing_buffer[0] == 0
     assert [json.loads(e) for _, e in buffered_events(stack)] == [
@@ -287,7 +307,7 @@ def test_buffer_failing_past_the_budget_is_503_with_retry_after(
 ) -> None:
     monkeypatch.setenv("BUFFER_BUDGET_SECONDS", "0.3")
     failing_buffer[0] = 10_000
-    response = invoke(ingest, load_event("ingest-valid-batch"))
+    response = invoke(ingest, ingest_event("ingest-valid-batch"))
     assert (response["statusCode"], response_json(response)) == (
         503,
         {"message": "Service Unavailable"},
@@ -304,7 +324,66 @@ def test_key_store_outage_is_503_not_401(ingest, stack) -> None:
         raise EndpointConnectionError(endpoint_url="https://ssm")
 
     aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", outage)
-    response = invoke(ingest, load_event("ingest-valid-batch"))
+    response = invoke(ingest, ingest_event("ingest-valid-batch"))
+    assert (response["statusCode"], response_json(response)) == (
+        503,
+        {"message": "Service Unavailable"},
+    )
+
+
+def ssm_throttling(**_: Any) -> Any:
+    from botocore.exceptions import ClientError
+
+    raise ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetParameter"
+    )
+
+
+def test_a_new_key_first_used_after_a_flood_of_unknown_keys_gets_429_never_401(
+    ingest, stack
+) -> None:
+    """A cold instance, 80 well-formed unknown keys (anyone can mint them), then a key
+    created a moment ago: the flood spends the look-up allowance (30 a minute, half of it
+    as a burst), and what the throttle did not let through is told to come back later."""
+    statuses = [
+        invoke(ingest, http_event("[{}]", headers={"x-api-key": generate_key()}))["statusCode"]
+        for _ in range(80)
+    ]
+    assert statuses == [401] * 15 + [429] * 65
+    new = generate_key()
+    SsmKeyStore(KEYS_PATH).create(new, "new", "created a moment ago")
+    response = invoke(ingest, http_event('[{"a":1}]', headers={"x-api-key": new}))
+    assert (response["statusCode"], response_json(response)) == (
+        429,
+        {"message": "Too Many Requests"},
+    )
+    # 15 more a minute: one every 4 s, less what the wall clock refilled during the flood.
+    assert 1 <= int(response["headers"]["retry-after"]) <= 4
+    assert stack.buffered() == []
+
+
+def test_a_cached_key_is_served_while_ssm_throttles(ingest, stack, monkeypatch) -> None:
+    from events_api import aws_clients
+
+    monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")  # every request wants a refresh
+    assert invoke(ingest, http_event('[{"a":1}]'))["statusCode"] == 202
+    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", ssm_throttling)
+    try:
+        response = invoke(ingest, http_event('[{"b":2}]'))
+    finally:
+        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", ssm_throttling)
+    assert (response["statusCode"], response_json(response)) == (202, ACCEPTED)
+    assert [bytes(event) for _, event in buffered_events(stack)] == [b'{"a":1}', b'{"b":2}']
+
+
+def test_an_uncached_key_while_ssm_throttles_is_503_not_401(ingest, stack) -> None:
+    from events_api import aws_clients
+
+    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", ssm_throttling)
+    try:
+        response = invoke(ingest, http_event('[{"a":1}]'))
+    finally:
+        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", ssm_throttling)
     assert (response["statusCode"], response_json(response)) == (
         503,
         {"message": "Service Unavailable"},
@@ -316,7 +395,7 @@ def test_unexpected_failure_is_500_internal_error(ingest, stack, monkeypatch) ->
         raise RuntimeError("bug")
 
     monkeypatch.setattr(records, "encode", broken)
-    response = invoke(ingest, load_event("ingest-valid-batch"))
+    response = invoke(ingest, ingest_event("ingest-valid-batch"))
     assert (response["statusCode"], response_json(response)) == (500, {"message": "Internal Error"})
 
 
@@ -334,7 +413,7 @@ def test_no_key_ever_appears_in_logs_or_metrics(ingest, stack, capfd) -> None:
             "ingest-invalid-events",
             "ingest-bad-path",
         ]:
-            invoke(ingest, load_event(name))
+            invoke(ingest, ingest_event(name))
     finally:
         logger.removeHandler(handler)
     captured = capfd.readouterr()

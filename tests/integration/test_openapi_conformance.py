@@ -31,9 +31,9 @@ from tests.openapi_spec import (
     spec,
     validate,
 )
-from tests.support import FakeLambdaContext, http_event, load_event
+from tests.support import FakeLambdaContext, http_event, ingest_event, load_event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("front_door")]
 
 #: Answers only API Gateway gives (the function never does).
 GATEWAY_ONLY = {("post", 429)}
@@ -95,23 +95,23 @@ NDJSON = {"content-type": "application/x-ndjson"}
 BOMB = gzip.compress(b"[" + b" " * (6 * 1024 * 1024) + b"]")
 
 CASES = [
-    Case("valid-batch", 202, lambda: load_event("ingest-valid-batch")),
-    Case("single-event", 202, lambda: load_event("ingest-single-event")),
-    Case("ndjson", 202, lambda: load_event("ingest-ndjson")),
-    Case("gzip", 202, lambda: load_event("ingest-gzip")),
-    Case("bad-path", 400, lambda: load_event("ingest-bad-path")),
+    Case("valid-batch", 202, lambda: ingest_event("ingest-valid-batch")),
+    Case("single-event", 202, lambda: ingest_event("ingest-single-event")),
+    Case("ndjson", 202, lambda: ingest_event("ingest-ndjson")),
+    Case("gzip", 202, lambda: ingest_event("ingest-gzip")),
+    Case("bad-path", 400, lambda: ingest_event("ingest-bad-path")),
     Case("bad-dataset", 400, lambda: http_event("[{}]", path="/v1/Bad%20Name")),
     Case("long-service", 400, lambda: http_event("[{}]", headers={"x-service": "s" * 257})),
     Case("empty-body", 400, lambda: http_event("")),
     Case("not-json", 400, lambda: http_event("[1")),
     Case("empty-batch", 400, lambda: http_event("[]")),
     Case("not-gzip", 400, lambda: http_event(b"[{}]", headers={"content-encoding": "gzip"})),
-    Case("invalid-events", 400, lambda: load_event("ingest-invalid-events")),
+    Case("invalid-events", 400, lambda: ingest_event("ingest-invalid-events")),
     Case("ndjson-bad-line", 400, lambda: http_event('{"a":1}\n{nope\n', headers=NDJSON)),
-    Case("bad-key", 401, lambda: load_event("ingest-bad-key")),
+    Case("bad-key", 401, lambda: ingest_event("ingest-bad-key")),
     Case("no-key", 401, lambda: http_event("[{}]", headers={"x-api-key": None})),
     Case("other-dataset", 403, lambda: http_event('[{"a":1}]'), limited_key, True),
-    Case("wrong-method", 405, lambda: load_event("ingest-wrong-method")),
+    Case("wrong-method", 405, lambda: ingest_event("ingest-wrong-method")),
     *(
         Case(
             f"{method}-no-key",
@@ -122,9 +122,9 @@ CASES = [
     ),
     Case("gzip-bomb", 413, lambda: http_event(BOMB, headers={"content-encoding": "gzip"})),
     Case("brotli", 415, lambda: http_event(b"[{}]", headers={"content-encoding": "br"})),
-    Case("unexpected", 500, lambda: load_event("ingest-valid-batch"), broken_encoder),
-    Case("key-store-down", 503, lambda: load_event("ingest-valid-batch"), key_store_outage),
-    Case("buffer-down", 503, lambda: load_event("ingest-valid-batch"), buffer_outage),
+    Case("unexpected", 500, lambda: ingest_event("ingest-valid-batch"), broken_encoder),
+    Case("key-store-down", 503, lambda: ingest_event("ingest-valid-batch"), key_store_outage),
+    Case("buffer-down", 503, lambda: ingest_event("ingest-valid-batch"), buffer_outage),
 ]
 
 
@@ -180,10 +180,10 @@ def test_handler_answer_conforms_to_the_spec(
 def test_invalid_events_answer_uses_the_accepted_and_invalid_shape(
     ingest: Any, stack: Stack
 ) -> None:
-    response = ingest.lambda_handler(load_event("ingest-invalid-events"), FakeLambdaContext())
+    response = ingest.lambda_handler(ingest_event("ingest-invalid-events"), FakeLambdaContext())
     body = check_response("post", response)
     assert set(body) == {"message", "accepted", "invalid"}
-    malformed = ingest.lambda_handler(load_event("ingest-bad-path"), FakeLambdaContext())
+    malformed = ingest.lambda_handler(ingest_event("ingest-bad-path"), FakeLambdaContext())
     assert set(check_response("post", malformed)) == {"message", "reason"}
 
 

@@ -6,5 +6,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     aws_environment,
     consumer,
     ingest,
+    otlp,
     stack,
 )

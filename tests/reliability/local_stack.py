@@ -123,23 +123,25 @@ def scan(stack: Stack, prefixes: list[str], run: str) -> Scan:
 
 
 def parked(stack: Stack) -> dict[str, int]:
-    """Messages in the stack's failure queues (SQS dead-letter queue, Kinesis on-failure)."""
-    from events_api_cli.defaults import (
-        LOCAL_DEAD_LETTER_QUEUE_NAME,
-        LOCAL_STREAM_FAILURE_QUEUE_NAME,
-    )
+    """What the stack's failure places hold: messages in the SQS dead-letter queue, batches
+    the Kinesis mapping gave up on (objects under aws/lambda/ in the events bucket)."""
+    from events_api_cli import failed_batches
+    from events_api_cli.defaults import LOCAL_DEAD_LETTER_QUEUE_NAME
 
     sqs = stack_client(stack, "sqs")
     out = {}
-    for name in (LOCAL_DEAD_LETTER_QUEUE_NAME, LOCAL_STREAM_FAILURE_QUEUE_NAME):
-        try:
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        except sqs.exceptions.QueueDoesNotExist:
-            continue
+    try:
+        url = sqs.get_queue_url(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        pass
+    else:
         attributes = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
-        out[name] = int(attributes.get("ApproximateNumberOfMessages", "0"))
+        out[LOCAL_DEAD_LETTER_QUEUE_NAME] = int(attributes.get("ApproximateNumberOfMessages", "0"))
+    pages = stack_client(stack, "s3").get_paginator("list_objects_v2")
+    listed = pages.paginate(Bucket=stack.bucket, Prefix=failed_batches.PREFIX)
+    out[failed_batches.PREFIX] = sum(len(page.get("Contents", [])) for page in listed)
     return out
 
 

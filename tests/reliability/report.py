@@ -125,9 +125,21 @@ def rows() -> list[tuple[str, str, str]]:
             (
                 "SSM calls during a flood of well-formed unknown keys",
                 f"{unknown['ssm_calls']} calls for {num(unknown['unknown_keys'])} keys in "
-                f"{unknown['seconds']} s (bound: burst + "
-                f"{unknown['lookups_per_second_setting']:g}/s = {unknown['ssm_call_bound']})",
+                f"{unknown['seconds']} s (bound: half of "
+                f"{unknown.get('lookups_per_minute_setting', 0):g} a minute as a burst, the "
+                f"rest over the minute = {unknown['ssm_call_bound']}); answers "
+                f"{unknown.get('statuses', {})}",
                 code(f"{PYTEST} tests/reliability/test_keys.py -k unknown"),
+            )
+        )
+    fresh = load("keys-fresh-after-flood")
+    if fresh:
+        out.append(
+            (
+                "A key created a moment ago, first used after a flood on a cold instance",
+                f"answers {fresh['new_key_statuses']} (429 with Retry-After, then served once "
+                f"the producer comes back; never 401) after a flood answered {fresh['flood']}",
+                code(f"{PYTEST} tests/reliability/test_keys.py -k fresh"),
             )
         )
 
@@ -158,6 +170,29 @@ def rows() -> list[tuple[str, str, str]]:
         )
     else:
         out.append(("Fuzzing the body decoder (atheris)", not_run, code("make fuzz")))
+    otlp_fuzz = load("fuzz-otlp")
+    if otlp_fuzz:
+        out.append(
+            (
+                "Fuzzing OTLP decoding and flattening (atheris)",
+                f"{num(otlp_fuzz['executions'])} executions in {otlp_fuzz['seconds']} s, "
+                f"**{otlp_fuzz['crashes']} crashes**",
+                code(otlp_fuzz["command"]),
+            )
+        )
+    otlp_hostile = load("otlp_hostile")
+    if otlp_hostile:
+        statuses = ", ".join(
+            f"{status}: {len(names)}" for status, names in otlp_hostile["by_status"].items()
+        )
+        out.append(
+            (
+                "Hostile OTLP corpus (handler and consumer)",
+                f"{otlp_hostile['cases']} requests: {statuses}; "
+                f"{num(otlp_hostile['events_stored'])} accepted events all stored",
+                code(f"{PYTEST} tests/reliability/test_otlp_hostile.py"),
+            )
+        )
 
     # 6. Conformance.
     conformance = load("conformance")

@@ -20,7 +20,15 @@ import pytest
 
 from events_api import aws_clients
 from events_api.key_store import SsmKeyStore
-from events_api.keys import BASE62, PREFIX, KeyAuthenticator, generate_key, is_well_formed, key_hash
+from events_api.keys import (
+    BASE62,
+    PREFIX,
+    KeyAuthenticator,
+    KeyLookupThrottled,
+    generate_key,
+    is_well_formed,
+    key_hash,
+)
 from events_api.observability import logger
 from tests.integration.conftest import KEYS_PATH
 from tests.reliability.support import SCALE, record, scaled
@@ -172,12 +180,20 @@ def test_no_mutated_or_random_key_gets_in(ingest, stack, key_setup, quiet) -> No
                 well_formed[kind] += 1
             if n < through_handler:
                 status = invoke(ingest, key)
-                if status != 401:
+                if status not in (401, 429):
                     false_accepts.append((kind, key))
-            elif keys.authenticate(key) is not None:
-                false_accepts.append((kind, key))
+            else:
+                try:
+                    if keys.authenticate(key) is not None:
+                        false_accepts.append((kind, key))
+                except KeyLookupThrottled:
+                    pass
         malformed_calls = counter.calls - controls_calls
-        # Revoked keys (deleted, or marked revokedAt) and well-formed unknown ones: 401 too.
+        # Revoked keys (deleted, or marked revokedAt) and well-formed unknown ones: 401 once
+        # looked up (an allowance large enough for every one of them to be).
+        service.keys = KeyAuthenticator(
+            SsmKeyStore(KEYS_PATH), ttl_seconds=30, max_entries=10_000, lookups_per_minute=1e4
+        )
         revoked_statuses = Counter(invoke(ingest, key) for key in key_setup["revoked"])
         unknown_statuses = Counter(invoke(ingest, generate_key()) for _ in range(200))
     finally:
@@ -235,9 +251,10 @@ def test_malformed_key_flood_makes_no_ssm_call(ingest, stack, key_setup, quiet) 
 def test_unknown_key_flood_makes_a_bounded_number_of_ssm_calls(
     ingest, stack, key_setup, quiet, monkeypatch
 ) -> None:
-    """Well-formed unknown keys cost an SSM call each until the token bucket (20/s, burst 20
-    by default) runs dry; then they are refused without one. Producers whose key is cached
-    keep working throughout, and so do those whose cache entry expired."""
+    """Well-formed unknown keys cost an SSM call each until the instance's look-up
+    allowance (KEY_LOOKUPS_PER_MINUTE, half of it as a burst) runs dry; past it they are
+    answered 429 with Retry-After, never 401 (one of them may be a new, valid key).
+    Producers whose key is cached keep working throughout."""
     count = scaled(5_000, 50_000)
     valid = key_setup["valid"]
     assert invoke(ingest, valid[0]) == 202  # cached, known good
@@ -250,9 +267,9 @@ def test_unknown_key_flood_makes_a_bounded_number_of_ssm_calls(
         cached_valid = invoke(ingest, valid[0])
     finally:
         counter.close()
-    settings = ingest.service().settings
-    rate = settings.key_lookups_per_second
-    bound = max(1.0, rate) + rate * seconds
+    per_minute = ingest.service().settings.key_lookups_per_minute
+    # The bucket holds half the minute's allowance and refills the rest over the minute.
+    bound = per_minute / 2 + per_minute / 2 * seconds / 60
     record(
         "keys-unknown-flood",
         {
@@ -261,33 +278,74 @@ def test_unknown_key_flood_makes_a_bounded_number_of_ssm_calls(
             "keys_per_second": round(count / seconds),
             "ssm_calls": flood_calls,
             "ssm_call_bound": round(bound, 1),
-            "lookups_per_second_setting": rate,
+            "lookups_per_minute_setting": per_minute,
             "statuses": {str(k): v for k, v in statuses.items()},
             "cached_valid_key_status": cached_valid,
         },
     )
-    assert statuses == {401: count}
+    assert set(statuses) == {401, 429}
+    assert statuses[401] == flood_calls  # refused only once looked up and absent
     assert flood_calls <= bound
     assert cached_valid == 202
 
 
 @pytest.mark.parametrize("stack", ["kinesis"], indirect=True)
 def test_expired_good_key_is_refreshed_during_a_flood(ingest, stack, key_setup, quiet) -> None:
-    """A good key whose cache entry expired is looked up again even with the bucket empty."""
+    """A good key whose cache entry expired is looked up again with the new-key allowance
+    spent: refreshes have their own."""
     clock = [1000.0]
     service = ingest.service()
     service.keys = KeyAuthenticator(
         SsmKeyStore(KEYS_PATH),
         ttl_seconds=30,
         max_entries=10_000,
-        lookups_per_second=20,
+        lookups_per_minute=30,
         clock=lambda: clock[0],
     )
     good = key_setup["valid"][1]
     assert invoke(ingest, good) == 202
-    for _ in range(100):  # drains the bucket (the clock stands still)
+    for _ in range(100):  # spends the new-key allowance (the clock stands still)
         invoke(ingest, generate_key())
-    clock[0] += 31  # the good key's entry expired; the bucket refilled a little
+    clock[0] += 31  # the good key's entry expired
     for _ in range(1000):
         invoke(ingest, generate_key())
-    assert invoke(ingest, good) == 202
+    counter = SsmCounter()
+    try:
+        assert invoke(ingest, good) == 202
+        assert counter.calls == 1
+    finally:
+        counter.close()
+
+
+@pytest.mark.parametrize("stack", ["kinesis"], indirect=True)
+def test_fresh_valid_key_after_a_flood_on_a_cold_instance_is_never_401(
+    ingest, stack, key_setup, quiet
+) -> None:
+    """Tried as a new user would: a key created a moment ago, first used right after a
+    flood of well-formed unknown keys, gets 429 with Retry-After and is served once the
+    producer comes back after that many seconds."""
+    clock = [1000.0]
+    ingest.service().keys = KeyAuthenticator(
+        SsmKeyStore(KEYS_PATH),
+        ttl_seconds=30,
+        max_entries=10_000,
+        lookups_per_minute=30,
+        clock=lambda: clock[0],
+    )
+    flood = Counter(invoke(ingest, generate_key()) for _ in range(scaled(80, 10_000)))
+    assert flood == {401: 15, 429: sum(flood.values()) - 15}
+    new = generate_key()
+    SsmKeyStore(KEYS_PATH).create(new, "new", "created a moment ago")
+    event = http_event(b'[{"a":1}]', headers={"x-api-key": new})
+    statuses = []
+    for _ in range(10):  # the producer client's retries, honouring Retry-After
+        answer = ingest.lambda_handler(event, FakeLambdaContext())
+        statuses.append(answer["statusCode"])
+        if answer["statusCode"] != 429:
+            break
+        clock[0] += int(answer["headers"]["retry-after"])
+    record(
+        "keys-fresh-after-flood",
+        {"flood": {str(k): v for k, v in flood.items()}, "new_key_statuses": statuses},
+    )
+    assert statuses == [429, 202]

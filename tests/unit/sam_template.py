@@ -117,8 +117,6 @@ class Stack:
             "EventStream.Arn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STACK}-EventStream",
             "EventQueue": f"{queue}/{STACK}-EventQueue",
             "EventQueue.QueueName": f"{STACK}-EventQueue",
-            "StreamFailureQueue": f"{queue}/{STACK}-StreamFailureQueue",
-            "StreamFailureQueue.QueueName": f"{STACK}-StreamFailureQueue",
             "EventDeadLetterQueue": f"{queue}/{STACK}-EventDeadLetterQueue",
             "EventDeadLetterQueue.QueueName": f"{STACK}-EventDeadLetterQueue",
             "EventsBucket": f"{STACK}-eventsbucket-1a2b3c",
@@ -126,8 +124,16 @@ class Stack:
             "QueryResultsBucket": f"{STACK}-queryresultsbucket-4d5e6f",
             "QueryResultsBucket.Arn": f"arn:aws:s3:::{STACK}-queryresultsbucket-4d5e6f",
             "HttpApi": "a1b2c3d4e5",
-            "HttpApi.Stage": "$default",
+            "HttpApiStage": "$default",
+            "HttpApiIntegration": "f6g7h8i",
             "IngestFunction": f"{STACK}-IngestFunction-AbCdEf",
+            "OtlpFunction": f"{STACK}-OtlpFunction-AbCdEf",
+            "IngestFunction.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+            f"{STACK}-IngestFunction-AbCdEf",
+            "IngestFunctionUrl.FunctionUrl": "https://abcdefghijklmnopqrstuvwxyz012345"
+            f".lambda-url.{REGION}.on.aws/",
+            "OtlpFunctionUrl.FunctionUrl": "https://6789abcdefghijklmnopqrstuvwxyz01"
+            f".lambda-url.{REGION}.on.aws/",
             "ConsumerFunction": f"{STACK}-ConsumerFunction-GhIjKl",
             "CompactorFunction": f"{STACK}-CompactorFunction-MnOpQr",
             "CompactorFunction.Arn": (

@@ -157,6 +157,42 @@ def test_ndjson_line_with_two_objects_is_invalid() -> None:
     assert [i.index for i in decoded.invalid] == [0]
 
 
+def test_ndjson_object_split_over_lines_and_comma_joined_objects_are_three_invalid_lines() -> None:
+    decoded = batch.parse_ndjson(b'{"a":[1\n2]}\n{"b":1},{"c":2}')
+    assert raw(decoded) == []
+    assert [(i.index, i.reason) for i in decoded.invalid] == [
+        (0, "line is not valid JSON: Input data was truncated"),
+        (1, "line is not valid JSON: JSON is malformed: trailing characters (byte 2)"),
+        (2, "line is not valid JSON: JSON is malformed: trailing characters (byte 8)"),
+    ]
+
+
+def test_ndjson_lines_padded_with_whitespace_stay_one_event_each() -> None:
+    decoded = batch.parse_ndjson(b'  {"a":[1, 2]}  \r\n\t{"b":1}\n')
+    assert raw(decoded) == [b'{"a":[1, 2]}', b'{"b":1}']
+    assert decoded.invalid == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [b"1e999", b"-1E+400", b"1e0000999 ", b"\t12.5e+00309\r", b"1" + b"0" * 400 + b".5"],
+)
+@pytest.mark.parametrize("parse", [batch.parse_json, batch.parse_ndjson])
+def test_a_number_overflowing_to_infinity_makes_its_event_invalid(number, parse) -> None:
+    events = [b'{"ok":1e308}', b'{"n":[' + number + b"]}", b'{"text":"file999 e999"}']
+    body = b"[" + b",".join(events) + b"]" if parse is batch.parse_json else b"\n".join(events)
+    decoded = parse(body)
+    assert raw(decoded) == [events[0], events[2]]
+    assert [(i.index, i.reason) for i in decoded.invalid] == [
+        (1, "event holds a number that overflows to infinity")
+    ]
+
+
+def test_an_integer_past_the_double_range_is_kept_verbatim() -> None:
+    event = b'{"n":' + b"2" + b"0" * 400 + b"}"
+    assert raw(batch.parse_json(b"[" + event + b"]")) == [event]
+
+
 def test_empty_ndjson_is_a_bad_request() -> None:
     with pytest.raises(BadRequest):
         batch.parse_ndjson(b"\n\n \n")

@@ -60,17 +60,18 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
     )
     out = cost.monthly_cost(work, "kinesis provisioned", 10.0).monthly
     assert out["API Gateway"] == pytest.approx(307_200 * 1.00 / 1e6)
-    # 0.05 s of one core at 512 MB -> 0.1727539 s, plus 20 ms of network: 0.1927539 s.
-    assert out["Lambda ingest"] == pytest.approx(0.06144 + 307_200 * 0.1927539 * 0.5 * 1.33334e-5)
-    # 300 GiB a month in invocations of 20 MiB: 15,360 consumer calls and S3 PUTs.
-    assert out["Lambda consumer"] == pytest.approx(0.003072 + 15_360 * 0.7445824 * 0.5 * 1.33334e-5)
-    assert out["S3 PUT"] == pytest.approx(15_360 * 0.005 / 1000)
+    # 0.05 s of one core at 512 MB -> 0.1727539 s, plus 20 ms of network: billed 0.193 s.
+    assert out["Lambda ingest"] == pytest.approx(0.06144 + 307_200 * 0.193 * 0.5 * 1.33334e-5)
+    # 0.12 records/s on one shard: each 5 s batching window holds less than one record, so
+    # every record is a consumer call (1 MiB: 36.2 ms of CPU at 512 MB + 20 ms, billed 57 ms)
+    # and an S3 object.
+    assert out["Lambda consumer"] == pytest.approx(0.06144 + 307_200 * 0.057 * 0.5 * 1.33334e-5)
+    assert out["S3 PUT"] == pytest.approx(307_200 * 0.005 / 1000)
     assert out["S3 storage (1 month)"] == pytest.approx(300 / 5 * 0.023)
     assert out["Kinesis shard-hours"] == pytest.approx(1 * 730 * 0.015)  # well under 1 MB/s
     assert out["Kinesis PUT units"] == pytest.approx(307_200 * 10 * 0.014 / 1e6)
     breakdown = cost.monthly_cost(work, "kinesis provisioned", 10.0)
-    assert breakdown.total_monthly == pytest.approx(13.29253, rel=1e-5)
-    assert breakdown.per_gb == pytest.approx(13.29253 / 300, rel=1e-5)
+    assert breakdown.per_gb == pytest.approx(breakdown.total_monthly / 300)
 
     on_demand = cost.monthly_cost(work, "kinesis on-demand", 10.0).monthly
     assert on_demand["Kinesis stream-hours"] == pytest.approx(730 * 0.04)
@@ -79,13 +80,38 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
 
     sqs = cost.monthly_cost(work, "sqs", 10.0).monthly
     idle_polls = 5 * 3 * 60 * 24 * 30
-    expected = 307_200 * 4 * 2 + 15_360 + idle_polls  # send + receive chunks, deletes
+    # Send and receive 4 chunks of 64 KB per 200 KB message, a delete per batch of one.
+    expected = 307_200 * 4 * 2 + 307_200 + idle_polls
     assert sqs["SQS requests"] == pytest.approx(expected * 0.40 / 1e6)
+
+    url = cost.monthly_cost(work, "kinesis provisioned", 10.0, "FunctionUrl").monthly
+    assert "API Gateway" not in url
+    assert {k: v for k, v in out.items() if k != "API Gateway"} == url
+
+
+def test_consumer_batches_fill_by_size_payload_or_time() -> None:
+    assert cost.records_per_batch(100, 20, 1_000, 5) == 20  # the payload limit
+    assert cost.records_per_batch(100, 500, 1_000, 5) == 100  # the batch size
+    assert cost.records_per_batch(100, 500, 3, 5) == 15  # what arrives in the window
+    assert cost.records_per_batch(100, 500, 0.01, 5) == 1  # at least the one record
+
+
+def test_http_api_price_drops_past_300_million_requests() -> None:
+    assert cost.api_gateway_cost(1e6) == pytest.approx(1.00)
+    assert cost.api_gateway_cost(400e6) == pytest.approx(300 + 90)
+
+
+def test_firehose_rounds_every_record_up_to_5_kb() -> None:
+    assert cost.firehose_per_gb() == 0.029
+    assert cost.firehose_per_gb(5 * 1024) == pytest.approx(0.029)
+    assert cost.firehose_per_gb(1024) == pytest.approx(0.029 * 5)
+    assert cost.firehose_per_gb(6 * 1024) == pytest.approx(0.029 * 10 / 6)
+    assert cost.datadog_per_gb() == 0.10
 
 
 def test_every_price_says_where_and_when_it_was_seen() -> None:
     for name, price in cost.PRICES.items():
-        assert price.value > 0, name
+        assert price.value > 0 or name == "lambda_function_url", name
         assert price.source, name
         assert price.seen.startswith("20"), name
     assert cost.firehose_per_gb() == cost.PRICES["firehose_gb"].value
@@ -108,3 +134,38 @@ def test_query_workload_on_a_small_bucket_reads_fewer_bytes_after_compaction(
     query.write_section(page, section)  # replaced, not appended twice
     assert page.read_text().count("<!-- query:start -->") == 1
     assert page.read_text().startswith("# Performance\n\nbefore\n")
+
+
+@pytest.mark.parametrize("signal", ["logs", "traces"])
+def test_otlp_bench_compares_paths_that_make_the_same_events(signal: str) -> None:
+    from benchmarks import otlp
+
+    body = otlp.logs_body(20) if signal == "logs" else otlp.traces_body(20)
+    ours = [json.loads(e) for e in otlp.ours(signal, body)]
+    assert len(ours) == 20
+    assert ours == [json.loads(e) for e in otlp.naive(signal, body)]
+
+
+def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
+    from benchmarks import otlp
+
+    figures = {
+        "rounds": 3,
+        "cold_start_runs": 5,
+        **{f"{s}_items": 10 for s in ("logs", "traces")},
+        **{f"{s}_body_bytes": 100 for s in ("logs", "traces")},
+        **{f"{s}_per_s_{v}": 1 for s in ("logs", "traces") for v in ("ours", "naive")},
+        **{f"{s}_speedup{b}": 3.5 for s in ("logs", "traces") for b in ("", "_best")},
+        "cold_start_ms": {"ingest, with OTLP": 1.0},
+        "cold_start_import_ms": {"ingest, with OTLP": 1.0},
+        "ingest_cold_start_change": 0.0,
+        "ingest_cold_start_paired_difference_ms": 0.0,
+        "ingest_modules_loaded": {"with": 100, "without": 100},
+        "ingest_loads_protobuf": False,
+    }
+    text = otlp.markdown(figures, "now", "python -m benchmarks.otlp")
+    assert text.startswith(otlp.SECTION_START)
+    assert text.rstrip().endswith(otlp.SECTION_END)
+    assert "| log records | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
+    assert "loads 100 modules from the full build and 100 from the build without OTLP" in text
+    assert "protobuf loaded: no" in text

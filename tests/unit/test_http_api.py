@@ -24,6 +24,7 @@ def request(headers: dict[str, str], body: str | None = None, b64: bool = False)
         ("/v1/web-app_2", "web-app_2"),
         ("/v1/" + "a" * 64, "a" * 64),
         ("/v1/%6Cogs", "logs"),
+        ("/v1/logs/", "logs"),
     ],
 )
 def test_valid_paths_name_the_dataset(path, dataset) -> None:
@@ -32,7 +33,19 @@ def test_valid_paths_name_the_dataset(path, dataset) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "", "/v1", "/v1/", "/v2/logs", "/v1/logs/", "/v1/logs/x", "//v1/logs", "/V1/logs"],
+    [
+        "/",
+        "",
+        "/v1",
+        "/v1/",
+        "/v1//",
+        "/v2/logs",
+        "/v1/logs//",
+        "/v1/logs/x",
+        "/v1/logs/x/",
+        "//v1/logs",
+        "/V1/logs",
+    ],
 )
 def test_paths_other_than_v1_dataset_are_bad_requests(path) -> None:
     with pytest.raises(BadRequest) as error:
@@ -86,6 +99,17 @@ def test_labels_are_optional_and_at_most_256_characters() -> None:
         request({"x-service": "s" * 257}).label("x-service")
 
 
+@pytest.mark.parametrize("value", ["", "  ", "undefined", "null"])
+def test_labels_that_javascript_clients_send_for_unset_options_count_as_absent(value) -> None:
+    assert request({"x-service": value}).label("x-service") is None
+    assert request({"x-namespace": value}).label("x-namespace") is None
+
+
+def test_labels_named_like_absent_values_but_longer_are_kept() -> None:
+    assert request({"x-service": "nullable"}).label("x-service") == "nullable"
+    assert request({"x-service": "Undefined"}).label("x-service") == "Undefined"
+
+
 def test_body_is_decoded_from_base64_or_text() -> None:
     assert request({}, base64.b64encode(b"\x1f\x8b").decode(), b64=True).raw_body() == b"\x1f\x8b"
     assert request({}, "[{}]").raw_body() == b"[{}]"
@@ -115,3 +139,22 @@ def test_responses_are_json_with_extra_headers() -> None:
         "body": '{"message":"Method Not Allowed"}',
         "isBase64Encoded": False,
     }
+
+
+def test_function_url_events_parse_like_http_api_events() -> None:
+    """Same payload 2.0 fields; the function URL's null authorizer and UUID request id."""
+    from tests.support import SAMPLE_KEY, load_event
+
+    api = parse_event(load_event("ingest-valid-batch"))
+    url_event = load_event("ingest-function-url")
+    assert url_event["requestContext"]["authorizer"] is None
+    url = parse_event(url_event)
+    assert (url.method, url.raw_path, url.is_base64, url.api_key()) == (
+        "POST",
+        "/v1/logs",
+        False,
+        SAMPLE_KEY,
+    )
+    assert url.request_id == "6f3c1a8e-2b4d-4e9f-8a7c-1d2e3f4a5b6c"
+    assert url.raw_body() == api.raw_body()
+    assert url.label("x-service") == api.label("x-service") == "my-service"

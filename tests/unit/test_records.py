@@ -54,7 +54,7 @@ def test_large_incompressible_batch_is_split_under_the_limit_in_order() -> None:
 
 
 def test_packing_uses_few_records_for_compressible_data() -> None:
-    batch = events(5000, size=500)  # ~2.6 MB raw, highly compressible
+    batch = events(3500, size=500)  # ~1.8 MB raw, highly compressible
     blobs = records.encode(META, batch, 1_000_000)
     assert len(blobs) == 1
 
@@ -107,3 +107,46 @@ def test_payload_declaring_a_huge_size_is_refused_without_allocating_it() -> Non
     blob = b"EVR\x01" + struct.pack(">I", len(header)) + header + forged_payload
     with pytest.raises(records.RecordError, match="declares"):
         records.decode(blob)
+
+
+@pytest.mark.parametrize(
+    ("event", "count"),
+    [(b"{}", 2_097_151), (b'{"m":"' + b"a" * (256 * 1024 - 9) + b'"}', 24), (b'{"n":1}', 30_001)],
+    ids=["6 MiB of {}", "6 MiB of compressible 256 KiB events", "just over three records"],
+)
+def test_a_record_never_expands_past_its_event_and_raw_byte_bounds(event, count) -> None:
+    blobs = records.encode(META, [event] * count, 1_000_000)
+    decoded = [records.decode(blob) for blob in blobs]
+    assert all(len(d.event_ends()) <= records.MAX_RECORD_EVENTS for d in decoded)
+    assert all(len(d.payload) <= records.MAX_RECORD_RAW_BYTES for d in decoded)
+    assert sum(len(d.event_ends()) for d in decoded) == count
+    assert [d.first for d in decoded] == [
+        sum(len(x.event_ends()) for x in decoded[:i]) for i in range(len(decoded))
+    ]
+    # Not more records than the bounds need (plus one for uneven cuts).
+    raw = count * (len(event) + 1) - 1
+    needed = max(-(-count // records.MAX_RECORD_EVENTS), -(-raw // records.MAX_RECORD_RAW_BYTES))
+    assert len(blobs) <= needed + 1
+
+
+def test_slices_keep_every_event_and_its_ordinal() -> None:
+    batch = events(25, size=100)
+    [blob] = records.encode(META, batch, 1_000_000)
+    decoded = records.decode(blob)
+    slices = list(decoded.slices(max_events=10, max_bytes=1_000))
+    assert [len(s.events()) for s in slices] == [8, 8, 8, 1]  # ~120-byte events, 1,000 bytes
+    assert [e for s in slices for e in s.events()] == batch
+    assert [s.first for s in slices] == [0, 8, 16, 24]
+    assert all(s.event_ends() == records.line_ends(s.payload) for s in slices)
+    assert list(decoded.slices(max_events=100, max_bytes=1 << 20)) == [decoded]
+
+
+def test_a_consumer_batch_holds_the_same_budget_on_either_buffer() -> None:
+    for buffer, per_batch in records.CONSUMER_BATCH_RECORDS.items():
+        bounds = records.bounds(buffer)
+        assert bounds.events * per_batch == records.BATCH_MAX_EVENTS
+        assert bounds.raw_bytes * per_batch <= records.BATCH_MAX_RAW_BYTES
+        assert bounds.raw_bytes <= records.MAX_PAYLOAD_BYTES  # the consumer can decode them
+    sqs = records.bounds("sqs")
+    blobs = records.encode(META, [b"{}"] * 120_000, 1_000_000, max_events=sqs.events)
+    assert [len(records.decode(b).event_ends()) for b in blobs] == [40_000] * 3

@@ -51,3 +51,12 @@ def test_consumer_needs_a_bucket() -> None:
     with pytest.raises(SettingsError, match="BUCKET_NAME"):
         ConsumerSettings.from_env({})
     assert ConsumerSettings.from_env({"BUCKET_NAME": "b"}).bucket_name == "b"
+
+
+def test_consumer_object_size_cap_defaults_to_64_mib_and_is_bounded() -> None:
+    assert ConsumerSettings.from_env({"BUCKET_NAME": "b"}).object_max_bytes == 64 * 1024 * 1024
+    env = {"BUCKET_NAME": "b", "STORE_OBJECT_MAX_BYTES": "1048576"}
+    assert ConsumerSettings.from_env(env).object_max_bytes == 1024 * 1024
+    for value in ("1000", str(512 * 1024 * 1024), "big"):
+        with pytest.raises(SettingsError, match="STORE_OBJECT_MAX_BYTES"):
+            ConsumerSettings.from_env({"BUCKET_NAME": "b", "STORE_OBJECT_MAX_BYTES": value})

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from events_api import http_api, observability
+from events_api import http_api, observability, records
 from events_api import settings as settings_module
 from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
 from tests.unit.sam_template import (
     ACCOUNT,
     NO_VALUE,
     REGION,
+    ROOT,
     STACK,
     Stack,
     function_property,
@@ -39,17 +40,26 @@ pytestmark = pytest.mark.unit
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
 VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy", "KinesisStreamReadPolicy"}
-INGEST_VARIABLES = {"BUFFER_TYPE", "STREAM_NAME", "QUEUE_URL", "API_KEYS_PATH"}
+INGEST_VARIABLES = {
+    "BUFFER_TYPE",
+    "STREAM_NAME",
+    "QUEUE_URL",
+    "API_KEYS_PATH",
+    "KEY_LOOKUPS_PER_MINUTE",
+}
+#: Parameter Store's default throughput (GetParameter, GetParameters and
+#: GetParametersByPath share it), per account and region.
+SSM_DEFAULT_TPS = 40
 _NO_VALUE = NO_VALUE
 
 
-def ssm_statement() -> dict[str, Any]:
-    for entry in functions()["IngestFunction"]["Properties"]["Policies"]:
+def ssm_statement(function: str = "IngestFunction") -> dict[str, Any]:
+    for entry in functions()[function]["Properties"]["Policies"]:
         for policy in if_branches(entry):
             for statement in policy.get("Statement", []):
                 if "ssm:GetParameter" in str(statement["Action"]):
                     return statement
-    raise AssertionError("the ingest function has no ssm:GetParameter statement")
+    raise AssertionError(f"{function} has no ssm:GetParameter statement")
 
 
 # ---------------------------------------------------------------- runtime and packaging
@@ -73,38 +83,242 @@ def test_shared_layer_is_built_for_the_functions_runtime_and_architecture() -> N
     assert layer["Properties"]["ContentUri"] == "layers/shared"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    # Without BuildArchitecture, sam build fetches x86_64 wheels whatever the above says.
-    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    # layers/shared/Makefile builds it: arm64 wheels, and bytecode shipped for cold starts.
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    makefile = (ROOT / "layers" / "shared" / "Makefile").read_text()
+    assert "build-SharedLayer:" in makefile
+    assert "--platform manylinux2014_aarch64" in makefile
+    assert "--python-version 3.12" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_functions_point_at_their_handlers() -> None:
     ingest, consumer = functions()["IngestFunction"], functions()["ConsumerFunction"]
     assert ingest["Properties"]["CodeUri"] == "functions/ingest/"
     assert consumer["Properties"]["CodeUri"] == "functions/consumer/"
-    for function in (ingest, consumer):
+    otlp = functions()["OtlpFunction"]
+    assert otlp["Properties"]["CodeUri"] == "functions/otlp/"
+    for function in (ingest, consumer, otlp):
         assert function["Properties"]["Handler"] == "app.lambda_handler"
 
 
-# ---------------------------------------------------------------- HTTP API
+# ---------------------------------------------------------------- front doors
+
+#: The resources only one front door has: everything else exists under both.
+FRONT_DOOR_RESOURCES = {
+    "UseHttpApi": {
+        "HttpApi",
+        "HttpApiIntegration",
+        "HttpApiDefaultRoute",
+        "HttpApiStage",
+        "HttpApiInvokePermission",
+        "HttpApiOtlpIntegration",
+        "HttpApiOtlpRoute",
+        "HttpApiOtlpInvokePermission",
+    },
+    "UseFunctionUrl": {
+        "IngestFunctionUrl",
+        "FunctionUrlPublicAccess",
+        "FunctionUrlInvokeAccess",
+        "IngestThrottleAlarm",
+        "OtlpFunctionUrl",
+        "OtlpFunctionUrlPublicAccess",
+        "OtlpFunctionUrlInvokeAccess",
+    },
+}
 
 
-def test_every_method_and_path_reaches_the_ingest_function() -> None:
-    events = functions()["IngestFunction"]["Properties"]["Events"]
-    (event,) = events.values()
-    assert event["Type"] == "HttpApi"
-    # No Path and no Method: SAM makes this the API's $default route, so the handler (not
-    # API Gateway's 404) answers every request, the root path included.
-    assert "Path" not in event["Properties"]
-    assert "Method" not in event["Properties"]
-    assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
-    assert event["Properties"]["PayloadFormatVersion"] == "2.0"
-    assert resources()["HttpApi"]["Properties"]["StageName"] == "$default"
+@pytest.mark.parametrize(
+    ("door", "own", "other"),
+    [
+        ("HttpApi", "UseHttpApi", "UseFunctionUrl"),
+        ("FunctionUrl", "UseFunctionUrl", "UseHttpApi"),
+    ],
+)
+def test_only_the_chosen_front_doors_resources_are_created(door: str, own: str, other: str) -> None:
+    assert template()["Parameters"]["FrontDoor"]["AllowedValues"] == ["HttpApi", "FunctionUrl"]
+    assert template()["Parameters"]["FrontDoor"]["Default"] == "HttpApi"
+    by_condition: dict[str, set[str]] = {}
+    for name, resource in resources().items():
+        by_condition.setdefault(resource.get("Condition", ""), set()).add(name)
+    assert by_condition["UseHttpApi"] == FRONT_DOOR_RESOURCES["UseHttpApi"]
+    assert by_condition["UseFunctionUrl"] == FRONT_DOOR_RESOURCES["UseFunctionUrl"]
+    for kind in ("AWS::Serverless::HttpApi", "AWS::Serverless::Api", "AWS::ApiGatewayV2::Api"):
+        assert set(resources(kind)) <= FRONT_DOOR_RESOURCES["UseHttpApi"]
+    # No SAM event either: its generated permission could not carry the condition.
+    for function in functions().values():
+        for event in function["Properties"].get("Events", {}).values():
+            assert event["Type"] not in {"HttpApi", "Api"}
+    stack = Stack(FrontDoor=door)
+    created = {name for name in resources() if stack.exists(name)}
+    assert FRONT_DOOR_RESOURCES[own] <= created
+    assert not FRONT_DOOR_RESOURCES[other] & created
+    # (That nothing else references an absent front door's resource is cfn-lint's check.)
+
+
+def test_every_method_and_path_reaches_the_ingest_function_through_the_http_api() -> None:
+    route = resources()["HttpApiDefaultRoute"]["Properties"]
+    # The $default route: the handler (not API Gateway's 404) answers every method and
+    # path, the root included.
+    assert route == {
+        "ApiId": {"Ref": "HttpApi"},
+        "RouteKey": "$default",
+        "Target": {"Fn::Sub": "integrations/${HttpApiIntegration}"},
+    }
+    integration = resources()["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"
+    stage = resources()["HttpApiStage"]["Properties"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
+    assert resources()["HttpApi"]["Properties"]["ProtocolType"] == "HTTP"
+
+
+def test_http_api_may_invoke_only_the_ingest_function_from_this_api() -> None:
+    permission = Stack().resolve(resources()["HttpApiInvokePermission"]["Properties"])
+    assert permission == {
+        "FunctionName": Stack().refs["IngestFunction"],
+        "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+        "SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{Stack().refs['HttpApi']}/*",
+    }
+
+
+def test_otlp_paths_reach_the_otlp_function_on_the_same_api() -> None:
+    route = resources()["HttpApiOtlpRoute"]["Properties"]
+    # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs
+    # and /otlp/v1/traces; every method, so the handler answers 405 as the API does.
+    assert route == {
+        "ApiId": {"Ref": "HttpApi"},
+        "RouteKey": "ANY /otlp/{proxy+}",
+        "Target": {"Fn::Sub": "integrations/${HttpApiOtlpIntegration}"},
+    }
+    integration = resources()["HttpApiOtlpIntegration"]["Properties"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"
+    timeout_ms = integration["TimeoutInMillis"]
+    assert function_property("OtlpFunction", "Timeout") * 1000 < timeout_ms <= 30_000
+    permission = resources()["HttpApiOtlpInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "OtlpFunction"}
+
+
+def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_output() -> None:
+    url = resources()["OtlpFunctionUrl"]["Properties"]
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
+    assert url["AuthType"] == "NONE"
+    endpoint = template()["Outputs"]["OtlpEndpoint"]["Value"]
+    assert Stack(FrontDoor="FunctionUrl").resolve(endpoint).endswith(".on.aws/otlp")
+    assert Stack().resolve(endpoint).endswith(".amazonaws.com/otlp")
+    assert (
+        resources()["OtlpFunction"]["Properties"]["ReservedConcurrentExecutions"]
+        == (resources()["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"])
+    )
+
+
+def test_local_gateway_routes_the_templates_otlp_path() -> None:
+    from events_api_cli import gateway
+
+    route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
+    assert route_key == gateway.OTLP_ROUTE_KEY
+    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == gateway.OTLP_PREFIX
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_otlp_function_has_the_ingest_functions_settings_and_buffer_rights(buffer: str) -> None:
+    stack = Stack(BufferType=buffer)
+    ingest = stack.resolve(function_variables("IngestFunction"))
+    assert stack.resolve(function_variables("OtlpFunction")) == ingest
+    IngestSettings.from_env(ingest)
+    assert stack.resolve(functions()["OtlpFunction"]["Properties"]["Policies"]) == stack.resolve(
+        functions()["IngestFunction"]["Properties"]["Policies"]
+    )
+
+
+def test_otlp_reads_only_parameters_under_the_api_keys_path() -> None:
+    assert ssm_statement("OtlpFunction") == ssm_statement("IngestFunction")
+
+
+def test_otlp_alarm_counts_its_crashes_and_unexpected_errors() -> None:
+    from events_api.otlp import service as otlp_service
+
+    stack = Stack()
+    metrics = alarm_metrics(alarms()["OtlpErrorsAlarm"])
+    crashes = {
+        (m["Namespace"], m["MetricName"], stack.resolve(m["Dimensions"][0]["Value"]))
+        for m in metrics
+    }
+    assert ("AWS/Lambda", "Errors", stack.refs["OtlpFunction"]) in crashes
+    (internal,) = [m for m in metrics if m["Namespace"] == "EventsApi"]
+    assert internal["MetricName"] == "RequestsRejected"
+    assert {d["Name"]: d["Value"] for d in internal["Dimensions"]} == {
+        "Reason": otlp_service.REJECTION_PREFIX + "internal",
+        "service": "events-api",
+    }
+
+
+def test_outputs_give_the_otlp_endpoint_beside_the_api_url() -> None:
+    outputs = template()["Outputs"]
+    stack = Stack()
+    api = stack.resolve(outputs["ApiUrl"]["Value"])
+    assert stack.resolve(outputs["OtlpEndpoint"]["Value"]) == f"{api}otlp"
+    assert stack.resolve(outputs["OtlpFunctionName"]["Value"]) == stack.refs["OtlpFunction"]
 
 
 def test_gateway_waits_for_the_ingest_function_but_no_longer_than_it_can() -> None:
-    (event,) = functions()["IngestFunction"]["Properties"]["Events"].values()
-    timeout_ms = event["Properties"]["TimeoutInMillis"]
+    timeout_ms = resources()["HttpApiIntegration"]["Properties"]["TimeoutInMillis"]
     assert function_property("IngestFunction", "Timeout") * 1000 < timeout_ms <= 30_000
+
+
+def test_function_url_is_public_and_leaves_the_key_check_to_the_handler() -> None:
+    url = resources()["IngestFunctionUrl"]["Properties"]
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
+    assert url["AuthType"] == "NONE"
+    # Buffered: the whole answer at once, under the same 6 MB invoke payload as the API.
+    assert url["InvokeMode"] == "BUFFERED"
+
+
+def test_function_url_grants_both_permissions_a_new_function_url_needs() -> None:
+    """Since October 2025: lambda:InvokeFunctionUrl and lambda:InvokeFunction, both."""
+    public = resources()["FunctionUrlPublicAccess"]["Properties"]
+    assert public == {
+        "FunctionName": {"Ref": "IngestFunction"},
+        "Action": "lambda:InvokeFunctionUrl",
+        "Principal": "*",
+        "FunctionUrlAuthType": "NONE",
+    }
+    invoke = resources()["FunctionUrlInvokeAccess"]["Properties"]
+    # Only through the function URL: nobody may call the Invoke API on the function.
+    assert invoke == {
+        "FunctionName": {"Ref": "IngestFunction"},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "*",
+        "InvokedViaFunctionUrl": True,
+    }
+
+
+def test_reserved_concurrency_throttles_the_function_url_only() -> None:
+    parameter = template()["Parameters"]["IngestReservedConcurrency"]
+    assert parameter["MinValue"] >= 1
+    # Lambda keeps 100 of an account's concurrency unreserved (1,000 by default).
+    assert parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] <= 900
+    assert 1 <= parameter["Default"] <= 100
+    reserved = functions()["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert Stack(FrontDoor="FunctionUrl").resolve(reserved) == str(parameter["Default"])
+    assert Stack(FrontDoor="FunctionUrl", IngestReservedConcurrency="7").resolve(reserved) == "7"
+    assert Stack(FrontDoor="HttpApi").resolve(reserved) is NO_VALUE
+    assert "ReservedConcurrentExecutions" not in functions()["ConsumerFunction"]["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("door", "host"),
+    [("HttpApi", ".execute-api.us-east-1.amazonaws.com/"), ("FunctionUrl", ".on.aws/")],
+)
+def test_api_url_output_names_whichever_front_door_exists(door: str, host: str) -> None:
+    stack = Stack(FrontDoor=door)
+    url = stack.resolve(template()["Outputs"]["ApiUrl"]["Value"])
+    assert url.startswith("https://")
+    assert url.endswith(host)
+    assert stack.resolve(template()["Outputs"]["FrontDoor"]["Value"]) == door
 
 
 # ---------------------------------------------------------------- environment
@@ -138,6 +352,14 @@ def test_ingest_sets_exactly_the_variables_settings_reads() -> None:
     source = Path(settings_module.__file__).read_text()
     for name in own:
         assert f'"{name}"' in source, f"events_api.settings never reads {name}"
+
+
+def test_default_key_look_up_rate_keeps_forty_instances_under_ssm_default_throughput() -> None:
+    stack = Stack()
+    env = stack.resolve(function_variables("IngestFunction"))
+    per_minute = IngestSettings.from_env(env).key_lookups_per_minute
+    # Two buckets per instance (new keys, refreshes), each at most per_minute a minute.
+    assert 40 * 2 * per_minute / 60 <= SSM_DEFAULT_TPS
 
 
 def test_consumer_environment_names_the_events_bucket() -> None:
@@ -212,7 +434,11 @@ def test_consumer_writes_objects_but_cannot_change_the_bucket() -> None:
             for statement in policy.get("Statement", []):
                 granted = statement["Action"]
                 actions.update([granted] if isinstance(granted, str) else granted)
-    assert {action for action in actions if action.startswith("s3:")} == {"s3:PutObject"}
+    # ListBucket: the Kinesis mapping's S3 failure destination needs it with PutObject.
+    assert {action for action in actions if action.startswith("s3:")} == {
+        "s3:PutObject",
+        "s3:ListBucket",
+    }
 
 
 # ---------------------------------------------------------------- buffers and event sources
@@ -230,10 +456,9 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
         by_condition.setdefault(resource.get("Condition", ""), set()).add(name)
     assert by_condition["UseKinesis"] == {
         "EventStream",
-        "StreamFailureQueue",
         "KinesisEventSource",
         "StreamIteratorAgeAlarm",
-        "StreamFailureQueueAlarm",
+        "FailedBatchesAlarm",
     }
     assert by_condition["UseSqs"] == {
         "EventQueue",
@@ -261,16 +486,34 @@ def test_every_event_source_reports_batch_item_failures() -> None:
         assert source["FunctionName"] == {"Ref": "ConsumerFunction"}
 
 
-def test_kinesis_batches_end_in_the_failure_queue_while_still_in_the_stream() -> None:
+def test_the_consumer_is_configured_as_its_worst_batch_was_measured() -> None:
+    # make bench (item 9) sized a full batch of the worst records against this memory and
+    # timeout: a larger batch or a smaller function needs the measurement again.
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    for buffer, mapping in (("kinesis", "KinesisEventSource"), ("sqs", "SqsEventSource")):
+        size = resources()[mapping]["Properties"]["BatchSize"]
+        # The record bounds share a batch's budget among this many records.
+        assert size == records.CONSUMER_BATCH_RECORDS[buffer]
+        assert size <= results[f"consumer_worst_batch_records_{buffer}"]
+    assert (
+        function_property("ConsumerFunction", "MemorySize") == results["consumer_worst_memory_mb"]
+    )
+    assert function_property("ConsumerFunction", "Timeout") == results["consumer_worst_timeout_s"]
+    assert results["consumer_worst_all_stored"]
+    assert results["consumer_worst_peak_rss_fraction"] <= 0.5
+    assert results["consumer_worst_time_fraction"] <= 0.5
+
+
+def test_kinesis_batches_given_up_are_kept_whole_in_the_events_bucket() -> None:
     source = resources()["KinesisEventSource"]["Properties"]
     assert source["EventSourceArn"] == {"Fn::GetAtt": ["EventStream", "Arn"]}
     assert source["StartingPosition"] == "TRIM_HORIZON"
     assert source["BisectBatchOnFunctionError"] is True
     assert 0 < source["MaximumRetryAttempts"] <= 10_000
+    # An S3 destination keeps the whole invocation record, not a pointer into the stream.
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": ["StreamFailureQueue", "Arn"]
+        "Fn::GetAtt": ["EventsBucket", "Arn"]
     }
-    # The failure message only points at the records: they must outlive the give-up time.
     retention_s = resources()["EventStream"]["Properties"]["RetentionPeriodHours"] * 3600
     assert 0 < source["MaximumRecordAgeInSeconds"] < retention_s
 
@@ -296,7 +539,7 @@ def test_sqs_visibility_timeout_is_at_least_six_consumer_timeouts() -> None:
 
 def test_every_queue_and_stream_is_encrypted() -> None:
     queues = resources("AWS::SQS::Queue")
-    assert len(queues) == 3
+    assert len(queues) == 2
     for name, queue in queues.items():
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, name
     for name, stream in resources("AWS::Kinesis::Stream").items():
@@ -366,14 +609,19 @@ def test_events_expire_only_when_an_expiration_is_set() -> None:
 # ---------------------------------------------------------------- logs and outputs
 
 
-def test_every_function_has_a_log_group_with_the_chosen_retention() -> None:
-    log_groups = {
-        group["Properties"]["LogGroupName"]["Fn::Sub"]: group["Properties"]
-        for group in resources("AWS::Logs::LogGroup").values()
-    }
-    for name in functions():
-        group = log_groups[f"/aws/lambda/${{{name}}}"]
+def test_every_function_logs_to_its_own_group_created_before_it_with_the_chosen_retention() -> None:
+    groups = resources("AWS::Logs::LogGroup")
+    used = set()
+    for name, function in functions().items():
+        ref = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        group = groups[ref]["Properties"]
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        # Named from the stack, not the function: the function depends on its group (no
+        # race with the first invocation), never the other way round.
+        assert "${AWS::StackName}" in group["LogGroupName"]["Fn::Sub"]
+        assert name not in group["LogGroupName"]["Fn::Sub"]
+        used.add(ref)
+    assert len(used) == len(functions())
 
 
 #: Resources whose physical name the template sets: each must derive from the stack name,
@@ -382,13 +630,18 @@ STACK_NAMED = {
     "QueryWorkGroup": ("Name",),
     "AnalyticsDatabase": ("DatabaseInput", "Name"),
     "EventsDashboard": ("DashboardName",),
+    "HttpApi": ("Name",),
 }
 
 
 def test_no_resource_name_is_hard_coded() -> None:
     name_properties = {"FunctionName", "QueueName", "BucketName", "Name", "TableName"}
     for name, resource in resources().items():
-        if resource["Type"] in {"AWS::Lambda::EventSourceMapping", "AWS::Athena::NamedQuery"}:
+        if resource["Type"] in {
+            "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::Permission",
+            "AWS::Athena::NamedQuery",
+        }:
             continue  # a reference there, and a saved query's label
         if name in STACK_NAMED:
             continue
@@ -411,6 +664,7 @@ def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
     stack = Stack()
     assert stack.resolve(outputs["ApiUrl"]["Value"]).startswith("https://")
     assert stack.resolve(outputs["ApiUrl"]["Value"]).endswith(".amazonaws.com/")
+    assert "Condition" not in outputs["ApiUrl"]
     env = stack.resolve(function_variables("IngestFunction"))
     assert stack.resolve(outputs["ApiKeysPath"]["Value"]) == env["API_KEYS_PATH"]
     assert outputs["StreamName"]["Condition"] == "UseKinesis"
@@ -421,7 +675,7 @@ def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
 
 
 def test_stage_throttling_comes_from_parameters_with_safe_defaults() -> None:
-    settings = resources()["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    settings = resources()["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
     assert settings == {
         "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
@@ -438,25 +692,19 @@ def test_stage_throttling_comes_from_parameters_with_safe_defaults() -> None:
 
 # ---------------------------------------------------------------- edge: CORS
 
-#: SAM renames these words anywhere in an intrinsic CorsConfiguration (a plain string
-#: replace on its JSON), so a parameter or condition containing one would break.
-SAM_CORS_KEYWORDS = (
-    "AllowOrigins",
-    "AllowHeaders",
-    "AllowMethods",
-    "ExposeHeaders",
-    "MaxAge",
-    "AllowCredentials",
-)
-
 
 def cors(stack: Stack) -> Any:
     return stack.resolve(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
 
 
+def function_url_cors(stack: Stack) -> Any:
+    return stack.resolve(resources()["IngestFunctionUrl"]["Properties"]["Cors"])
+
+
 def test_cors_is_off_unless_origins_are_given() -> None:
     assert not Stack().condition("HasCors")
     assert cors(Stack()) is NO_VALUE
+    assert function_url_cors(Stack(FrontDoor="FunctionUrl")) is NO_VALUE
 
 
 def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads() -> None:
@@ -477,21 +725,15 @@ def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads()
     assert "AllowCredentials" not in configuration  # keys are not cookies
 
 
-def test_cors_configuration_survives_sams_keyword_rewrite() -> None:
-    referenced = {
-        node[key]
-        for node in walk(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
-        if isinstance(node, dict)
-        for key in ("Ref", "Condition")
-        if key in node
-    }
-    referenced |= {
-        node["Fn::If"][0]
-        for node in walk(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
-        if isinstance(node, dict) and "Fn::If" in node
-    }
-    for name in referenced:
-        assert not any(keyword in name for keyword in SAM_CORS_KEYWORDS), name
+def test_function_url_cors_allows_the_same_origins_and_headers_as_the_http_api() -> None:
+    origins = "https://app.example.com,https://admin.example.com:8443"
+    api = cors(Stack(CorsOrigins=origins))
+    url = function_url_cors(Stack(FrontDoor="FunctionUrl", CorsOrigins=origins))
+    # Lambda answers preflight requests itself; OPTIONS is not a method it lets you list.
+    assert url["AllowMethods"] == ["POST"]
+    for key in ("AllowOrigins", "AllowHeaders", "ExposeHeaders", "MaxAge"):
+        assert url[key] == api[key], key
+    assert "AllowCredentials" not in url
 
 
 def test_cors_origins_parameter_accepts_origins_only() -> None:
@@ -519,6 +761,16 @@ def test_custom_domain_resources_exist_only_with_a_domain_and_certificate() -> N
     assert Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).condition(
         "HasCustomDomain"
     )
+    assert not Stack(
+        FrontDoor="FunctionUrl", CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
+    ).condition("HasCustomDomain")
+
+
+def test_a_custom_domain_with_a_function_url_is_refused_before_deploying() -> None:
+    assert Stack(FrontDoor="FunctionUrl").refused_by_rules() == []
+    assert Stack(
+        FrontDoor="FunctionUrl", CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
+    ).refused_by_rules() == ["CustomDomainName needs FrontDoor HttpApi"]
 
 
 def test_a_custom_domain_without_certificate_is_refused_before_deploying() -> None:
@@ -544,7 +796,7 @@ def test_custom_domain_is_regional_and_maps_its_root_to_the_api_stage() -> None:
     mapping = resources()["CustomDomainMapping"]["Properties"]
     assert mapping["DomainName"] == {"Ref": "CustomDomain"}
     assert mapping["ApiId"] == {"Ref": "HttpApi"}
-    assert mapping["Stage"] == {"Ref": "HttpApi.Stage"}
+    assert mapping["Stage"] == {"Ref": "HttpApiStage"}
     # No ApiMappingKey: https://<domain>/v1/{dataset}, the same paths as the API's own URL.
     assert "ApiMappingKey" not in mapping
 
@@ -580,8 +832,12 @@ def alarms() -> dict[str, dict[str, Any]]:
     return resources("AWS::CloudWatch::Alarm")
 
 
-def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every metric an alarm reads: its single metric, or each MetricStat of its math."""
+def alarm_metrics(alarm: dict[str, Any], stack: Stack | None = None) -> list[dict[str, Any]]:
+    """Every metric an alarm reads: its single metric, or each MetricStat of its math.
+
+    A metric chosen by a condition (Fn::If) is the one ``stack`` (default parameters) picks.
+    """
+    stack = stack or Stack()
     properties = alarm["Properties"]
     if "MetricName" in properties:
         return [
@@ -591,9 +847,15 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
                 "Dimensions": properties.get("Dimensions", []),
             }
         ]
-    return [
-        query["MetricStat"]["Metric"] for query in properties["Metrics"] if "MetricStat" in query
-    ]
+    chosen = []
+    for query in properties["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            if set(metric) == {"Fn::If"}:
+                condition, then, otherwise = metric["Fn::If"]
+                metric = then if stack.condition(condition) else otherwise
+            chosen.append(metric)
+    return chosen
 
 
 def emitted_metrics() -> set[str]:
@@ -612,19 +874,32 @@ def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
     common = {
         "ApiErrorRateAlarm",
         "IngestErrorsAlarm",
+        "OtlpErrorsAlarm",
         "ConsumerErrorsAlarm",
         "QuarantineAlarm",
+        "RecordsFailedAlarm",
         "CompactionFailuresAlarm",
         "CompactorErrorsAlarm",
     }
     assert created_alarms(Stack(BufferType="Kinesis")) == common | {
         "StreamIteratorAgeAlarm",
-        "StreamFailureQueueAlarm",
+        "FailedBatchesAlarm",
     }
     assert created_alarms(Stack(BufferType="SQS")) == common | {
         "QueueAgeAlarm",
         "DeadLetterQueueAlarm",
     }
+
+
+def test_function_url_adds_a_throttle_alarm_on_the_ingest_function() -> None:
+    assert "IngestThrottleAlarm" not in created_alarms(Stack())
+    assert "IngestThrottleAlarm" in created_alarms(Stack(FrontDoor="FunctionUrl"))
+    stack = Stack(FrontDoor="FunctionUrl")
+    (metric,) = alarm_metrics(alarms()["IngestThrottleAlarm"], stack)
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/Lambda", "Throttles")
+    assert stack.resolve(metric["Dimensions"]) == [
+        {"Name": "FunctionName", "Value": stack.refs["IngestFunction"]}
+    ]
 
 
 @pytest.mark.parametrize("topic", ["", f"arn:aws:sns:{REGION}:{ACCOUNT}:events-api-alarms"])
@@ -641,18 +916,34 @@ def test_alarms_notify_the_topic_only_when_one_is_given(topic: str) -> None:
         assert properties["TreatMissingData"] == "notBreaching", name
 
 
-def test_api_error_alarm_is_a_5xx_rate_of_this_http_apis_stage() -> None:
+@pytest.mark.parametrize(
+    ("door", "namespace", "names", "dimensions"),
+    [
+        # HTTP APIs publish 5xx and Count (REST APIs: 5XXError), by ApiId and Stage.
+        ("HttpApi", "AWS/ApiGateway", {"5xx", "Count"}, {"ApiId": "HttpApi", "Stage": None}),
+        # Function URLs: Url5xxCount and UrlRequestCount in AWS/Lambda, by FunctionName.
+        (
+            "FunctionUrl",
+            "AWS/Lambda",
+            {"Url5xxCount", "UrlRequestCount"},
+            {"FunctionName": "IngestFunction"},
+        ),
+    ],
+)
+def test_api_error_alarm_is_a_5xx_rate_of_this_front_door(
+    door: str, namespace: str, names: set[str], dimensions: dict[str, str | None]
+) -> None:
     properties = alarms()["ApiErrorRateAlarm"]["Properties"]
-    stack = Stack()
+    stack = Stack(FrontDoor=door)
     by_name = {
-        metric["MetricName"]: metric for metric in alarm_metrics(alarms()["ApiErrorRateAlarm"])
+        metric["MetricName"]: metric
+        for metric in alarm_metrics(alarms()["ApiErrorRateAlarm"], stack)
     }
-    # HTTP APIs publish 5xx and Count (REST APIs: 5XXError), by ApiId and Stage.
-    assert set(by_name) == {"5xx", "Count"}
+    assert set(by_name) == names
+    expected = {k: stack.refs[v] if v else "$default" for k, v in dimensions.items()}
     for metric in by_name.values():
-        assert metric["Namespace"] == "AWS/ApiGateway"
-        dimensions = {d["Name"]: stack.resolve(d["Value"]) for d in metric["Dimensions"]}
-        assert dimensions == {"ApiId": stack.refs["HttpApi"], "Stage": "$default"}
+        assert metric["Namespace"] == namespace
+        assert {d["Name"]: stack.resolve(d["Value"]) for d in metric["Dimensions"]} == expected
     (expression,) = [q for q in properties["Metrics"] if "Expression" in q]
     assert expression["ReturnData"] is True
     assert "100 *" in expression["Expression"]
@@ -676,15 +967,10 @@ def test_ingest_alarm_counts_crashes_and_unexpected_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("buffer", "lag_alarm", "failure_alarm", "failure_queue"),
-    [
-        ("Kinesis", "StreamIteratorAgeAlarm", "StreamFailureQueueAlarm", "StreamFailureQueue"),
-        ("SQS", "QueueAgeAlarm", "DeadLetterQueueAlarm", "EventDeadLetterQueue"),
-    ],
+    ("buffer", "lag_alarm"),
+    [("Kinesis", "StreamIteratorAgeAlarm"), ("SQS", "QueueAgeAlarm")],
 )
-def test_lag_and_failure_alarms_watch_this_buffer(
-    buffer: str, lag_alarm: str, failure_alarm: str, failure_queue: str
-) -> None:
+def test_lag_alarms_watch_this_buffer(buffer: str, lag_alarm: str) -> None:
     stack = Stack(BufferType=buffer)
     (lag,) = alarm_metrics(alarms()[lag_alarm])
     if buffer == "Kinesis":
@@ -700,13 +986,37 @@ def test_lag_and_failure_alarms_watch_this_buffer(
         assert (lag["Namespace"], lag["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
         assert stack.resolve(lag["Dimensions"][0]["Value"]) == stack.refs["EventQueue.QueueName"]
     assert alarms()[lag_alarm]["Properties"]["Threshold"] == {"Ref": "BufferAgeAlarmSeconds"}
-    (depth,) = alarm_metrics(alarms()[failure_alarm])
+
+
+def test_dead_letter_alarm_fires_on_the_first_message() -> None:
+    (depth,) = alarm_metrics(alarms()["DeadLetterQueueAlarm"])
     assert (depth["Namespace"], depth["MetricName"]) == (
         "AWS/SQS",
         "ApproximateNumberOfMessagesVisible",
     )
-    assert depth["Dimensions"][0]["Value"] == {"Fn::GetAtt": [failure_queue, "QueueName"]}
-    assert alarms()[failure_alarm]["Properties"]["Threshold"] == 1
+    assert depth["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "QueueName"]}
+    assert alarms()["DeadLetterQueueAlarm"]["Properties"]["Threshold"] == 1
+
+
+def test_failed_batches_alarm_counts_objects_the_failure_destination_writes() -> None:
+    stack = Stack(BufferType="Kinesis")
+    (puts,) = alarm_metrics(alarms()["FailedBatchesAlarm"])
+    assert (puts["Namespace"], puts["MetricName"]) == ("AWS/S3", "PutRequests")
+    dimensions = {d["Name"]: stack.resolve(d["Value"]) for d in puts["Dimensions"]}
+    assert dimensions == {"BucketName": stack.refs["EventsBucket"], "FilterId": "FailedBatches"}
+    bucket = stack.resolve(resources()["EventsBucket"]["Properties"])
+    assert bucket["MetricsConfigurations"] == [{"Id": "FailedBatches", "Prefix": "aws/lambda/"}]
+    assert "MetricsConfigurations" not in Stack(BufferType="SQS").resolve(
+        resources()["EventsBucket"]["Properties"]
+    )
+    assert alarms()["FailedBatchesAlarm"]["Properties"]["Threshold"] == 1
+
+
+def test_records_failed_alarm_watches_the_count_partial_batch_failures_leave() -> None:
+    properties = alarms()["RecordsFailedAlarm"]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == ("EventsApi", "RecordsFailed")
+    assert properties["Threshold"] == 1
+    assert properties["DatapointsToAlarm"] == properties["EvaluationPeriods"] == 3
 
 
 def test_alarms_on_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
@@ -755,9 +1065,10 @@ def dashboard_metrics(body: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+@pytest.mark.parametrize("door", ["HttpApi", "FunctionUrl"])
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
-def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str) -> None:
-    body = dashboard(Stack(BufferType=buffer))
+def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str, door: str) -> None:
+    body = dashboard(Stack(BufferType=buffer, FrontDoor=door))
     cells: set[tuple[int, int]] = set()
     for widget in body["widgets"]:
         assert widget["x"] + widget["width"] <= 24
@@ -770,8 +1081,26 @@ def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str) -> N
             assert widget["properties"]["title"]
 
 
-def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
-    rows = dashboard_metrics(dashboard(Stack()))
+@pytest.mark.parametrize(
+    ("door", "front_door_metrics", "absent"),
+    [
+        ("HttpApi", {("AWS/ApiGateway", "Latency"), ("AWS/ApiGateway", "5xx")}, "UrlRequest"),
+        (
+            "FunctionUrl",
+            {
+                ("AWS/Lambda", "UrlRequestLatency"),
+                ("AWS/Lambda", "Url5xxCount"),
+                ("AWS/Lambda", "Throttles"),
+            },
+            "AWS/ApiGateway",
+        ),
+    ],
+)
+def test_dashboard_shows_events_bytes_latency_and_stored_objects(
+    door: str, front_door_metrics: set[tuple[str, str]], absent: str
+) -> None:
+    body = dashboard(Stack(FrontDoor=door))
+    rows = dashboard_metrics(body)
     names = {(row[0], row[1]) for row in rows if isinstance(row[0], str)}
     assert {
         ("EventsApi", "EventsAccepted"),
@@ -779,11 +1108,19 @@ def test_dashboard_shows_events_bytes_latency_and_stored_objects() -> None:
         ("EventsApi", "EventBytesAccepted"),
         ("EventsApi", "StoredObjects"),
         ("EventsApi", "StoredEvents"),
-        ("AWS/ApiGateway", "Latency"),
-        ("AWS/ApiGateway", "5xx"),
-    } <= names
+    } | front_door_metrics <= names
+    assert absent not in json.dumps(body)
     expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
     assert any("RequestsRejected" in expression for expression in expressions)
+
+
+def test_dashboard_shows_each_http_functions_latency_and_errors() -> None:
+    stack = Stack()
+    rows = dashboard_metrics(dashboard(stack))
+    lambda_rows = {(row[1], row[3]) for row in rows if row[0] == "AWS/Lambda"}
+    for function in ("IngestFunction", "OtlpFunction"):
+        name = stack.refs[function]
+        assert {("Duration", name), ("Errors", name)} <= lambda_rows, function
 
 
 def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() -> None:
@@ -801,7 +1138,7 @@ def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() 
 @pytest.mark.parametrize(
     ("buffer", "own", "other"),
     [
-        ("Kinesis", ["EventStream", "StreamFailureQueue.QueueName"], ["EventQueue.QueueName"]),
+        ("Kinesis", ["EventStream", "EventsBucket"], ["EventQueue.QueueName"]),
         ("SQS", ["EventQueue.QueueName", "EventDeadLetterQueue.QueueName"], ["EventStream"]),
     ],
 )

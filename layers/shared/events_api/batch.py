@@ -8,9 +8,12 @@ of at most 256 KiB. The raw slices are what the buffer records carry.
 
 from __future__ import annotations
 
-from collections.abc import Buffer, Sequence, Sized
+import re
+from array import array
+from bisect import bisect_right
+from collections.abc import Buffer, MutableSequence, Sequence, Sized
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import cast
 
 import msgspec
@@ -26,6 +29,24 @@ _OBJECT_START = ord("{")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _GZIP_WBITS = 31
 _InflateError = cast(type[Exception], isal_zlib.IsalError)
+#: Text that may hold a number literal overflowing a double (``1e999``, or 309 digits and
+#: more before a fraction), found in one pass: the text is mapped onto a few classes
+#: (digits; exponent letters and "+"; what may end a number; anything else), then searched
+#: for a digit, an exponent of three digits or more, and an end. Strings can match too (a
+#: hex id followed by a space); only the events holding a match are parsed to find out.
+_NUMBER_CLASSES = bytes(
+    b"0"[0]
+    if byte in b"0123456789"
+    else b"e"[0]
+    if byte in b"eE+"
+    else b":"[0]
+    if byte in b",]} \t\r\n"
+    else b"a"[0]
+    for byte in range(256)
+)
+_HUGE_EXPONENT = re.compile(rb"0ee?0{3,}:")
+_HUGE_MANTISSA = b"0" * 309
+_ANY = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +65,7 @@ class DecodedBatch:
     #: The accepted events joined by newlines, when checking built it (records reuse it),
     #: and each event's offset in it (one more entry: the text's length plus one).
     joined: bytes | None = None
-    starts: list[int] | None = None
+    starts: MutableSequence[int] | None = None
 
 
 def content_encoding(header: str | None) -> bool:
@@ -105,17 +126,56 @@ def _decode_failure(exc: Exception) -> str:
     return str(exc)
 
 
+def overflow_suspects(text: bytes, starts: Sequence[int]) -> set[int]:
+    """Indexes of the events (at ``starts`` in ``text``) that may overflow a double."""
+    classes = text.translate(_NUMBER_CLASSES) + b":"
+    found = [match.start() for match in _HUGE_EXPONENT.finditer(classes)]
+    at = classes.find(_HUGE_MANTISSA)
+    while at >= 0:
+        found.append(at)
+        at = classes.find(_HUGE_MANTISSA, at + len(_HUGE_MANTISSA))
+    return {bisect_right(starts, position) - 1 for position in found}
+
+
+def _overflows(raw: Buffer) -> bool:
+    """True when the event holds a number literal that is infinite as a double."""
+    if not overflow_suspects(bytes(raw), (0,)):
+        return False
+    try:
+        _ANY.decode(raw)
+    except msgspec.DecodeError as exc:
+        return "out of range" in str(exc)
+    except RecursionError:
+        return False
+    return False
+
+
+def _join(raws: Sequence[Buffer], chunk: int = 1 << 16) -> bytes:
+    """``b"\\n".join(raws)`` in steps: joining buffers that are not bytes holds a buffer
+    view (80 bytes) of every item at once, 160 MB for two million events."""
+    if len(raws) <= chunk:
+        return b"\n".join(raws)
+    return b"\n".join([b"\n".join(raws[at : at + chunk]) for at in range(0, len(raws), chunk)])
+
+
 def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) -> DecodedBatch:
     count = len(raws)
     # Fast path, without Python work per event: each element's size and offset in the
     # newline-joined text (which the buffer records reuse), and its first byte read there.
+    # Offsets are machine integers and nothing is copied: 6 MiB of ``{}`` is two million
+    # events, and the ingest function must hold them within its memory.
     if count:
-        sizes = list(map(len, cast(Sequence[Sized], raws)))
-        starts = list(accumulate(map((1).__add__, sizes), initial=0))
-        joined = b"\n".join(raws)
-        firsts = bytes(map(joined.__getitem__, starts[:-1]))
-        if firsts.count(b"{") == count and max(sizes) <= MAX_EVENT_BYTES:
-            return DecodedBatch(list(raws), [], len(joined) - count + 1, joined, starts)
+        sized = cast(Sequence[Sized], raws)
+        starts = array("q", accumulate(map((1).__add__, map(len, sized)), initial=0))
+        joined = _join(raws)
+        firsts = bytes(map(joined.__getitem__, islice(starts, count)))
+        if (
+            firsts.count(b"{") == count
+            and max(map(len, sized)) <= MAX_EVENT_BYTES
+            and not any(map(_overflows, map(raws.__getitem__, overflow_suspects(joined, starts))))
+        ):
+            events = raws if isinstance(raws, list) else list(raws)
+            return DecodedBatch(events, [], len(joined) - count + 1, joined, starts)
     batch = DecodedBatch()
     accepted = batch.events
     total = 0
@@ -126,6 +186,8 @@ def _check_events(raws: Sequence[Buffer], indexes: Sequence[int] | None = None) 
             reason = "event is not a JSON object"
         elif size > MAX_EVENT_BYTES:
             reason = f"event is {size} bytes, larger than the {MAX_EVENT_BYTES}-byte limit"
+        elif _overflows(raw):
+            reason = "event holds a number that overflows to infinity"
         else:
             accepted.append(raw)
             total += size
@@ -154,7 +216,7 @@ def parse_json(body: bytes) -> DecodedBatch:
     first = stripped[0]
     try:
         if first == ord("["):
-            raws: list[Buffer] = list(_ARRAY.decode(body))
+            raws = cast(list[Buffer], _ARRAY.decode(body))
         elif first == _OBJECT_START:
             raws = [_VALUE.decode(body)]
         else:
@@ -171,19 +233,29 @@ def parse_ndjson(body: bytes) -> DecodedBatch:
     """One object per line; blank lines are skipped; a bad line is one invalid event."""
     if body.startswith(_UTF8_BOM):
         body = body[len(_UTF8_BOM) :]
-    lines = [line for line in body.split(b"\n") if line.strip(_WHITESPACE)]
+    # Each line without its surrounding whitespace (the same object when there is none).
+    lines = [line for line in map(_strip, body.split(b"\n")) if line]
     if not lines:
         raise BadRequest("the body is empty")
-    # Fast path: every line valid, parsed in one call as if it were an array.
+    # Fast path: every line valid, parsed in one call as if it were an array. Each line is
+    # judged alone: element i spans exactly line i when every element is as long as its
+    # line (elements and lines are laid out in the same order, one comma apart), so an
+    # object split over lines, or two objects on one line, falls to the line-by-line path.
     if _utf8_error(body) is None:
         try:
-            raws: list[Buffer] = list(_ARRAY.decode(b"[" + b",".join(lines) + b"]"))
+            raws = cast(list[Buffer], _ARRAY.decode(b"[" + b",".join(lines) + b"]"))
         except (msgspec.DecodeError, RecursionError):
             pass
         else:
-            if len(raws) == len(lines):
+            if len(raws) == len(lines) and all(
+                map(int.__eq__, map(len, cast(list[Sized], raws)), map(len, lines))
+            ):
                 return _check_events(raws)
     return _parse_lines(lines)
+
+
+def _strip(line: bytes) -> bytes:
+    return line.strip(_WHITESPACE)
 
 
 def _parse_lines(lines: list[bytes]) -> DecodedBatch:

@@ -16,6 +16,7 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .publishers import Entry
+from .retry import backoff_delay
 
 _BASE_DELAY = 0.05
 _MAX_DELAY = 1.0
@@ -105,7 +106,7 @@ def deliver(
             return DeliveryReport(len(entries), calls, attempts, retried)
         retried += len(failed)
         pending = failed
-        delay = jitter(0.0, min(_MAX_DELAY, _BASE_DELAY * 2**attempts))
+        delay = backoff_delay(attempts, base=_BASE_DELAY, cap=_MAX_DELAY, jitter=jitter)
         if clock() + delay >= deadline:
             raise BufferUnavailable(len(pending), attempts, last_error)
         sleep(delay)

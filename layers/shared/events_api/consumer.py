@@ -1,16 +1,16 @@
 """The consumer path: buffer records -> stored events in S3, with partial batch failures.
 
-decode (records) -> enrich and group by dataset/hour (store) -> one gzip NDJSON object per
-group (object writer). A group whose write fails fails exactly its records; a record that
-can never be decoded is kept, bytes and all, under ``quarantine/`` instead of being retried
-forever or dropped.
+decode (records) -> enrich and group by dataset/hour (store) -> gzip NDJSON objects per
+group, cut into parts at a size cap (object writer). An object whose write fails fails
+exactly its records; a record that can never be decoded is kept, bytes and all, under
+``quarantine/`` instead of being retried forever or dropped.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import records, store
@@ -20,6 +20,16 @@ from .settings import ConsumerSettings
 
 NDJSON_GZIP = "application/x-ndjson"
 QUARANTINE_TYPE = "application/octet-stream"
+#: Compressed bytes the open objects of a batch may hold together before the largest is
+#: written early (a batch of many datasets and hours, each under the object cap).
+MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+#: Time kept for writing the open objects: a record is not started with less left (each
+#: takes well under a second; see docs/performance.md, item 8).
+RESERVE_MS = 10_000
+#: Records are enriched and compressed this much at a time: what the consumer holds of a
+#: record's stored text, and the granularity at which objects are cut.
+SLICE_EVENTS = 2_500
+SLICE_BYTES = 512 * 1024
 
 
 class ObjectWriter(Protocol):
@@ -62,45 +72,126 @@ def source_records(event: Mapping[str, Any]) -> list[SourceRecord]:
 
 
 @dataclass
+class _Objects:
+    """The open objects of one batch, one per dataset and hour, and the rules that close
+    them: an object is written before text that would take it past the size cap, and the
+    largest open one is written when their compressed bytes together pass the memory cap.
+    So the batch's text is never held, only a bounded amount of compressed bytes."""
+
+    source: str
+    level: int
+    max_text_bytes: int
+    writer: ObjectWriter
+    open: dict[str, store.ObjectPlan] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+    objects: int = 0
+    events: int = 0
+
+    def plan(self, prefix: str, item: SourceRecord, text_bytes: int) -> store.ObjectPlan:
+        """The object the next text of ``item`` goes to (its records list includes it)."""
+        plan = self.open.get(prefix)
+        if plan is None:
+            plan = self.open[prefix] = store.ObjectPlan(prefix, self.level)
+        elif plan.text_bytes and plan.text_bytes + text_bytes > self.max_text_bytes:
+            self.write(plan)
+            plan = self.open[prefix] = plan.next_part()
+        if not plan.record_ids or plan.record_ids[-1] != item.item_id:
+            plan.record_ids.append(item.item_id)
+            plan.name_keys.append(item.name_key)
+        return plan
+
+    def bound_memory(self) -> None:
+        while sum(p.compressed_bytes for p in self.open.values()) > MAX_BUFFERED_BYTES:
+            largest = max(self.open.values(), key=lambda p: p.compressed_bytes)
+            self.write(largest)
+            self.open[largest.prefix] = largest.next_part()
+
+    def drop(self, prefix: str, item: SourceRecord) -> None:
+        """Abandon the open object of ``prefix`` if it holds part of ``item``: its other
+        records are retried."""
+        plan = self.open.get(prefix)
+        if plan is not None and item.item_id in plan.record_ids:
+            self.failed.update(r for r in plan.record_ids if r != item.item_id)
+            self.open[prefix] = plan.next_part()
+
+    def write(self, plan: store.ObjectPlan) -> None:
+        if not plan.record_ids:
+            return
+        key = plan.key(self.source)
+        try:
+            self.writer.put(key, plan.body(), NDJSON_GZIP)
+        except Exception as exc:
+            logger.warning("object write failed", extra={"key": key, "error": str(exc)})
+            self.failed.update(plan.record_ids)
+            return
+        self.objects += 1
+        self.events += plan.events
+        count("StoredObjects")
+
+    def close(self) -> None:
+        for plan in self.open.values():
+            self.write(plan)
+        self.open.clear()
+
+
+@dataclass
 class ConsumerService:
     settings: ConsumerSettings
     writer: ObjectWriter
 
-    def store(self, source: str, batch: list[SourceRecord]) -> set[str]:
-        """Write the batch; the item ids of the records that must be retried."""
-        failed: set[str] = set()
-        plans: dict[str, store.ObjectPlan] = {}
-        for item in batch:
+    def store(
+        self,
+        source: str,
+        batch: list[SourceRecord],
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> set[str]:
+        """Write the batch; the item ids of the records that must be retried.
+
+        Records are handled one at a time, each in slices, so memory is bounded by one
+        slice's text plus the open objects' compressed bytes, whatever a record holds. With
+        ``remaining_ms`` (the Lambda context's), records are not started once less than
+        ``RESERVE_MS`` is left: they are reported failed, and retried.
+        """
+        objects = _Objects(
+            source, self.settings.gzip_level, self.settings.object_max_bytes, self.writer
+        )
+        for position, item in enumerate(batch):
+            if position and remaining_ms is not None and remaining_ms() < RESERVE_MS:
+                # Out of time: the records not started are retried in a later invocation
+                # rather than lost with this one when the timeout strikes.
+                left = [later.item_id for later in batch[position:]]
+                logger.warning("batch cut short by the timeout", extra={"deferred": len(left)})
+                objects.failed.update(left)
+                break
             try:
                 decoded = records.decode(item.data)
-                text, events = store.enrich_text(decoded)
             except Exception as exc:
                 if not self._quarantine(source, item, exc):
-                    failed.add(item.item_id)
+                    objects.failed.add(item.item_id)
                 continue
             prefix = store.partition_prefix(decoded.meta.dataset, decoded.meta.received_at)
-            plan = plans.setdefault(prefix, store.ObjectPlan(prefix))
-            plan.record_ids.append(item.item_id)
-            plan.name_keys.append(item.name_key)
-            plan.chunks.append(text)
-            plan.events += events
-        stored_events = 0
-        for plan in plans.values():
-            key = plan.key(source)
             try:
-                self.writer.put(key, plan.body(self.settings.gzip_level), NDJSON_GZIP)
+                for part in decoded.slices(SLICE_EVENTS, SLICE_BYTES):
+                    text, events = store.enrich_text(part)
+                    objects.plan(prefix, item, len(text)).add(text, events)
+                    del text
+                    objects.bound_memory()
             except Exception as exc:
-                logger.warning("object write failed", extra={"key": key, "error": str(exc)})
-                failed.update(plan.record_ids)
-                continue
-            stored_events += plan.events + len(plan.lines)
-            count("StoredObjects")
-        count("StoredEvents", stored_events)
+                # Enrichment does not fail on anything ingest accepts; if it ever does, the
+                # record is kept whole in quarantine and the object holding part of it is
+                # not written (its other records are retried).
+                logger.exception("record could not be stored")
+                objects.drop(prefix, item)
+                if not self._quarantine(source, item, exc):
+                    objects.failed.add(item.item_id)
+        objects.close()
+        failed = objects.failed
+        count("StoredEvents", objects.events)
         if failed:
             count("RecordsFailed", len(failed))
         logger.info(
             "batch stored",
-            extra={"records": len(batch), "objects": len(plans), "failed": len(failed)},
+            extra={"records": len(batch), "objects": objects.objects, "failed": len(failed)},
         )
         return failed
 

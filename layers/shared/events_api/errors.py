@@ -54,6 +54,19 @@ class PayloadTooLarge(ApiError):
     status, message, reason_label = 413, "Payload Too Large", "too_large"
 
 
+class TooManyRequests(ApiError):
+    """A well-formed key that could not be looked up yet (contract check 2a)."""
+
+    status, message, reason_label = 429, "Too Many Requests", "throttled"
+
+    def __init__(self, reason: str | None = None, retry_after_seconds: int = 1) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after_seconds)}
+
+
 class ServiceUnavailable(ApiError):
     status, message, reason_label = 503, "Service Unavailable", "unavailable"
 

@@ -1,4 +1,9 @@
-"""The HTTP side of the contract: API Gateway (HTTP API, payload 2.0) events in, answers out."""
+"""The HTTP side of the contract: payload 2.0 events in, answers out.
+
+API Gateway HTTP APIs and Lambda function URLs send the same payload format 2.0; only
+``requestContext`` differs (a function URL's holds null ``authorizer`` and
+``authentication`` and a UUID ``requestId``), and this module reads none of the differences.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from .errors import ApiError, BadRequest
 
 DATASET_RULE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_LABEL_CHARS = 256
+#: What JavaScript clients send for an unset option: the header counts as absent.
+ABSENT_LABELS = frozenset({"", "undefined", "null"})
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 _JSON_HEADERS = {"content-type": "application/json"}
 
@@ -57,7 +64,7 @@ class HttpRequest:
     def label(self, name: str) -> str | None:
         """An optional x-service / x-namespace header, at most 256 characters."""
         value = self.headers.get(name)
-        if value is None or value == "":
+        if value is None or value.strip() in ABSENT_LABELS:
             return None
         if len(value) > MAX_LABEL_CHARS:
             raise BadRequest(f"header {name} is longer than {MAX_LABEL_CHARS} characters")
@@ -85,6 +92,8 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
 
 def dataset_from_path(raw_path: str) -> str:
     parts = raw_path.split("/")
+    if len(parts) == 4 and parts[3] == "":  # one trailing slash: /v1/logs/ is /v1/logs
+        parts.pop()
     if len(parts) != 3 or parts[0] != "" or parts[1] != "v1" or not parts[2]:
         raise BadRequest("the path must be /v1/{dataset}")
     dataset = unquote(parts[2], errors="replace")

@@ -6,7 +6,7 @@ body decoding -> per-event checks -> buffer records -> delivery -> answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Buffer, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +18,11 @@ from .errors import (
     Forbidden,
     MethodNotAllowed,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorised,
 )
-from .http_api import dataset_from_path, error_response, parse_event, respond
-from .keys import KeyAuthenticator, KeyStoreUnavailable
+from .http_api import HttpRequest, dataset_from_path, error_response, parse_event, respond
+from .keys import KeyAuthenticator, KeyLookupThrottled, KeyRecord, KeyStoreUnavailable
 from .observability import count, count_rejection, logger
 from .publishers import Entry
 from .settings import IngestSettings
@@ -60,13 +61,7 @@ class IngestService:
         request = parse_event(event)
         if request.method != "POST":
             raise MethodNotAllowed()
-        try:
-            key = self.keys.authenticate(request.api_key())
-        except KeyStoreUnavailable as exc:
-            logger.warning("key store unavailable", extra={"error": str(exc)})
-            raise ServiceUnavailable("key store unavailable") from None
-        if key is None:
-            raise Unauthorised()
+        key = authenticate(self.keys, request)
         dataset = dataset_from_path(request.raw_path)
         meta = records.RequestMeta(
             dataset=dataset,
@@ -113,48 +108,83 @@ class IngestService:
         meta: records.RequestMeta,
         events: list[Any],
         joined: bytes | None = None,
-        starts: list[int] | None = None,
+        starts: MutableSequence[int] | None = None,
     ) -> None:
-        blobs = records.encode(
-            meta,
-            events,
-            self.settings.max_record_bytes - self.publisher.record_overhead,
-            self.settings.compression_level,
-            joined,
-            starts,
+        buffer_events(self.settings, self.publisher, meta, events, joined, starts)
+
+
+def authenticate(keys: KeyAuthenticator, request: HttpRequest) -> KeyRecord:
+    """The request's key, known good; 401, 429 or 503 otherwise (shared with the OTLP
+    routes)."""
+    try:
+        key = keys.authenticate(request.api_key())
+    except KeyLookupThrottled as exc:
+        raise TooManyRequests(str(exc), exc.retry_after_seconds) from None
+    except KeyStoreUnavailable as exc:
+        logger.warning("key store unavailable", extra={"error": str(exc)})
+        raise ServiceUnavailable("key store unavailable") from None
+    if key is None:
+        raise Unauthorised()
+    return key
+
+
+def buffer_events(
+    settings: IngestSettings,
+    publisher: Publisher,
+    meta: records.RequestMeta,
+    events: Sequence[Buffer],
+    joined: bytes | None = None,
+    starts: MutableSequence[int] | None = None,
+) -> None:
+    """Pack accepted events into buffer records and deliver every one, or raise 503."""
+    bounds = records.bounds(settings.buffer_type.value)
+    blobs = records.encode(
+        meta,
+        events,
+        settings.max_record_bytes - publisher.record_overhead,
+        settings.compression_level,
+        joined,
+        starts,
+        max_events=bounds.events,
+        max_raw_bytes=bounds.raw_bytes,
+    )
+    entries = [
+        Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")
+        for n, blob in enumerate(blobs)
+    ]
+    try:
+        report = deliver(publisher, entries, settings.buffer_budget_seconds)
+    except BufferUnavailable as exc:
+        logger.error(
+            "buffer unavailable",
+            extra={"pending": exc.pending, "attempts": exc.attempts, "error": exc.last_error},
         )
-        entries = [
-            Entry(id=f"r{n}", data=blob, partition_key=f"{meta.request_id}/{n}")
-            for n, blob in enumerate(blobs)
-        ]
-        try:
-            report = deliver(self.publisher, entries, self.settings.buffer_budget_seconds)
-        except BufferUnavailable as exc:
-            logger.error(
-                "buffer unavailable",
-                extra={"pending": exc.pending, "attempts": exc.attempts, "error": exc.last_error},
-            )
-            raise ServiceUnavailable("buffer unavailable") from None
-        count("BufferRecords", len(blobs))
-        if report.retried_entries:
-            count("BufferEntriesRetried", report.retried_entries)
+        raise ServiceUnavailable("buffer unavailable") from None
+    count("BufferRecords", len(blobs))
+    if report.retried_entries:
+        count("BufferEntriesRetried", report.retried_entries)
+
+
+def build_publisher(settings: IngestSettings) -> Publisher:
+    from .publishers import KinesisPublisher, SqsPublisher
+    from .settings import BufferType
+
+    if settings.buffer_type is BufferType.KINESIS:
+        return KinesisPublisher(settings.stream_name)
+    return SqsPublisher(settings.queue_url)
+
+
+def build_key_authenticator(settings: IngestSettings) -> KeyAuthenticator:
+    from .key_store import SsmKeyStore
+
+    return KeyAuthenticator(
+        SsmKeyStore(settings.api_keys_path),
+        ttl_seconds=settings.key_cache_ttl_seconds,
+        max_entries=settings.key_cache_max_entries,
+        lookups_per_minute=settings.key_lookups_per_minute,
+    )
 
 
 def build_ingest_service(settings: IngestSettings) -> IngestService:
     """Wire the real adapters (no AWS call happens here; clients are created on first use)."""
-    from .key_store import SsmKeyStore
-    from .publishers import KinesisPublisher, SqsPublisher
-    from .settings import BufferType
-
-    keys = KeyAuthenticator(
-        SsmKeyStore(settings.api_keys_path),
-        ttl_seconds=settings.key_cache_ttl_seconds,
-        max_entries=settings.key_cache_max_entries,
-        lookups_per_second=settings.key_lookups_per_second,
-    )
-    publisher: Publisher = (
-        KinesisPublisher(settings.stream_name)
-        if settings.buffer_type is BufferType.KINESIS
-        else SqsPublisher(settings.queue_url)
-    )
-    return IngestService(settings, keys, publisher)
+    return IngestService(settings, build_key_authenticator(settings), build_publisher(settings))

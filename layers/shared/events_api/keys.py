@@ -8,6 +8,7 @@ checksum is rejected before any AWS call. Only the SHA-256 of a key is ever stor
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import threading
@@ -105,12 +106,28 @@ class KeyStoreUnavailable(Exception):
     """The key store could not answer; the request is answered 503, never let in."""
 
 
-class _TokenBucket:
-    """Bounds look-ups of keys not in the cache, so a flood of unknown keys stays cheap."""
+class KeyLookupThrottled(Exception):
+    """A well-formed key could not be looked up yet: answered 429, never 401."""
 
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
-        self._rate, self._burst, self._clock = rate, burst, clock
-        self._tokens, self._stamp = burst, clock()
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"key look-up throttled; retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+#: The revocation bound (contract section 2): a key known to be good may be served from
+#: the cache this long after it was last confirmed, when the store cannot be asked.
+MAX_STALE_SECONDS = 60.0
+
+
+class _TokenBucket:
+    """At most ``per_minute`` takes in any 60 s window: half of it as a burst, the rest
+    refilled evenly over the minute."""
+
+    def __init__(self, per_minute: float, clock: Callable[[], float]) -> None:
+        self._burst = max(1.0, per_minute / 2)
+        self._rate = max(per_minute - self._burst, 0.0) / 60.0
+        self._clock = clock
+        self._tokens, self._stamp = self._burst, clock()
 
     def take(self) -> bool:
         now = self._clock()
@@ -121,14 +138,23 @@ class _TokenBucket:
             return True
         return False
 
+    def seconds_to_next(self) -> int:
+        if self._rate <= 0:
+            return 60
+        return max(1, math.ceil((1.0 - self._tokens) / self._rate))
+
 
 class KeyAuthenticator:
     """Resolves keys to records through a bounded LRU cache of hits and misses.
 
-    Both hits and misses expire after ``ttl`` seconds, so a revoked key stops working and a
-    new key starts working within that time. Keys not known to be good cost a store call
-    each, so those calls go through a token bucket: past it, an unknown key is refused
-    without a call (a genuinely new key may then wait for the bucket to refill).
+    Entries are fresh for ``ttl`` seconds, so a revoked key stops working and a new key
+    starts working within that time. Store calls are bounded per instance, whatever the
+    traffic, by two buckets of ``lookups_per_minute`` each: one for keys not known to be
+    good (a flood of unknown keys is answered 429 past it, never 401: the key may be new
+    and valid), one for refreshing keys known to be good, so that such a flood never
+    locks producers out. A key known to be good is served from the cache, up to
+    ``MAX_STALE_SECONDS`` after it was last confirmed, when its refresh is throttled or
+    the store fails.
     """
 
     def __init__(
@@ -137,35 +163,52 @@ class KeyAuthenticator:
         *,
         ttl_seconds: float,
         max_entries: int,
-        lookups_per_second: float,
+        lookups_per_minute: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
+        #: key hash -> (when the store last answered, its answer)
         self._cache: OrderedDict[str, tuple[float, KeyRecord | None]] = OrderedDict()
         self._lock = threading.Lock()
-        self._bucket = _TokenBucket(lookups_per_second, max(1.0, lookups_per_second), clock)
+        self._new_keys = _TokenBucket(lookups_per_minute, clock)
+        self._refreshes = _TokenBucket(lookups_per_minute, clock)
 
     def authenticate(self, key: str | None) -> KeyRecord | None:
+        """The key's record; None for a key known to be bad. Raises KeyLookupThrottled
+        or KeyStoreUnavailable when a key's standing cannot be known now."""
         if key is None or not is_well_formed(key):
             return None
         hashed = key_hash(key)
         now = self._clock()
         with self._lock:
             cached = self._cache.get(hashed)
-            if cached is not None and cached[0] > now:
+            if cached is not None and now - cached[0] < self._ttl:
                 self._cache.move_to_end(hashed)
                 return cached[1]
-            # Refreshing a key known to be good never waits on the bucket: a flood of
-            # unknown keys must not lock out producers whose cache entry just expired.
-            known_good = cached is not None and cached[1] is not None
-            if not known_good and not self._bucket.take():
-                return None
-        record = self._store.get(hashed)
+            # Keys seen to be good (still in the cache) refresh on their own allowance, which a
+            # flood of unknown keys cannot spend; within the revocation bound they may also
+            # be served stale.
+            known = cached is not None and cached[1] is not None
+            stale = None
+            if cached is not None and known and now - cached[0] < MAX_STALE_SECONDS:
+                stale = cached[1]
+            usable = stale is not None
+            bucket = self._refreshes if known else self._new_keys
+            if not bucket.take():
+                if usable:
+                    return stale
+                raise KeyLookupThrottled(bucket.seconds_to_next())
+        try:
+            record = self._store.get(hashed)
+        except KeyStoreUnavailable:
+            if usable:
+                return stale
+            raise
         with self._lock:
-            self._cache[hashed] = (now + self._ttl, record)
+            self._cache[hashed] = (now, record)
             self._cache.move_to_end(hashed)
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)

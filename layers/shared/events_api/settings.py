@@ -56,7 +56,7 @@ class IngestSettings:
     api_keys_path: str
     key_cache_ttl_seconds: float = 30.0
     key_cache_max_entries: int = 10_000
-    key_lookups_per_second: float = 20.0
+    key_lookups_per_minute: float = 30.0
     buffer_budget_seconds: float = 8.0
     max_record_bytes: int = AWS_MAX_RECORD_BYTES
     compression_level: int = 1
@@ -86,7 +86,9 @@ class IngestSettings:
             # Revocation must take effect within 60 s, so the TTL is capped there.
             key_cache_ttl_seconds=_number(env, "KEY_CACHE_TTL_SECONDS", 30.0, 0.0, 60.0),
             key_cache_max_entries=int(_number(env, "KEY_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)),
-            key_lookups_per_second=_number(env, "KEY_LOOKUPS_PER_SECOND", 20.0, 0.1, 10_000),
+            # Per instance, for new keys and again for refreshes (docs/operations.md has
+            # the fleet-wide bound against Parameter Store's throughput).
+            key_lookups_per_minute=_number(env, "KEY_LOOKUPS_PER_MINUTE", 30.0, 1, 60_000),
             buffer_budget_seconds=_number(env, "BUFFER_BUDGET_SECONDS", 8.0, 0.1, 25.0),
             max_record_bytes=int(
                 _number(
@@ -101,10 +103,16 @@ class IngestSettings:
         )
 
 
+#: An events object holds at most this much NDJSON text (or one slice of a record, see
+#: consumer.SLICE_EVENTS, when that alone is larger).
+DEFAULT_OBJECT_MAX_BYTES = 64 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     bucket_name: str
     gzip_level: int = 1
+    object_max_bytes: int = DEFAULT_OBJECT_MAX_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -112,6 +120,15 @@ class ConsumerSettings:
         return cls(
             bucket_name=_require(env, "BUCKET_NAME"),
             gzip_level=int(_number(env, "STORE_GZIP_LEVEL", 1, 0, 3)),
+            object_max_bytes=int(
+                _number(
+                    env,
+                    "STORE_OBJECT_MAX_BYTES",
+                    DEFAULT_OBJECT_MAX_BYTES,
+                    1024 * 1024,
+                    DEFAULT_OBJECT_MAX_BYTES * 4,
+                )
+            ),
         )
 
 

@@ -10,17 +10,19 @@ byte for byte); every other event is spliced as text, untouched.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import chain
 from operator import attrgetter
 from typing import Annotated, Any
 
 import msgspec
 import orjson
-from isal import igzip
+from isal import isal_zlib
 
 from .records import DecodedRecord
 
@@ -34,6 +36,7 @@ STORED_FIELDS = (
     "_id",
 )
 _EMPTY = msgspec.Raw()
+_GZIP_WBITS = 31
 # Epoch milliseconds up to 9999-12-31T23:59:59.999Z.
 _MAX_EPOCH_MS = 253_402_300_799_999
 _RFC3339 = re.compile(
@@ -83,7 +86,7 @@ _NAMESPACE = attrgetter("namespace")
 _EXACT_EPOCH_MS = 2**32 * 1000
 _OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _STRING = msgspec.json.Decoder(str)
-_INT = msgspec.json.Decoder(int)
+_NUMBER = msgspec.json.Decoder(int | float)
 
 
 def _fields_of(event: bytes) -> _Fields:
@@ -100,8 +103,28 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: Epoch numbers are told apart by magnitude: below 1e11 seconds (until the year 5138),
+#: then milliseconds, microseconds and nanoseconds, each unit a thousand times the last.
+_EPOCH_UNITS = tuple(
+    (10**bound, Decimal(10) ** power) for bound, power in ((11, 3), (14, 0), (17, -3), (20, -6))
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_millis(value: int | Decimal) -> int | None:
+    """Epoch seconds, milliseconds, microseconds or nanoseconds as whole milliseconds
+    (exact decimal arithmetic: ``1700000000.123`` is 123 ms, whatever its float is)."""
+    if value < 0:
+        return None
+    for bound, to_millis in _EPOCH_UNITS:
+        if value < bound:
+            millis = math.floor(value * to_millis)
+            return millis if millis <= _MAX_EPOCH_MS else None
+    return None
+
+
 def normalise_timestamp(raw: msgspec.Raw) -> str | None:
-    """RFC 3339 text or epoch milliseconds, as RFC 3339 UTC with milliseconds; else None."""
+    """RFC 3339 text or an epoch number, as RFC 3339 UTC with milliseconds; else None."""
     text = bytes(raw)
     if not text:
         return None
@@ -115,9 +138,10 @@ def normalise_timestamp(raw: msgspec.Raw) -> str | None:
             fraction = (fraction or "0")[:6]
             return format_utc(datetime.fromisoformat(f"{date}T{clock}.{fraction:0<6}{zone}"))
         if text[0] in b"0123456789":
-            millis = _INT.decode(text)
-            if millis <= _MAX_EPOCH_MS:
-                return format_utc(datetime.fromtimestamp(millis / 1000, UTC))
+            number = _NUMBER.decode(text)
+            millis = epoch_millis(number if isinstance(number, int) else Decimal(text.decode()))
+            if millis is not None:
+                return format_utc(_EPOCH + timedelta(milliseconds=millis))
     except (msgspec.DecodeError, ValueError, OverflowError):
         return None
     return None
@@ -222,17 +246,7 @@ class _TimestampParts(dict[bytes, bytes]):
         self._fallback = fallback
 
     def __missing__(self, raw: bytes) -> bytes:
-        # The two common shapes inline (see _timestamp_text), everything else through it.
-        text: bytes | None
-        if raw.isdigit() and 3 < len(raw) < 14:
-            prefix = _EPOCH_SECONDS.get(raw[:-3])
-            if prefix is None:
-                prefix = _epoch_prefix(raw[:-3])
-            text = prefix + raw[-3:] + b'Z"' if prefix else _timestamp_text(raw)
-        elif len(raw) == 26 and _ISO_SECONDS.get(raw[:20]) == 1 and _iso_tail(raw):
-            text = raw
-        else:
-            text = _timestamp_text(raw)
+        text = _timestamp_text(raw)
         part = self[raw] = b',"_timestamp":' + text if text else self._fallback
         return part
 
@@ -276,18 +290,30 @@ def _iso_seconds(prefix: bytes) -> int:
     return state
 
 
+#: Integer epoch digits by length: (digits that are whole seconds, slice of the millis).
+_EPOCH_DIGITS = {
+    **{size: (size, None) for size in range(1, 12)},
+    **{size: (size - 3, slice(-3, None)) for size in range(12, 15)},
+    **{size: (size - 6, slice(-6, -3)) for size in range(15, 18)},
+    **{size: (size - 9, slice(-9, -6)) for size in range(18, 21)},
+}
+
+
 def _timestamp_text(raw: bytes) -> bytes | None:
     """The quoted ``normalise_timestamp`` of a raw value, fast for the two common shapes:
-    epoch milliseconds (integer arithmetic is exact below 2**32 s) and RFC 3339 already in
-    UTC with milliseconds (valid as it stands, or not at all)."""
+    integer epoch digits (split into seconds and milliseconds by length, which is the
+    magnitude rule for JSON integers; integer arithmetic is exact below 2**32 s) and
+    RFC 3339 already in UTC with milliseconds (valid as it stands, or not at all)."""
     size = len(raw)
     if raw.isdigit():  # a JSON integer: no sign, no leading zero (the text is valid JSON)
-        if 3 < size < 14:
-            prefix = _EPOCH_SECONDS.get(raw[:-3])
+        split = _EPOCH_DIGITS.get(size)
+        if split is not None:
+            whole, millis = split
+            prefix = _EPOCH_SECONDS.get(raw[:whole])
             if prefix is None:
-                prefix = _epoch_prefix(raw[:-3])
+                prefix = _epoch_prefix(raw[:whole])
             if prefix:
-                return prefix + raw[-3:] + b'Z"'
+                return prefix + (raw[millis] if millis else b"000") + b'Z"'
     elif size == 26 and _iso_tail(raw):
         state = _ISO_SECONDS.get(raw[:20])
         if state is None:
@@ -392,24 +418,55 @@ def quarantine_key(source: str, record_id: str) -> str:
 
 @dataclass(slots=True)
 class ObjectPlan:
-    """One S3 object: the events of every record of one dataset and hour in this batch."""
+    """One S3 object: events of one dataset and hour from consecutive records of a batch,
+    gzip-compressed as they are added (only the compressed bytes are held).
+
+    An object is cut into parts when its text would pass a size cap. Part 0 is named after
+    its records alone, as every object was before parts existed; a later part carries its
+    number too, so a record spanning parts names each part differently. Names come from
+    the source records and the cap only, so a retried batch rewrites the same objects.
+    """
 
     prefix: str
+    level: int = 1
+    part: int = 0
     record_ids: list[str] = field(default_factory=list)
     name_keys: list[str] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
-    #: NDJSON text of whole records (``enrich_text``), every line newline-terminated.
-    chunks: list[bytes] = field(default_factory=list)
     events: int = 0
+    #: Uncompressed NDJSON bytes added, and the compressed bytes produced so far.
+    text_bytes: int = 0
+    compressed_bytes: int = 0
+    _chunks: list[bytes] = field(default_factory=list)
+    _compressor: Any = None
+    _finished: bool = False
 
     def key(self, source: str) -> str:
-        return f"{self.prefix}{object_name(source, self.name_keys)}.ndjson.gz"
+        name = object_name(source, self.name_keys)
+        return f"{self.prefix}{name}{f'-{self.part}' if self.part else ''}.ndjson.gz"
 
-    def text(self) -> bytes:
-        parts = list(self.chunks)
-        if self.lines:
-            parts.append(b"\n".join(self.lines) + b"\n")
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+    def add(self, text: bytes, events: int) -> None:
+        """NDJSON lines, each newline-terminated."""
+        if self._finished:
+            raise RuntimeError("the object's body was already taken")
+        if self._compressor is None:
+            self._compressor = isal_zlib.compressobj(self.level, isal_zlib.DEFLATED, _GZIP_WBITS)
+        self._keep(self._compressor.compress(text))
+        self.text_bytes += len(text)
+        self.events += events
 
-    def body(self, level: int) -> bytes:
-        return igzip.compress(self.text(), level, mtime=0)
+    def _keep(self, chunk: bytes) -> None:
+        if chunk:
+            self._chunks.append(chunk)
+            self.compressed_bytes += len(chunk)
+
+    def body(self) -> bytes:
+        """The whole gzip member (no timestamp in its header: retries write equal bytes)."""
+        if self._compressor is None:
+            self.add(b"", 0)
+        self._keep(self._compressor.flush())
+        self._finished, self._compressor = True, None
+        chunks, self._chunks = self._chunks, []
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def next_part(self) -> ObjectPlan:
+        return ObjectPlan(self.prefix, self.level, self.part + 1)

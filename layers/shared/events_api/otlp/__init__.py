@@ -1,0 +1,5 @@
+"""OpenTelemetry (OTLP/HTTP) logs and traces on the events pipeline.
+
+Only the OTLP function imports this package (it pulls in protobuf); the Events API's
+ingest function never does, so its cold start and per-request cost are unchanged.
+"""
