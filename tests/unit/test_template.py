@@ -360,6 +360,9 @@ def test_default_key_look_up_rate_keeps_forty_instances_under_ssm_default_throug
     per_minute = IngestSettings.from_env(env).key_lookups_per_minute
     # Two buckets per instance (new keys, refreshes), each at most per_minute a minute.
     assert 40 * 2 * per_minute / 60 <= SSM_DEFAULT_TPS
+    # With function URLs, reserved concurrency caps the ingest and OTLP functions' fleet.
+    reserved = int(template()["Parameters"]["IngestReservedConcurrency"]["Default"])
+    assert 2 * reserved * 2 * per_minute / 60 <= SSM_DEFAULT_TPS
 
 
 def test_consumer_environment_names_the_events_bucket() -> None:
