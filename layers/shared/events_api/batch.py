@@ -8,6 +8,7 @@ of at most 256 KiB. The raw slices are what the buffer records carry.
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
 from bisect import bisect_right
@@ -46,6 +47,7 @@ _NUMBER_CLASSES = bytes(
 )
 _HUGE_EXPONENT = re.compile(rb"0ee?0{3,}:")
 _HUGE_MANTISSA = b"0" * 309
+_NUMBER_BYTES = frozenset(b"0123456789.-+eE")
 _ANY = msgspec.json.Decoder()
 
 
@@ -129,12 +131,28 @@ def _decode_failure(exc: Exception) -> str:
 def overflow_suspects(text: bytes, starts: Sequence[int]) -> set[int]:
     """Indexes of the events (at ``starts`` in ``text``) that may overflow a double."""
     classes = text.translate(_NUMBER_CLASSES) + b":"
-    found = [match.start() for match in _HUGE_EXPONENT.finditer(classes)]
+    # A three-digit exponent: only when the number around it is infinite as a double can
+    # it be an overflowing literal (text in a string, "session 2275e301 ended", is not).
+    found = [
+        match.start()
+        for match in _HUGE_EXPONENT.finditer(classes)
+        if _infinite_token(text, match.start(), match.end() - 1)
+    ]
     at = classes.find(_HUGE_MANTISSA)
     while at >= 0:
         found.append(at)
         at = classes.find(_HUGE_MANTISSA, at + len(_HUGE_MANTISSA))
     return {bisect_right(starts, position) - 1 for position in found}
+
+
+def _infinite_token(text: bytes, start: int, end: int) -> bool:
+    """Whether the number-like run of characters around ``text[start:end]`` is infinite."""
+    while start > 0 and text[start - 1] in _NUMBER_BYTES:
+        start -= 1
+    try:
+        return math.isinf(float(text[start:end]))
+    except ValueError:
+        return True  # not a plain number: let the decoder judge the event
 
 
 def _overflows(raw: Buffer) -> bool:
