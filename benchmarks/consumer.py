@@ -22,28 +22,20 @@ _MAX_RECORD = 1024 * 1024 - 256  # what the ingest side packs records to (Kinesi
 
 def kinesis_event(blobs: list[bytes]) -> dict[str, Any]:
     """What Lambda's Kinesis event source mapping delivers for these records."""
-    records = []
-    for n, blob in enumerate(blobs):
-        sequence = str(49_000_000_000_000 + n)
-        records.append(
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": f"pk-{n}",
-                    "sequenceNumber": sequence,
-                    "data": base64.b64encode(blob).decode(),
-                    "approximateArrivalTimestamp": 1795694401.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{sequence}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/consumer",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/events-bench",
-            }
-        )
-    return {"Records": records}
+    from events_api_cli.lambda_events import kinesis_record
+
+    return {
+        "Records": [
+            kinesis_record(
+                blob,
+                sequence=str(49_000_000_000_000 + n),
+                partition_key=f"pk-{n}",
+                arrival=1795694401.0,
+                stream_arn="arn:aws:kinesis:us-east-1:123456789012:stream/events-bench",
+            )
+            for n, blob in enumerate(blobs)
+        ]
+    }
 
 
 def buffer_records(batches: list[Batch]) -> list[bytes]:

@@ -95,30 +95,20 @@ def buffer_records(workload: str, wanted: int, buffer: str = "kinesis") -> tuple
 
 def sqs_event(blobs: list[bytes]) -> dict[str, Any]:
     """What Lambda's SQS event source mapping delivers for these messages."""
-    import base64
-
     from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+    from events_api_cli.lambda_events import binary_attribute, sqs_record
 
     return {
         "Records": [
-            {
-                "messageId": f"00000000-0000-4000-8000-{n:012d}",
-                "receiptHandle": f"handle-{n}",
-                "body": SQS_BODY,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {
-                    SQS_ATTRIBUTE: {
-                        "binaryValue": base64.b64encode(blob).decode(),
-                        "stringListValues": [],
-                        "binaryListValues": [],
-                        "dataType": "Binary",
-                    }
-                },
-                "md5OfBody": "0",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events-bench",
-                "awsRegion": "us-east-1",
-            }
+            sqs_record(
+                message_id=f"00000000-0000-4000-8000-{n:012d}",
+                receipt_handle=f"handle-{n}",
+                body=SQS_BODY,
+                attributes={"ApproximateReceiveCount": "1"},
+                message_attributes={SQS_ATTRIBUTE: binary_attribute(blob)},
+                md5_of_body="0",
+                queue_arn="arn:aws:sqs:us-east-1:123456789012:events-bench",
+            )
             for n, blob in enumerate(blobs)
         ]
     }

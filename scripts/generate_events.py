@@ -14,6 +14,7 @@ from pathlib import Path
 
 from events_api import records
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api_cli.lambda_events import binary_attribute, kinesis_record, sqs_record
 
 REQUEST_IDS = ("JKJaXmPLvHcESHA=", "JKJbBnQMvHcEJvw=")
 SAMPLE_KEY = "evk_SampleKeyForEventFiles0000000000073kyn"
@@ -105,61 +106,44 @@ def buffer_blobs() -> list[bytes]:
 
 def kinesis_event() -> dict[str, object]:
     arn = "arn:aws:kinesis:us-east-1:123456789012:stream/events-api-dev-EventsStream"
-    out = []
-    for n, blob in enumerate(buffer_blobs()):
-        sequence = f"4965906587406741098113587917649245645958237011936788{n:04d}"
-        out.append(
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": f"JKJaXmPLvHcESHA=/{n}",
-                    "sequenceNumber": sequence,
-                    "data": base64.b64encode(blob).decode(),
-                    "approximateArrivalTimestamp": 1795694401.0 + n,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{sequence}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/events-api-consumer",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": arn,
-            }
-        )
-    return {"Records": out}
+    return {
+        "Records": [
+            kinesis_record(
+                blob,
+                sequence=f"4965906587406741098113587917649245645958237011936788{n:04d}",
+                partition_key=f"JKJaXmPLvHcESHA=/{n}",
+                arrival=1795694401.0 + n,
+                stream_arn=arn,
+                role_arn="arn:aws:iam::123456789012:role/events-api-consumer",
+            )
+            for n, blob in enumerate(buffer_blobs())
+        ]
+    }
 
 
 def sqs_event() -> dict[str, object]:
     arn = "arn:aws:sqs:us-east-1:123456789012:events-api-dev-EventsQueue"
-    out = []
-    for n, blob in enumerate(buffer_blobs()):
-        out.append(
-            {
-                "messageId": f"059f36b4-87a3-44ab-83d2-66197{n:07d}",
-                "receiptHandle": f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{n}",
-                "body": SQS_BODY,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1795694401000",
-                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-                    "ApproximateFirstReceiveTimestamp": "1795694401005",
-                },
-                "messageAttributes": {
-                    SQS_ATTRIBUTE: {
-                        "binaryValue": base64.b64encode(blob).decode(),
-                        "stringListValues": [],
-                        "binaryListValues": [],
-                        "dataType": "Binary",
-                    }
-                },
-                "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
-                "md5OfMessageAttributes": "00484c68f4a3b5b5e5a8e4d3c2b1a090",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            }
-        )
-    return {"Records": out}
+    attributes = {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1795694401000",
+        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+        "ApproximateFirstReceiveTimestamp": "1795694401005",
+    }
+    return {
+        "Records": [
+            sqs_record(
+                message_id=f"059f36b4-87a3-44ab-83d2-66197{n:07d}",
+                receipt_handle=f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{n}",
+                body=SQS_BODY,
+                attributes=attributes,
+                message_attributes={SQS_ATTRIBUTE: binary_attribute(blob)},
+                md5_of_body="7b270e59b47ff90a553787216d55d91d",
+                md5_of_message_attributes="00484c68f4a3b5b5e5a8e4d3c2b1a090",
+                queue_arn=arn,
+            )
+            for n, blob in enumerate(buffer_blobs())
+        ]
+    }
 
 
 def otlp_event(path: str, body: bytes, content_type: str, gzipped: bool) -> dict[str, object]:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import failed_batches
+from . import failed_batches, lambda_events
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, Function, FunctionError
 
@@ -212,25 +212,16 @@ class KinesisPoller(Poller):
         return True
 
     def _record(self, shard_id: str, record: RecordTypeDef) -> dict[str, Any]:
-        sequence = record["SequenceNumber"]
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": sequence,
-                "data": base64.b64encode(record["Data"]).decode("ascii"),
-                "approximateArrivalTimestamp": _epoch_seconds(
-                    record.get("ApproximateArrivalTimestamp")
-                ),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard_id}:{sequence}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": CONSUMER_ROLE_ARN,
-            "awsRegion": LOCAL_REGION,
-            "eventSourceARN": self.stream_arn,
-        }
+        return lambda_events.kinesis_record(
+            record["Data"],
+            sequence=record["SequenceNumber"],
+            partition_key=record["PartitionKey"],
+            arrival=_epoch_seconds(record.get("ApproximateArrivalTimestamp")),
+            stream_arn=self.stream_arn,
+            shard_id=shard_id,
+            role_arn=CONSUMER_ROLE_ARN,
+            region=LOCAL_REGION,
+        )
 
     def _deliver(self, shard: _Shard, batch: list[dict[str, Any]]) -> bool:
         """Invoke for one batch; False when the shard must be read again from a checkpoint."""
@@ -310,23 +301,20 @@ def _sqs_attribute(value: Any) -> dict[str, Any]:
 
 def sqs_event_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
     """One record of the SQS event Lambda builds from a received message."""
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
+    return lambda_events.sqs_record(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message.get("Body", ""),
+        attributes=message.get("Attributes", {}),
+        message_attributes={
             name: _sqs_attribute(value)
             for name, value in message.get("MessageAttributes", {}).items()
         },
-        "md5OfBody": message.get("MD5OfBody", ""),
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    record.update(
-        {"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": LOCAL_REGION}
+        md5_of_body=message.get("MD5OfBody", ""),
+        md5_of_message_attributes=message.get("MD5OfMessageAttributes"),
+        queue_arn=queue_arn,
+        region=LOCAL_REGION,
     )
-    return record
 
 
 class SqsPoller(Poller):

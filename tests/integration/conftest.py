@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from events_api import aws_clients
 from events_api.key_store import SsmKeyStore
 from events_api.observability import metrics
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api_cli import lambda_events
 from events_api_cli.gateway import FrontDoor
 from tests import support
 from tests.support import SAMPLE_KEY, load_function
@@ -77,52 +77,33 @@ class Stack:
 
 def kinesis_event(blobs: list[bytes], first_sequence: int = 1000) -> dict[str, Any]:
     """What Lambda's Kinesis event source mapping delivers for these records."""
-    records = []
-    for n, blob in enumerate(blobs):
-        sequence = str(first_sequence + n)
-        records.append(
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": f"pk-{n}",
-                    "sequenceNumber": sequence,
-                    "data": base64.b64encode(blob).decode(),
-                    "approximateArrivalTimestamp": 1795694401.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{sequence}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/consumer",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/events",
-            }
-        )
-    return {"Records": records}
+    return {
+        "Records": [
+            lambda_events.kinesis_record(
+                blob,
+                sequence=str(first_sequence + n),
+                partition_key=f"pk-{n}",
+                arrival=1795694401.0,
+                stream_arn="arn:aws:kinesis:us-east-1:123456789012:stream/events",
+            )
+            for n, blob in enumerate(blobs)
+        ]
+    }
 
 
 def sqs_event(blobs: list[bytes]) -> dict[str, Any]:
     """What Lambda's SQS event source mapping delivers for these messages."""
     return {
         "Records": [
-            {
-                "messageId": f"msg-{n}",
-                "receiptHandle": f"handle-{n}",
-                "body": SQS_BODY,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {
-                    SQS_ATTRIBUTE: {
-                        "binaryValue": base64.b64encode(blob).decode(),
-                        "stringListValues": [],
-                        "binaryListValues": [],
-                        "dataType": "Binary",
-                    }
-                },
-                "md5OfBody": "0",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
-                "awsRegion": "us-east-1",
-            }
+            lambda_events.sqs_record(
+                message_id=f"msg-{n}",
+                receipt_handle=f"handle-{n}",
+                body=SQS_BODY,
+                attributes={"ApproximateReceiveCount": "1"},
+                message_attributes={SQS_ATTRIBUTE: lambda_events.binary_attribute(blob)},
+                md5_of_body="0",
+                queue_arn="arn:aws:sqs:us-east-1:123456789012:events",
+            )
             for n, blob in enumerate(blobs)
         ]
     }

@@ -1,0 +1,80 @@
+"""The Kinesis and SQS records Lambda's event source mappings deliver, built in one place.
+
+The local stack's pollers and ``redrive`` build them from what they read; the event files
+(scripts/generate_events.py), the tests and the benchmarks build them from buffer records
+they made. Keys are in the order Lambda sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+def kinesis_record(
+    data: bytes,
+    *,
+    sequence: str,
+    partition_key: str,
+    arrival: float,
+    stream_arn: str,
+    shard_id: str = "shardId-000000000000",
+    role_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:role/consumer",
+    region: str = REGION,
+) -> dict[str, Any]:
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": sequence,
+            "data": base64.b64encode(data).decode("ascii"),
+            "approximateArrivalTimestamp": arrival,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def binary_attribute(value: bytes) -> dict[str, Any]:
+    """A binary message attribute as the SQS event carries it."""
+    return {
+        "binaryValue": base64.b64encode(value).decode("ascii"),
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Binary",
+    }
+
+
+def sqs_record(
+    *,
+    message_id: str,
+    receipt_handle: str,
+    body: str,
+    attributes: Mapping[Any, str],
+    message_attributes: Mapping[str, Any],
+    md5_of_body: str,
+    queue_arn: str,
+    md5_of_message_attributes: str | None = None,
+    region: str = REGION,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "messageId": message_id,
+        "receiptHandle": receipt_handle,
+        "body": body,
+        "attributes": dict(attributes),
+        "messageAttributes": dict(message_attributes),
+        "md5OfBody": md5_of_body,
+    }
+    if md5_of_message_attributes is not None:
+        record["md5OfMessageAttributes"] = md5_of_message_attributes
+    record.update({"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region})
+    return record
