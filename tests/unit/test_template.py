@@ -1268,3 +1268,15 @@ def test_compaction_alarms_watch_failures_and_crashes() -> None:
 
 def test_outputs_name_the_compactor_for_events_api_compact() -> None:
     assert template()["Outputs"]["CompactorFunctionName"]["Value"] == {"Ref": "CompactorFunction"}
+
+
+def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mappings_do() -> None:
+    from events_api_cli import local_aws, poller
+
+    kinesis = resources()["KinesisEventSource"]["Properties"]
+    sqs = resources()["SqsEventSource"]["Properties"]
+    assert poller.KINESIS_BATCH_SIZE == kinesis["BatchSize"]
+    assert poller.KINESIS_MAX_RETRIES == kinesis["MaximumRetryAttempts"]
+    assert poller.SQS_BATCH_SIZE == sqs["BatchSize"]
+    redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
+    assert local_aws.QUEUE_MAX_RECEIVE_COUNT == redrive["maxReceiveCount"]
