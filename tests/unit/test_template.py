@@ -1275,8 +1275,8 @@ def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mapping
 
     kinesis = resources()["KinesisEventSource"]["Properties"]
     sqs = resources()["SqsEventSource"]["Properties"]
-    assert poller.KINESIS_BATCH_SIZE == kinesis["BatchSize"]
-    assert poller.KINESIS_MAX_RETRIES == kinesis["MaximumRetryAttempts"]
-    assert poller.SQS_BATCH_SIZE == sqs["BatchSize"]
+    assert kinesis["BatchSize"] == poller.KINESIS_BATCH_SIZE
+    assert kinesis["MaximumRetryAttempts"] == poller.KINESIS_MAX_RETRIES
+    assert sqs["BatchSize"] == poller.SQS_BATCH_SIZE
     redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
-    assert local_aws.QUEUE_MAX_RECEIVE_COUNT == redrive["maxReceiveCount"]
+    assert redrive["maxReceiveCount"] == local_aws.QUEUE_MAX_RECEIVE_COUNT

@@ -63,15 +63,7 @@ class IngestService:
             raise MethodNotAllowed()
         key = authenticate(self.keys, request)
         dataset = dataset_from_path(request.raw_path)
-        meta = records.RequestMeta(
-            dataset=dataset,
-            request_id=request.request_id,
-            received_at=received_at,
-            service=request.label("x-service"),
-            namespace=request.label("x-namespace"),
-        )
-        if not key.allows(dataset):
-            raise Forbidden()
+        meta = admit(key, request, dataset, received_at)
         gzipped = batch.content_encoding(request.header("content-encoding"))
         body = batch.read_body(request.raw_body(), gzipped)
         decoded = batch.parse_ndjson(body) if request.is_ndjson() else batch.parse_json(body)
@@ -111,6 +103,23 @@ class IngestService:
         starts: MutableSequence[int] | None = None,
     ) -> None:
         buffer_events(self.settings, self.publisher, meta, events, joined, starts)
+
+
+def admit(
+    key: KeyRecord, request: HttpRequest, dataset: str, received_at: str
+) -> records.RequestMeta:
+    """The request's metadata for its buffer records, once the labels are valid (400) and
+    the key may write to the dataset (403); shared with the OTLP routes."""
+    meta = records.RequestMeta(
+        dataset=dataset,
+        request_id=request.request_id,
+        received_at=received_at,
+        service=request.label("x-service"),
+        namespace=request.label("x-namespace"),
+    )
+    if not key.allows(dataset):
+        raise Forbidden()
+    return meta
 
 
 def authenticate(keys: KeyAuthenticator, request: HttpRequest) -> KeyRecord:

@@ -15,11 +15,12 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from .. import batch, records
+from .. import batch
 from ..buffer import Publisher
-from ..errors import ApiError, BadRequest, Forbidden, MethodNotAllowed
+from ..errors import ApiError, BadRequest, MethodNotAllowed
 from ..http_api import DATASET_RULE, HttpRequest, parse_event
 from ..ingest import (
+    admit,
     authenticate,
     buffer_events,
     build_key_authenticator,
@@ -108,15 +109,7 @@ class OtlpService:
         key = authenticate(self.keys, request)
         signal = signal_of(request.raw_path)
         dataset = dataset_of(request)
-        meta = records.RequestMeta(
-            dataset=dataset,
-            request_id=request.request_id,
-            received_at=received_at,
-            service=request.label("x-service"),
-            namespace=request.label("x-namespace"),
-        )
-        if not key.allows(dataset):
-            raise Forbidden()
+        meta = admit(key, request, dataset, received_at)
         gzipped = batch.content_encoding(request.header("content-encoding"))
         encoding = encoding_of(request.header("content-type"))
         body = batch.read_body(request.raw_body(), gzipped)
