@@ -7,6 +7,8 @@ import json
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events_api import records, store
 
@@ -175,3 +177,45 @@ def test_later_parts_of_an_object_carry_their_part_number() -> None:
         f"dataset=logs/dt=2026-11-26/hour=05/{store.object_name('kinesis', ['shard:1'])}.ndjson.gz"
     )
     assert second.key("kinesis") == first.key("kinesis").replace(".ndjson.gz", "-1.ndjson.gz")
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+)
+_TIMESTAMPS = st.one_of(
+    st.integers(min_value=0, max_value=10**20),
+    st.floats(min_value=0, max_value=1e20, allow_nan=False),
+    st.sampled_from(
+        ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.123Z", "2026-13-02T03:04:05.000Z", "x"]
+    ),
+    _SCALARS,
+)
+_KEYS = st.sampled_from(
+    ["message", "level", "service", "namespace", "timestamp", "a", "_x", *store.STORED_FIELDS]
+)
+_EVENTS = st.dictionaries(
+    _KEYS,
+    st.one_of(_SCALARS, _TIMESTAMPS, st.lists(_SCALARS, max_size=3)),
+    max_size=6,
+)
+
+
+@given(
+    st.lists(_EVENTS, min_size=1, max_size=12),
+    st.sampled_from([None, "header-service"]),
+    st.integers(min_value=0, max_value=10**6),
+)
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_the_fast_enrichment_stores_exactly_what_the_reference_enrichment_does(
+    events, service, first
+) -> None:
+    payload = b"\n".join(json.dumps(e, separators=(",", ":")).encode() for e in events)
+    meta = records.RequestMeta("logs", "req-1", "2026-11-26T05:06:07.890Z", service, None)
+    record = records.DecodedRecord(meta, first, payload)
+    reference = store.enrich(record)
+    text, count = store.enrich_text(record)
+    assert (text, count) == (b"".join(line + b"\n" for line in reference), len(reference))
