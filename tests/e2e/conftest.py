@@ -202,6 +202,26 @@ class Stack:
             sent["content-encoding"] = "gzip"
         return self.request("POST", f"/v1/{dataset}", body, sent)
 
+    def cli(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """``events-api ARGS`` as a user runs it against this stack: only AWS_ENDPOINT_URL
+        points it at moto (plus ``env``)."""
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))
+        }
+        environment["AWS_ENDPOINT_URL"] = str(self.dev.ready["awsEndpoint"])
+        environment.update(env or {})
+        return subprocess.run(
+            [*events_api_command(), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=environment,
+            timeout=timeout,
+            check=False,
+        )
+
     def s3(self) -> Any:
         return boto3.client(
             "s3",

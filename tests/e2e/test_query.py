@@ -27,7 +27,7 @@ from events_api.consumer import ConsumerService, SourceRecord
 from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
 from events_api.table import VIEW_COLUMNS
-from tests.e2e.conftest import ROOT, DevProcess, Stack, events_api_command
+from tests.e2e.conftest import DevProcess, Stack, events_api_command
 
 pytestmark = pytest.mark.e2e
 
@@ -36,18 +36,7 @@ SERVICES = ("checkout", "search")
 
 
 def cli(stack: Stack, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env["AWS_ENDPOINT_URL"] = str(stack.dev.ready["awsEndpoint"])
-    env["XDG_CACHE_HOME"] = str(cache)
-    return subprocess.run(
-        [*events_api_command(), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return stack.cli(*args, env={"XDG_CACHE_HOME": str(cache)}, timeout=120)
 
 
 def query(stack: Stack, cache: Path, sql: str) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ event is stored exactly once.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import ROOT, DevProcess, Stack, events_api_command
+from tests.e2e.conftest import DevProcess, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,17 +29,7 @@ GIVE_UP_TIMEOUT = 180.0
 
 
 def redrive(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env["AWS_ENDPOINT_URL"] = str(stack.dev.ready["awsEndpoint"])
-    return subprocess.run(
-        [*events_api_command(), "redrive", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    return stack.cli("redrive", *args)
 
 
 def kept(stack: Stack) -> int:
