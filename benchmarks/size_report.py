@@ -88,6 +88,10 @@ def size_results(c: Any) -> dict[str, Any]:
     out["cost_per_gb_25kb_best_mode"] = url.mode
     out["cost_per_gb_25kb_http_api_best"] = round(api.per_gb, 5)
     out["cost_per_gb_25kb_http_api_best_mode"] = api.mode
+    out["cost_per_gb_25kb_best_without_ingest_cpu"] = round(cpu_free(c, "FunctionUrl").per_gb, 5)
+    out["cost_per_gb_25kb_http_api_best_without_ingest_cpu"] = round(
+        cpu_free(c, "HttpApi").per_gb, 5
+    )
     out["cost_per_gb_25kb_best_with_logs"] = round(with_logs(c, "FunctionUrl").per_gb, 5)
     out["cost_per_gb_25kb_http_api_best_with_logs"] = round(with_logs(c, "HttpApi").per_gb, 5)
     out["firehose_cost_per_gb_25kb_record_per_event"] = round(
@@ -108,6 +112,14 @@ def with_logs(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
     included (the functions' log lines, EMF metrics and Lambda's platform lines)."""
     work = c.size_workloads[case][door]
     return cost.best(cost.door_table(work, cost.VOLUMES[SIZE_VOLUME], logs=True)[door])
+
+
+def cpu_free(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
+    """The cheapest buffer for ``case`` through ``door`` if the ingest function took no CPU:
+    what the prices and the model's assumptions cost before any work."""
+    work = c.size_workloads[case][door]
+    idle = replace(work, ingest_cpu_seconds=dict.fromkeys(work.ingest_cpu_seconds, 0.0))
+    return cost.best(cost.door_table(idle, cost.VOLUMES[SIZE_VOLUME])[door])
 
 
 def _ms(seconds: float) -> str:
@@ -310,6 +322,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
 def size_misses(c: Any, r: dict[str, Any]) -> list[str]:
     out = []
     at = c.size_costs[SIZE_VOLUME][sizes.SMALL]
+    floor = {d: cpu_free(c, d) for d in cost.FRONT_DOORS}
     if r["cost_per_gb_25kb_best"] > 0.02:
         best = cost.best(at["FunctionUrl"])
         gb = best.gb_per_day * cost.DAYS_PER_MONTH
@@ -317,14 +330,17 @@ def size_misses(c: Any, r: dict[str, Any]) -> list[str]:
         parts = ", ".join(f"{name} ${value / gb:.4f}" for name, value in top)
         out.append(
             f"**Cost at 25 KB, function URL** (${r['cost_per_gb_25kb_best']:.4f} against "
-            f"$0.02 per GB): the largest lines are {parts}. Lambda's request price alone is "
-            "about $0.009 per GB at this size, and the ingest duration is mostly the "
-            "assumed network wait of the buffer call, not CPU."
+            f"$0.02 per GB): the largest lines are {parts}. The same model with an ingest "
+            f"function that takes no CPU at all gives ${floor['FunctionUrl'].per_gb:.4f}: "
+            "Lambda's request price (about $0.009 per GB at this size), the assumed 20 ms "
+            "of network wait per buffer call, a month of S3 storage and the shard-hours "
+            "are above the target before any work is done."
         )
     if r["cost_per_gb_25kb_http_api_best"] > 0.06:
         out.append(
             f"**Cost at 25 KB, HTTP API** (${r['cost_per_gb_25kb_http_api_best']:.4f} against "
-            "$0.06 per GB): the HTTP API's request price is about $0.04 per GB on its own."
+            "$0.06 per GB): the HTTP API's request price is about $0.04 per GB on its own; "
+            f"with no ingest CPU at all the model gives ${floor['HttpApi'].per_gb:.4f}."
         )
     if r["small_request_overhead_ratio"] > 2:
         out.append(
