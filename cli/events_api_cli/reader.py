@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from events_api import aws_clients
-from events_api.store import partition_prefix
+from events_api.stored_objects import partition_prefix
 from events_api.table import ARCHIVE_PREFIX
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")

@@ -2,7 +2,7 @@
 
 Partition projection only finds what the consumer writes if the table's
 storage.location.template, filled with projected values, is exactly
-events_api.store.partition_prefix(...) under the events bucket. These tests project the
+events_api.stored_objects.partition_prefix(...) under the events bucket. These tests project the
 values the way Athena does (injected, date, integer) and compare them with the keys the
 consumer writes, so a change on either side that breaks queries fails here.
 """
@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from events_api import table as events_table
+from events_api.enrichment import STORED_FIELDS
 from events_api.http_api import DATASET_RULE
-from events_api.store import STORED_FIELDS, ObjectPlan, partition_prefix
+from events_api.stored_objects import ObjectPlan, partition_prefix
 from tests.unit.sam_template import ROOT, STACK, Stack, resources, template
 
 pytestmark = pytest.mark.unit
