@@ -300,10 +300,11 @@ class LogGenerator:
 
 
 def _iso(seconds: int, millis: int) -> str:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+    from events_api.timestamps import rfc3339
+
+    return rfc3339(datetime.fromtimestamp(seconds, UTC) + timedelta(milliseconds=millis))
 
 
 def make_batch(name: str, target_bytes: int, seed: int = 20261126) -> Batch:

@@ -19,6 +19,7 @@ from events_api import table as events_table
 from events_api.enrichment import STORED_FIELDS
 from events_api.http_api import DATASET_RULE
 from events_api.stored_objects import ObjectPlan, partition_prefix
+from events_api.timestamps import rfc3339
 from tests.unit.sam_template import ROOT, STACK, Stack, resources, template
 
 pytestmark = pytest.mark.unit
@@ -85,7 +86,7 @@ def received_times() -> list[str]:
         datetime(2028, 2, 29, 12, 0, 0, tzinfo=UTC),
         datetime.now(UTC),
     ]
-    return [moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") for moment in moments]
+    return [rfc3339(moment) for moment in moments]
 
 
 # ---------------------------------------------------------------- projection vs object keys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -14,7 +15,7 @@ from events_api import records
 from events_api.enrichment import STORED_FIELDS, enrich
 from events_api.fast_enrichment import enrich_text
 from events_api.stored_objects import ObjectPlan, object_name, partition_prefix, quarantine_key
-from events_api.timestamps import normalise_timestamp
+from events_api.timestamps import normalise_timestamp, rfc3339
 
 pytestmark = pytest.mark.unit
 
@@ -223,3 +224,8 @@ def test_the_fast_enrichment_stores_exactly_what_the_reference_enrichment_does(
     reference = enrich(record)
     text, count = enrich_text(record)
     assert (text, count) == (b"".join(line + b"\n" for line in reference), len(reference))
+
+
+def test_rfc3339_is_utc_with_milliseconds_and_z_whatever_the_offset() -> None:
+    moment = datetime(2026, 11, 26, 7, 6, 7, 890_123, tzinfo=timezone(timedelta(hours=2)))
+    assert rfc3339(moment) == "2026-11-26T05:06:07.890Z"

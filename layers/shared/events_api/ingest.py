@@ -26,12 +26,13 @@ from .keys import KeyAuthenticator, KeyLookupThrottled, KeyRecord, KeyStoreUnava
 from .observability import count, count_rejection, logger
 from .publishers import Entry
 from .settings import IngestSettings
+from .timestamps import rfc3339
 
 ACCEPTED = {"message": "Request Accepted"}
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC))
 
 
 @dataclass

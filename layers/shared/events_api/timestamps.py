@@ -19,7 +19,8 @@ _STRING = msgspec.json.Decoder(str)
 _NUMBER = msgspec.json.Decoder(int | float)
 
 
-def format_utc(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
+    """The one RFC 3339 form this project writes: UTC, milliseconds, ``Z``."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -56,12 +57,12 @@ def normalise_timestamp(raw: msgspec.Raw) -> str | None:
             date, clock, fraction, zone = match.groups()
             zone = "+00:00" if zone in "Zz" else zone
             fraction = (fraction or "0")[:6]
-            return format_utc(datetime.fromisoformat(f"{date}T{clock}.{fraction:0<6}{zone}"))
+            return rfc3339(datetime.fromisoformat(f"{date}T{clock}.{fraction:0<6}{zone}"))
         if text[0] in b"0123456789":
             number = _NUMBER.decode(text)
             millis = _epoch_millis(number if isinstance(number, int) else Decimal(text.decode()))
             if millis is not None:
-                return format_utc(_EPOCH + timedelta(milliseconds=millis))
+                return rfc3339(_EPOCH + timedelta(milliseconds=millis))
     except (msgspec.DecodeError, ValueError, OverflowError):
         return None
     return None
