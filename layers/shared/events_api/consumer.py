@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from . import records
 from .fast_enrichment import enrich_text
-from .observability import count, logger
+from .observability import Metric, count, logger
 from .publishers import SQS_ATTRIBUTE
 from .settings import ConsumerSettings
 from .stored_objects import ObjectPlan, partition_prefix, quarantine_key
@@ -128,7 +128,7 @@ class _Objects:
             return
         self.objects += 1
         self.events += plan.events
-        count("StoredObjects")
+        count(Metric.STORED_OBJECTS)
 
     def close(self) -> None:
         for plan in self.open.values():
@@ -188,9 +188,9 @@ class ConsumerService:
                     objects.failed.add(item.item_id)
         objects.close()
         failed = objects.failed
-        count("StoredEvents", objects.events)
+        count(Metric.STORED_EVENTS, objects.events)
         if failed:
-            count("RecordsFailed", len(failed))
+            count(Metric.RECORDS_FAILED, len(failed))
         logger.info(
             "batch stored",
             extra={"records": len(batch), "objects": objects.objects, "failed": len(failed)},
@@ -205,7 +205,7 @@ class ConsumerService:
         except Exception as exc:
             logger.warning("quarantine write failed", extra={"key": key, "error": str(exc)})
             return False
-        count("RecordsQuarantined")
+        count(Metric.RECORDS_QUARANTINED)
         return True
 
 

@@ -23,7 +23,7 @@ from .errors import (
 )
 from .http_api import HttpRequest, dataset_from_path, error_response, parse_event, respond
 from .keys import KeyAuthenticator, KeyLookupThrottled, KeyRecord, KeyStoreUnavailable
-from .observability import count, count_rejection, logger
+from .observability import Metric, count, count_rejection, logger
 from .publishers import Entry
 from .settings import IngestSettings
 from .timestamps import rfc3339
@@ -43,7 +43,7 @@ class IngestService:
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            count("Requests")
+            count(Metric.REQUESTS)
             return self._handle(event)
         except ApiError as error:
             count_rejection(error.reason_label)
@@ -71,9 +71,9 @@ class IngestService:
         if decoded.events:
             self._buffer(meta, decoded.events, decoded.joined, decoded.starts)
         accepted, invalid = len(decoded.events), len(decoded.invalid)
-        count("EventsAccepted", accepted)
-        count("EventsInvalid", invalid)
-        count("EventBytesAccepted", decoded.event_bytes)
+        count(Metric.EVENTS_ACCEPTED, accepted)
+        count(Metric.EVENTS_INVALID, invalid)
+        count(Metric.EVENT_BYTES_ACCEPTED, decoded.event_bytes)
         logger.info(
             "batch ingested",
             extra={
@@ -170,9 +170,9 @@ def buffer_events(
             extra={"pending": exc.pending, "attempts": exc.attempts, "error": exc.last_error},
         )
         raise ServiceUnavailable("buffer unavailable") from None
-    count("BufferRecords", len(blobs))
+    count(Metric.BUFFER_RECORDS, len(blobs))
     if report.retried_entries:
-        count("BufferEntriesRetried", report.retried_entries)
+        count(Metric.BUFFER_ENTRIES_RETRIED, report.retried_entries)
 
 
 def build_publisher(settings: IngestSettings) -> Publisher:
