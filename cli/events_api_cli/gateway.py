@@ -85,16 +85,18 @@ from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from .lambda_runtime import Function, FunctionError, RequestTooLarge
 
 MAX_HEADER_BYTES = 10_240
-MAX_BODY_BYTES = 10 * 1024 * 1024
+#: API Gateway HTTP API's payload limit (the function's own limit is the contract's
+#: events_api.settings.MAX_BODY_BYTES, checked after the gateway).
+HTTP_API_MAX_BODY_BYTES = 10 * 1024 * 1024
 HEADERS_TOO_LARGE_BODY = f"HTTP header is larger than {MAX_HEADER_BYTES} bytes."
-BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."
+BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {HTTP_API_MAX_BODY_BYTES} bytes."
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
 #: The OTLP function's route (template.yaml); every other path is the $default route's.
 OTLP_PREFIX = "/otlp/"
 OTLP_ROUTE_KEY = "ANY /otlp/{proxy+}"
 #: An oversized body is read and thrown away up to this much, then the connection is cut.
-_DISCARD_LIMIT = 8 * MAX_BODY_BYTES
+_DISCARD_LIMIT = 8 * HTTP_API_MAX_BODY_BYTES
 _CHUNK = 64 * 1024
 
 _HOP_BY_HOP = frozenset(
@@ -418,7 +420,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if header_block_size(self.requestline, self.headers) > MAX_HEADER_BYTES:
             return text_response(431, HEADERS_TOO_LARGE_BODY)
         length = self.headers.get("Content-Length")
-        if length is not None and length.strip().isdigit() and int(length) > MAX_BODY_BYTES:
+        if (
+            length is not None
+            and length.strip().isdigit()
+            and int(length) > HTTP_API_MAX_BODY_BYTES
+        ):
             return text_response(413, BODY_TOO_LARGE_BODY)
         return None
 
@@ -492,7 +498,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     pass
                 return b"".join(parts)
             total += size
-            if total > MAX_BODY_BYTES:
+            if total > HTTP_API_MAX_BODY_BYTES:
                 raise BodyTooLarge()
             chunk = self.rfile.read(size)
             if len(chunk) != size:

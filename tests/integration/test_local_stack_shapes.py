@@ -35,8 +35,6 @@ from events_api_cli.gateway import (
 from events_api_cli.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
 from events_api_cli.poller import KINESIS_MAPPING_ID, KinesisPoller, SqsPoller, split_by_payload
 
-pytestmark = pytest.mark.e2e
-
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
