@@ -43,7 +43,6 @@ class IngestService:
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            count(Metric.REQUESTS)
             return self._handle(event)
         except ApiError as error:
             count_rejection(error.reason_label)
@@ -71,9 +70,13 @@ class IngestService:
         if decoded.events:
             self._buffer(meta, decoded.events, decoded.joined, decoded.starts)
         accepted, invalid = len(decoded.events), len(decoded.invalid)
+        # Two metrics per request, more only when something went wrong: each one is CPU
+        # and bytes in the EMF document logged with every request (requests themselves are
+        # the function's Invocations, records put the stream's or queue's own metrics).
         count(Metric.EVENTS_ACCEPTED, accepted)
-        count(Metric.EVENTS_INVALID, invalid)
         count(Metric.EVENT_BYTES_ACCEPTED, decoded.event_bytes)
+        if invalid:
+            count(Metric.EVENTS_INVALID, invalid)
         # A line per accepted request only at DEBUG: metrics count them, and at the small
         # requests real clients send the line would cost more in CloudWatch Logs ingestion
         # and CPU than the rest of the request (docs/performance.md, item 8).
@@ -174,7 +177,6 @@ def buffer_events(
             extra={"pending": exc.pending, "attempts": exc.attempts, "error": exc.last_error},
         )
         raise ServiceUnavailable("buffer unavailable") from None
-    count(Metric.BUFFER_RECORDS, len(blobs))
     if report.retried_entries:
         count(Metric.BUFFER_ENTRIES_RETRIED, report.retried_entries)
 

@@ -7,6 +7,7 @@ receives an API key: callers log key ids only.
 
 from __future__ import annotations
 
+import warnings
 from enum import StrEnum
 from typing import Any
 
@@ -22,14 +23,11 @@ class Metric(StrEnum):
     and template.yaml's alarms and dashboard are checked against."""
 
     # ingest and OTLP
-    REQUESTS = "Requests"
     REQUESTS_REJECTED = "RequestsRejected"  # with a Reason dimension
     EVENTS_ACCEPTED = "EventsAccepted"
     EVENTS_INVALID = "EventsInvalid"
     EVENT_BYTES_ACCEPTED = "EventBytesAccepted"
-    BUFFER_RECORDS = "BufferRecords"
     BUFFER_ENTRIES_RETRIED = "BufferEntriesRetried"
-    OTLP_REQUESTS = "OtlpRequests"
     OTLP_ITEMS_ACCEPTED = "OtlpItemsAccepted"
     OTLP_ITEMS_REJECTED = "OtlpItemsRejected"
     # consumer
@@ -54,6 +52,9 @@ def _loads(value: Any) -> Any:
 
 logger = Logger(json_serializer=_dumps, json_deserializer=_loads, utc=True)
 metrics = Metrics(namespace=NAMESPACE)
+# A request rejected before it counted anything has no application metrics (its rejection is
+# a document of its own, count_rejection): that is expected, not worth a warning.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 def count(name: Metric, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:

@@ -87,7 +87,6 @@ class OtlpService:
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         request: HttpRequest | None = None
         try:
-            count(Metric.OTLP_REQUESTS)
             request = parse_event(event)
             return self._handle(request)
         except ApiError as error:
@@ -118,7 +117,8 @@ class OtlpService:
         if flattened.events:
             buffer_events(self.settings, self.publisher, meta, flattened.events)
         count(Metric.OTLP_ITEMS_ACCEPTED, len(flattened.events))
-        count(Metric.OTLP_ITEMS_REJECTED, flattened.rejected)
+        if flattened.rejected:
+            count(Metric.OTLP_ITEMS_REJECTED, flattened.rejected)
         count(Metric.EVENT_BYTES_ACCEPTED, flattened.event_bytes)
         # As for the ingest function: a line per export only at DEBUG unless items were
         # rejected (metrics count the rest).
