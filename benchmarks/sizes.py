@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from events_api_cli.gateway import FrontDoor, HttpRequest, build_event
+from events_api_cli.local.gateway import FrontDoor, HttpRequest, build_event
 
 from . import cost, ingest, lambdas, timing
 from .data import Batch, make_batch

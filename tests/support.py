@@ -11,8 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from events_api_cli.gateway import FrontDoor, build_event
-from events_api_cli.gateway import HttpRequest as RawRequest
+from events_api_cli.local.gateway import FrontDoor, build_event
+from events_api_cli.local.gateway import HttpRequest as RawRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

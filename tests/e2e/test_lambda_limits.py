@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from events_api.settings import DEFAULT_OBJECT_MAX_BYTES
-from events_api_cli.lambda_runtime import FunctionError
-from events_api_cli.lambda_worker import WorkerFunction
-from events_api_cli.template_limits import function_limits
+from events_api_cli.local.lambda_runtime import FunctionError
+from events_api_cli.local.lambda_worker import WorkerFunction
+from events_api_cli.local.template_limits import function_limits
 from tests.e2e.conftest import Stack
 from tests.unit.sam_template import TEMPLATE_PATH, function_property
 

@@ -21,8 +21,8 @@ import pytest
 from moto import mock_aws
 
 from events_api_cli import failed_batches
-from events_api_cli import poller as poller_module
-from events_api_cli.gateway import (
+from events_api_cli.local import poller as poller_module
+from events_api_cli.local.gateway import (
     BODY_TOO_LARGE_BODY,
     REQUEST_ID_HEADERS,
     FrontDoor,
@@ -32,8 +32,13 @@ from events_api_cli.gateway import (
     http_response,
     is_text_body,
 )
-from events_api_cli.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
-from events_api_cli.poller import KINESIS_MAPPING_ID, KinesisPoller, SqsPoller, split_by_payload
+from events_api_cli.local.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
+from events_api_cli.local.poller import (
+    KINESIS_MAPPING_ID,
+    KinesisPoller,
+    SqsPoller,
+    split_by_payload,
+)
 
 pytestmark = pytest.mark.e2e
 

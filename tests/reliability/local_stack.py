@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from events_api_cli.faults import ENV as FAULTS_ENV
+from events_api_cli.local.faults import ENV as FAULTS_ENV
 from tests.e2e.conftest import DevProcess, Stack
 
 

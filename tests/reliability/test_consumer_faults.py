@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from events_api import aws_clients, object_writer, records
-from events_api_cli.faults import NO_FAULT, CallFault, FaultInjector
+from events_api_cli.local.faults import NO_FAULT, CallFault, FaultInjector
 from tests.integration.conftest import BUCKET, consumer_event
 from tests.reliability.support import event_ids, make_events, record, scaled
 from tests.support import FakeLambdaContext

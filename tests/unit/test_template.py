@@ -216,7 +216,7 @@ def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_outpu
 
 
 def test_local_gateway_routes_the_templates_otlp_path() -> None:
-    from events_api_cli import gateway
+    from events_api_cli.local import gateway
 
     route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
     assert route_key == gateway.OTLP_ROUTE_KEY
@@ -1271,7 +1271,7 @@ def test_outputs_name_the_compactor_for_events_api_compact() -> None:
 
 
 def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mappings_do() -> None:
-    from events_api_cli import local_aws, poller
+    from events_api_cli.local import moto_aws, poller
 
     kinesis = resources()["KinesisEventSource"]["Properties"]
     sqs = resources()["SqsEventSource"]["Properties"]
@@ -1279,4 +1279,4 @@ def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mapping
     assert kinesis["MaximumRetryAttempts"] == poller.KINESIS_MAX_RETRIES
     assert sqs["BatchSize"] == poller.SQS_BATCH_SIZE
     redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
-    assert redrive["maxReceiveCount"] == local_aws.QUEUE_MAX_RECEIVE_COUNT
+    assert redrive["maxReceiveCount"] == moto_aws.QUEUE_MAX_RECEIVE_COUNT

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_BUCKET_NAME
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

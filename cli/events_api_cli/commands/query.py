@@ -13,7 +13,7 @@ import sys
 from contextlib import ExitStack
 from typing import BinaryIO
 
-from .defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_BUCKET_NAME
 from .query_output import FORMATS, write
 
 

@@ -128,7 +128,7 @@ class WorkerFunction:
                 [
                     sys.executable,
                     "-m",
-                    "events_api_cli.lambda_worker",
+                    "events_api_cli.local.lambda_worker",
                     str(self.repository),
                     self.function,
                     self.name,

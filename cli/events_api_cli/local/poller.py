@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import failed_batches, lambda_events
-from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from .. import failed_batches, lambda_events
+from ..defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, Function, FunctionError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .defaults import (
+from ..defaults import (
     LOCAL_BUCKET_NAME,
     LOCAL_DEAD_LETTER_QUEUE_NAME,
     LOCAL_QUEUE_NAME,

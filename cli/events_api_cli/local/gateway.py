@@ -81,7 +81,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from ..defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from .lambda_runtime import Function, FunctionError, RequestTooLarge
 
 MAX_HEADER_BYTES = 10_240
