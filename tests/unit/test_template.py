@@ -216,11 +216,11 @@ def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_outpu
 
 
 def test_local_gateway_routes_the_templates_otlp_path() -> None:
-    from events_api_cli.local import gateway
+    from events_api_cli.local import api_gateway
 
     route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
-    assert route_key == gateway.OTLP_ROUTE_KEY
-    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == gateway.OTLP_PREFIX
+    assert route_key == api_gateway.OTLP_ROUTE_KEY
+    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == api_gateway.OTLP_PREFIX
 
 
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])

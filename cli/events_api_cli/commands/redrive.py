@@ -132,7 +132,7 @@ class Redriver:
     def dead_letters(self, queue_url: str) -> Place:
         from events_api.consumer import source_records
 
-        from ..local.poller import sqs_event_record
+        from ..lambda_events import sqs_event_record
 
         place = Place(f"dead-lettered messages ({queue_url})")
         arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[

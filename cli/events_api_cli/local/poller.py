@@ -22,7 +22,6 @@ show up as soon as possible.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -285,38 +284,6 @@ class KinesisPoller(Poller):
         )
 
 
-def _sqs_attribute(value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if "StringValue" in value:
-        out["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
-    out["stringListValues"] = list(value.get("StringListValues", []))
-    out["binaryListValues"] = [
-        base64.b64encode(item).decode("ascii") for item in value.get("BinaryListValues", [])
-    ]
-    out["dataType"] = value["DataType"]
-    return out
-
-
-def sqs_event_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
-    """One record of the SQS event Lambda builds from a received message."""
-    return lambda_events.sqs_record(
-        message_id=message["MessageId"],
-        receipt_handle=message["ReceiptHandle"],
-        body=message.get("Body", ""),
-        attributes=message.get("Attributes", {}),
-        message_attributes={
-            name: _sqs_attribute(value)
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        md5_of_body=message.get("MD5OfBody", ""),
-        md5_of_message_attributes=message.get("MD5OfMessageAttributes"),
-        queue_arn=queue_arn,
-        region=LOCAL_REGION,
-    )
-
-
 class SqsPoller(Poller):
     name = "sqs-poller"
 
@@ -350,7 +317,7 @@ class SqsPoller(Poller):
         return True
 
     def _record(self, message: MessageTypeDef) -> dict[str, Any]:
-        return sqs_event_record(message, self.queue_arn)
+        return lambda_events.sqs_event_record(message, self.queue_arn, region=LOCAL_REGION)
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         failed = failed_item_ids(self.function, {"Records": batch})

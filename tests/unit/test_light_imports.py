@@ -1,5 +1,6 @@
-"""The client library applications embed stays light to import: an application pays for it
-at every start-up, so it never pulls in moto, Powertools or botocore (boto3)."""
+"""Modules that promise to stay light keep the promise: the client library applications embed
+(an application pays for its imports at every start-up) loads no moto, Powertools or botocore;
+the API Gateway mapping the tests and benchmarks build events with loads no server code."""
 
 from __future__ import annotations
 
@@ -50,3 +51,11 @@ def test_the_documented_client_names_import_from_the_client_package() -> None:
     from events_api_cli.client.producer import EventsClient as client_class
 
     assert (EventsClient, EventsHandler) == (client_class, handler_class)
+
+
+def test_the_api_gateway_mapping_loads_no_server_or_function_code() -> None:
+    loaded = modules_after_import("events_api_cli.local.api_gateway")
+    server = {"socket", "socketserver", "http.server", "threading", "select"}
+    assert sorted(loaded & server) == []
+    assert "events_api_cli.local.lambda_runtime" not in loaded
+    assert not any(name.split(".")[0] in HEAVY for name in loaded)
