@@ -1271,12 +1271,12 @@ def test_outputs_name_the_compactor_for_events_api_compact() -> None:
 
 
 def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mappings_do() -> None:
-    from events_api_cli.local import moto_aws, poller
+    from events_api_cli.local import event_source_mapping as mapping
 
     kinesis = resources()["KinesisEventSource"]["Properties"]
     sqs = resources()["SqsEventSource"]["Properties"]
-    assert kinesis["BatchSize"] == poller.KINESIS_BATCH_SIZE
-    assert kinesis["MaximumRetryAttempts"] == poller.KINESIS_MAX_RETRIES
-    assert sqs["BatchSize"] == poller.SQS_BATCH_SIZE
+    assert kinesis["BatchSize"] == mapping.KINESIS_BATCH_SIZE
+    assert kinesis["MaximumRetryAttempts"] == mapping.KINESIS_MAX_RETRIES
+    assert sqs["BatchSize"] == mapping.SQS_BATCH_SIZE
     redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
-    assert redrive["maxReceiveCount"] == moto_aws.QUEUE_MAX_RECEIVE_COUNT
+    assert redrive["maxReceiveCount"] == mapping.SQS_MAX_RECEIVE_COUNT
