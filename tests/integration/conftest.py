@@ -28,6 +28,9 @@ BUCKET = "events-api-test-bucket"
 
 @dataclass
 class Stack:
+    """The stack the handlers run against in-process: moto's buffer (Kinesis stream or SQS
+    queue) and events bucket (a running ``events-api dev`` is ``e2e.conftest.DevStack``)."""
+
     buffer: str
     stream_name: str = ""
     queue_url: str = ""
