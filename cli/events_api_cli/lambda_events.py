@@ -12,11 +12,10 @@ import base64
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
-
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 
 
 def kinesis_record(
@@ -27,8 +26,8 @@ def kinesis_record(
     arrival: float,
     stream_arn: str,
     shard_id: str = "shardId-000000000000",
-    role_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:role/consumer",
-    region: str = REGION,
+    role_arn: str = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/consumer",
+    region: str = LOCAL_REGION,
 ) -> dict[str, Any]:
     return {
         "kinesis": {
@@ -68,7 +67,7 @@ def sqs_record(
     md5_of_body: str,
     queue_arn: str,
     md5_of_message_attributes: str | None = None,
-    region: str = REGION,
+    region: str = LOCAL_REGION,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
         "messageId": message_id,
@@ -99,7 +98,7 @@ def _sqs_attribute(value: Any) -> dict[str, Any]:
 
 
 def sqs_event_record(
-    message: MessageTypeDef, queue_arn: str, region: str = REGION
+    message: MessageTypeDef, queue_arn: str, region: str = LOCAL_REGION
 ) -> dict[str, Any]:
     """One record of the SQS event Lambda builds from a received message."""
     return sqs_record(
