@@ -227,9 +227,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from ..commands.compact import PeriodicCompaction
     from . import faults, moto_aws, template_limits
     from .api_gateway import FrontDoor
+    from .compaction import PeriodicCompaction
     from .gateway import Gateway, GatewayServer, GatewayThread
     from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
