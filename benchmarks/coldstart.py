@@ -2,8 +2,8 @@
 ``import boto3`` alone in a fresh process (medians of interleaved runs).
 
 Every child process does the same preamble (environment, event file, a hook that stubs
-botocore's HTTP send the moment botocore loads it), then times only its own work, so the
-two kinds of child are measured the same way. The time is the child's CPU time: on this
+the network the moment botocore or ``events_api.aws_http`` loads), then times only its own
+work, so the two kinds of child are measured the same way. The time is the child's CPU time: on this
 shared machine wall time mostly measures the queue for a core (the children do no I/O
 beyond reading their modules). Run as a child:
 ``python -m benchmarks.coldstart ingest|consumer|boto3 EVENT_FILE``.
@@ -26,16 +26,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: The modules that talk to the network: botocore's, and the ingest path's own client.
+_NETWORK_MODULES = ("botocore.httpsession", "events_api.aws_http")
+
+
 def _install_stub_hook(key_document: bytes) -> None:
-    """Patch botocore's network send as soon as botocore.httpsession is imported."""
+    """Stub the network the moment a module that uses it is imported."""
     import importlib.abc
     import importlib.machinery
 
+    waiting = set(_NETWORK_MODULES)
+
     class Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-            if name != "botocore.httpsession":
+            if name not in waiting:
                 return None
-            sys.meta_path.remove(self)
+            waiting.discard(name)
+            if not waiting:
+                sys.meta_path.remove(self)
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             assert spec is not None
             assert spec.loader is not None
@@ -46,7 +54,11 @@ def _install_stub_hook(key_document: bytes) -> None:
                 original(module)
                 from benchmarks.stubs import StubAws
 
-                StubAws(key_document=key_document).install()
+                stub = StubAws(key_document=key_document)
+                if name == "botocore.httpsession":
+                    stub.install_botocore()
+                else:
+                    stub.install_transport()
 
             loader.exec_module = exec_module  # type: ignore[method-assign]
             return spec

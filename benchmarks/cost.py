@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 GB = 1024**3
 HOURS_PER_MONTH = 730
@@ -98,6 +99,14 @@ PRICES: dict[str, Price] = {
         "2026-11-26",
         False,
     ),
+    "cloudwatch_logs_gb": Price(
+        0.50,
+        "$ per GB of Lambda logs ingested into CloudWatch Logs, Standard class, first 10 TB "
+        "a month (tiered since May 2025, down to $0.05 past 50 TB)",
+        "AWS's Lambda logging pricing change of 1 May 2025, as described by duckbillgroup.com",
+        "2026-11-29",
+        False,
+    ),
     "datadog_logs_ingest_gb": Price(
         0.10,
         "$ per GB of logs ingested (list; indexing is billed on top, per million events)",
@@ -120,6 +129,17 @@ FRONT_DOORS = ("HttpApi", "FunctionUrl")
 
 #: Lambda gives a function one full vCPU at 1,769 MB, and a proportional share below.
 LAMBDA_FULL_CPU_MB = 1769
+#: Lambda's own START, END and REPORT lines per invocation in the text log format, at their
+#: documented shapes with a request id and typical figures (about 95 + 50 + 130 bytes).
+LAMBDA_PLATFORM_LOG_BYTES = 275
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+def deployed_memory_mb(logical_id: str) -> int:
+    """The function's MemorySize in template.yaml (the model prices what is deployed)."""
+    from events_api_cli.local.template_limits import function_limits
+
+    return function_limits(TEMPLATE, logical_id).memory_mb
 
 
 def price(name: str) -> float:
@@ -141,8 +161,11 @@ class Workload:
     sqs_calls: int  # SendMessageBatch calls per request
     consumer_cpu_seconds_per_raw_byte: float
     stored_ratio: float  # raw event bytes / stored gzip bytes
-    ingest_memory_mb: int = 512
-    consumer_memory_mb: int = 512
+    ingest_memory_mb: int = field(default_factory=lambda: deployed_memory_mb("IngestFunction"))
+    consumer_memory_mb: int = field(default_factory=lambda: deployed_memory_mb("ConsumerFunction"))
+    #: What the ingest function writes to its log per request (measured: its log line
+    #: and EMF metrics); priced only when the model is asked to include logs.
+    log_bytes_per_request: int = 0
     #: Assumption (no AWS here): wall time per buffer call spent waiting on the network.
     network_seconds_per_call: float = 0.020
     #: Assumption: raw bytes per consumer invocation (Lambda's 6 MB payload, base64 data).
@@ -218,9 +241,15 @@ class Breakdown:
 
 
 def monthly_cost(
-    work: Workload, mode: str, gb_per_day: float, front_door: str = "HttpApi"
+    work: Workload,
+    mode: str,
+    gb_per_day: float,
+    front_door: str = "HttpApi",
+    *,
+    logs: bool = False,
 ) -> Breakdown:
-    """Dollars per month for ``gb_per_day`` of raw events, by line item."""
+    """Dollars per month for ``gb_per_day`` of raw events, by line item; ``logs`` adds what
+    the functions' logs cost in CloudWatch Logs (not among the issue's line items)."""
     requests = gb_per_day * GB * DAYS_PER_MONTH / work.request_raw_bytes  # per month
     seconds = DAYS_PER_MONTH * 86_400
     buffer = "kinesis" if mode.startswith("kinesis") else "sqs"
@@ -268,6 +297,10 @@ def monthly_cost(
     out.monthly["Lambda consumer"] = lambda_cost(
         invocations, consumer_seconds, work.consumer_memory_mb
     )
+    if logs:
+        log_bytes = requests * (work.log_bytes_per_request + LAMBDA_PLATFORM_LOG_BYTES)
+        log_bytes += invocations * LAMBDA_PLATFORM_LOG_BYTES
+        out.monthly["CloudWatch Logs"] = log_bytes / GB * price("cloudwatch_logs_gb")
     # One object per batch (one dataset and hour per batch).
     out.monthly["S3 PUT"] = invocations * price("s3_put") / 1000
     out.monthly["S3 storage (1 month)"] = (
@@ -327,10 +360,12 @@ def table(work: Workload) -> dict[str, dict[str, Breakdown]]:
     }
 
 
-def door_table(work: Workload, gb_per_day: float) -> dict[str, dict[str, Breakdown]]:
+def door_table(
+    work: Workload, gb_per_day: float, *, logs: bool = False
+) -> dict[str, dict[str, Breakdown]]:
     """Front door -> buffer mode -> the month at ``gb_per_day``."""
     return {
-        door: {mode: monthly_cost(work, mode, gb_per_day, door) for mode in MODES}
+        door: {mode: monthly_cost(work, mode, gb_per_day, door, logs=logs) for mode in MODES}
         for door in FRONT_DOORS
     }
 

@@ -7,7 +7,8 @@ import contextlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -101,6 +102,21 @@ def http_event(
         "isBase64Encoded": binary,
         "body": base64.b64encode(body).decode() if binary else body.decode(),
     }
+
+
+def stdout_bytes(run: Callable[[], object]) -> int:
+    """The bytes ``run`` writes to fd 1: what Lambda sends CloudWatch Logs for it."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            run()
+            sys.stdout.flush()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        return os.fstat(sink.fileno()).st_size
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ SIZE_VOLUME = "1 TB/day"
 DOOR_LABELS = {"HttpApi": "HTTP API", "FunctionUrl": "function URL"}
 #: What-if variants of the cost model at the small size: label -> Workload fields changed.
 LEVERS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("as deployed (ingest 512 MB), best buffer", {}),
+    ("as deployed, best buffer", {}),
     ("ingest 256 MB, best buffer", {"ingest_memory_mb": 256}),
     ("ingest 128 MB, best buffer", {"ingest_memory_mb": 128}),
     ("SQS as deployed (batches of up to 10, no window)", {}),
@@ -70,6 +70,7 @@ def size_results(c: Any) -> dict[str, Any]:
             name = name.replace("/", "_").replace(" ", "_")
             out[f"request_ingest_ms_{slug}_{name}"] = round(value * 1000, 3)
         out[f"request_raw_bytes_{slug}"] = r.raw_bytes
+        out[f"request_log_bytes_{slug}"] = r.log_bytes
         out[f"request_events_{slug}"] = r.events
         out[f"firehose_cost_per_gb_{slug}_record_per_event"] = round(
             cost.firehose_per_gb(r.raw_bytes / r.events), 5
@@ -87,6 +88,12 @@ def size_results(c: Any) -> dict[str, Any]:
     out["cost_per_gb_25kb_best_mode"] = url.mode
     out["cost_per_gb_25kb_http_api_best"] = round(api.per_gb, 5)
     out["cost_per_gb_25kb_http_api_best_mode"] = api.mode
+    out["cost_per_gb_25kb_best_without_ingest_cpu"] = round(cpu_free(c, "FunctionUrl").per_gb, 5)
+    out["cost_per_gb_25kb_http_api_best_without_ingest_cpu"] = round(
+        cpu_free(c, "HttpApi").per_gb, 5
+    )
+    out["cost_per_gb_25kb_best_with_logs"] = round(with_logs(c, "FunctionUrl").per_gb, 5)
+    out["cost_per_gb_25kb_http_api_best_with_logs"] = round(with_logs(c, "HttpApi").per_gb, 5)
     out["firehose_cost_per_gb_25kb_record_per_event"] = round(
         cost.firehose_per_gb(small.raw_bytes / small.events), 5
     )
@@ -98,6 +105,21 @@ def size_results(c: Any) -> dict[str, Any]:
     out["small_request_buffer_call_ms"] = round(small.seconds["buffer call"] * 1000, 3)
     out["front_door_event_cpu_spread"] = round(sizes.door_spread(c.sizes), 3)
     return out
+
+
+def with_logs(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
+    """The cheapest buffer at SIZE_VOLUME for ``case`` through ``door``, CloudWatch Logs
+    included (the functions' log lines, EMF metrics and Lambda's platform lines)."""
+    work = c.size_workloads[case][door]
+    return cost.best(cost.door_table(work, cost.VOLUMES[SIZE_VOLUME], logs=True)[door])
+
+
+def cpu_free(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
+    """The cheapest buffer for ``case`` through ``door`` if the ingest function took no CPU:
+    what the prices and the model's assumptions cost before any work."""
+    work = c.size_workloads[case][door]
+    idle = replace(work, ingest_cpu_seconds=dict.fromkeys(work.ingest_cpu_seconds, 0.0))
+    return cost.best(cost.door_table(idle, cost.VOLUMES[SIZE_VOLUME])[door])
 
 
 def _ms(seconds: float) -> str:
@@ -152,8 +174,11 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         "The handler beside a **bare handler** (the same Powertools Logger and Metrics "
         "decorators, answering 202 without work) and the **read-once floor** of the same body "
         "(item 1), and the handler's **buffer call alone**: the Kinesis PutRecords of the "
-        "request's record through botocore (validation, serialisation, SigV4 signing; the "
-        "send stubbed)."
+        "request's record through `events_api.aws_http` (the JSON document with the record "
+        "base64'd, SigV4 signing, the answer read; the send stubbed). The ingest path has "
+        "made its three calls (SSM GetParameter, Kinesis PutRecords, SQS SendMessageBatch) "
+        "without botocore since the 2026-11-29 run: the same PutRecords through botocore "
+        "took 0.96 ms in the run before, against the whole bare handler's 0.04 ms."
     )
     add("")
     add("| | CPU per request |")
@@ -163,7 +188,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
     )
     add(f"| bare Powertools handler | {_ms(small.seconds['bare'])} |")
     add(f"| read-once floor | {_ms(small.seconds['floor'])} |")
-    add(f"| the buffer call alone (botocore PutRecords) | {_ms(small.seconds['buffer call'])} |")
+    add(f"| the buffer call alone (PutRecords) | {_ms(small.seconds['buffer call'])} |")
     add(
         f"| **ratio** handler ÷ (bare + floor) | **{r['small_request_overhead_ratio']}×** "
         f"(best rounds {r['small_request_overhead_ratio_best_rounds']}×) |"
@@ -178,7 +203,10 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         "buffer calls and bytes: the front door (HTTP API: $1.00 per million requests, $0.90 "
         "past 300 million a month, metered per 512 KB; function URL: nothing beyond Lambda), "
         "Lambda requests and duration (billed per whole millisecond, 512 MB, plus 20 ms of "
-        "network wait per buffer call, an assumption), the buffer, the consumer (invoked per "
+        f"network wait per buffer call, an assumption; memory as the template deploys it: "
+        f"ingest {c.size_workloads[sizes.SMALL]['HttpApi'].ingest_memory_mb} MB, consumer "
+        f"{c.size_workloads[sizes.SMALL]['HttpApi'].consumer_memory_mb} MB), the buffer, "
+        "the consumer (invoked per "
         "batch: the event source mapping's batch size, Lambda's 6 MB payload, or what "
         "arrives while a batch fills, whichever is least: 5 s for Kinesis as the template "
         "sets, about 1 s assumed for SQS, which has no batching window), one S3 PUT per "
@@ -242,6 +270,24 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         add(f"| {item} | {cells} |")
     add("| **total** | " + " | ".join(f"**{b.per_gb:.5f}**" for b in rows.values()) + " |")
     add("")
+    logged = {d: with_logs(c, d) for d in cost.FRONT_DOORS}
+    add(
+        "Not among those line items, and at this size as large as several of them: "
+        "**CloudWatch Logs**. The handler writes "
+        f"{small.log_bytes:,} bytes to its log per request at the default level (its EMF "
+        "metrics document; the per-request line is at DEBUG since the 2026-11-29 run, "
+        "rejections are logged at INFO), and Lambda adds its START, END and REPORT lines "
+        f"(about {cost.LAMBDA_PLATFORM_LOG_BYTES} bytes an invocation, for the consumer "
+        f"too), at ${cost.price('cloudwatch_logs_gb'):.2f} per GB: with them the totals "
+        "are "
+        + ", ".join(
+            f"**${logged[d].per_gb:.4f}** ({DOOR_LABELS[d]}, {logged[d].mode})"
+            for d in cost.FRONT_DOORS
+        )
+        + " per GB. Log retention is the template's `LogRetentionDays`; storage of the "
+        "logs is not counted."
+    )
+    add("")
     add(
         "Levers the model shows at this size (not the template's defaults; each trades "
         "something): a smaller ingest function (the duration is mostly waiting on the "
@@ -276,6 +322,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
 def size_misses(c: Any, r: dict[str, Any]) -> list[str]:
     out = []
     at = c.size_costs[SIZE_VOLUME][sizes.SMALL]
+    floor = {d: cpu_free(c, d) for d in cost.FRONT_DOORS}
     if r["cost_per_gb_25kb_best"] > 0.02:
         best = cost.best(at["FunctionUrl"])
         gb = best.gb_per_day * cost.DAYS_PER_MONTH
@@ -283,27 +330,27 @@ def size_misses(c: Any, r: dict[str, Any]) -> list[str]:
         parts = ", ".join(f"{name} ${value / gb:.4f}" for name, value in top)
         out.append(
             f"**Cost at 25 KB, function URL** (${r['cost_per_gb_25kb_best']:.4f} against "
-            f"$0.02 per GB): the largest lines are {parts}. Lambda's request price alone is "
-            "about $0.009 per GB at this size, and the ingest duration is mostly the "
-            "assumed network wait of the buffer call, not CPU."
+            f"$0.02 per GB): the largest lines are {parts}. The same model with an ingest "
+            f"function that takes no CPU at all gives ${floor['FunctionUrl'].per_gb:.4f}: "
+            "Lambda's request price (about $0.009 per GB at this size), the assumed 20 ms "
+            "of network wait per buffer call, a month of S3 storage and the shard-hours "
+            "are above the target before any work is done."
         )
     if r["cost_per_gb_25kb_http_api_best"] > 0.06:
         out.append(
             f"**Cost at 25 KB, HTTP API** (${r['cost_per_gb_25kb_http_api_best']:.4f} against "
-            "$0.06 per GB): the HTTP API's request price is about $0.04 per GB on its own."
+            "$0.06 per GB): the HTTP API's request price is about $0.04 per GB on its own; "
+            f"with no ingest CPU at all the model gives ${floor['HttpApi'].per_gb:.4f}."
         )
     if r["small_request_overhead_ratio"] > 2:
         out.append(
             f"**Per-request overhead** ({r['small_request_overhead_ratio']}× against 2×): "
             f"the bare handler and the floor together take "
-            f"{r['small_request_bare_handler_ms'] + r['small_request_floor_ms']:.2f} ms, while "
-            f"the one buffer call through botocore alone takes "
-            f"{r['small_request_buffer_call_ms']:.2f} ms (its event hooks, parameter "
-            "validation, serialisation and SigV4 signing, with the network stubbed), more "
-            "than the 2× budget by itself; the rest is the record's zstd frame and the "
-            "request's log line and EMF metrics. Meeting the target means putting records "
-            "without botocore's per-call machinery (a small signed HTTP client for "
-            "PutRecords and SendMessageBatch), which the in-process moto tests could then no "
-            "longer intercept: a design change left to the project."
+            f"{r['small_request_bare_handler_ms'] + r['small_request_floor_ms']:.2f} ms; the "
+            f"buffer call (now without botocore) takes "
+            f"{r['small_request_buffer_call_ms']:.2f} ms, and the rest is work the floor "
+            "does not do: the key check, the per-event checks and the scan for numbers that "
+            "overflow a double (contract section 1), the record's header, and the EMF "
+            "metrics document."
         )
     return out

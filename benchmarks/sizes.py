@@ -116,8 +116,9 @@ def bare_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 
 def buffer_call(harness: ingest.Harness, case: ingest.Case) -> Callable[[], object]:
-    """The Kinesis PutRecords call alone (botocore: validate, serialise, sign, stubbed send)
-    for this request's records: the share of the handler no body work can shave."""
+    """The Kinesis PutRecords call alone (``aws_http``: the JSON document, base64, SigV4
+    signing, the stubbed send, the answer read) for this request's records: the share of
+    the handler no body work can shave."""
     from events_api import records
     from events_api.publishers import Entry
 
@@ -138,6 +139,9 @@ class SizeResult:
     #: and "floor" for the small size.
     seconds: dict[str, float] = field(default_factory=dict)
     best: dict[str, float] = field(default_factory=dict)
+    #: Bytes the handler writes to its log per request (HTTP API event, Kinesis): the
+    #: EMF metrics document, and a log line at the default level when there is one.
+    log_bytes: int = 0
 
     def per_request(self, door: FrontDoor, buffer: str) -> float:
         return self.seconds[f"{door.value}/{buffer}"]
@@ -169,6 +173,8 @@ def measure(harness: ingest.Harness, case: ingest.Case, rounds: int) -> SizeResu
         variants["floor"] = ingest.floor(case)
         variants["buffer call"] = buffer_call(harness, case)
     counts: dict[str, int] = {}
+    log_event = door_event(case, harness.key, FrontDoor.HTTP_API)
+    log_bytes = lambdas.stdout_bytes(lambda: harness.call("kinesis", log_event))
     with lambdas.quiet():
         for name, run in list(variants.items()):
             variants[name], counts[name] = _repeated(run)
@@ -180,6 +186,7 @@ def measure(harness: ingest.Harness, case: ingest.Case, rounds: int) -> SizeResu
         len(case.batch.events),
         {name: value / counts[name] for name, value in timings.median.items()},
         {name: value / counts[name] for name, value in timings.best.items()},
+        log_bytes,
     )
 
 
@@ -207,4 +214,5 @@ def workload(
         sqs_calls=sqs.calls,
         consumer_cpu_seconds_per_raw_byte=consumer.seconds["ours"] / consumer.raw_bytes,
         stored_ratio=stored_ratio,
+        log_bytes_per_request=result.log_bytes,
     )

@@ -1,10 +1,11 @@
-"""AWS stubbed at botocore's HTTP layer: requests are validated, serialised and signed by
-botocore as usual, then answered here instead of going over the network.
+"""AWS stubbed at the HTTP layer: requests are built and signed as usual (by botocore or by
+``events_api.aws_http``), then answered here instead of going over the network.
 
 ``StubAws.install()`` replaces ``URLLib3Session.send`` (the one place botocore touches the
-network), so a handler's own code and the SDK's run in full. It answers Kinesis PutRecords,
-SQS SendMessageBatch, SSM GetParameter and S3 PutObject, and with ``record=True`` it also
-decodes every request to count what AWS would bill (records, bytes, calls).
+network) and is ``aws_http``'s transport, so a handler's own code and its clients' run in
+full. It answers Kinesis PutRecords, SQS SendMessageBatch, SSM GetParameter and S3
+PutObject, and with ``record=True`` it also decodes every request to count what AWS would
+bill (records, bytes, calls).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-_ID = re.compile(rb'"Id": "([^"]+)"')
+_ID = re.compile(rb'"Id": ?"([^"]+)"')
 
 
 class _Raw:
@@ -46,6 +47,10 @@ class StubAws:
 
     # installation ---------------------------------------------------------------------
     def install(self) -> StubAws:
+        self.install_transport()
+        return self.install_botocore()
+
+    def install_botocore(self) -> StubAws:
         from botocore import httpsession
 
         if self._original is None:
@@ -58,9 +63,19 @@ class StubAws:
             httpsession.URLLib3Session.send = send  # type: ignore[method-assign]
         return self
 
+    def install_transport(self) -> StubAws:
+        """Answer ``events_api.aws_http``'s requests (botocore is not imported for this)."""
+        from events_api import aws_http
+
+        aws_http.use_transport(self)
+        return self
+
     def uninstall(self) -> None:
         from botocore import httpsession
 
+        from events_api import aws_http
+
+        aws_http.use_transport(None)
         if self._original is not None:
             httpsession.URLLib3Session.send = self._original  # type: ignore[method-assign]
             self._original = None
@@ -71,15 +86,31 @@ class StubAws:
             self.objects.clear()
 
     # answering ------------------------------------------------------------------------
-    def send(self, request: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
+    def send(self, *args: Any) -> Any:
+        """botocore's ``send(request)``, or ``aws_http``'s ``send(method, url, headers,
+        body, timeout)``: the same answers either way."""
+        if len(args) == 1:
+            from botocore.awsrequest import AWSResponse
 
-        target = request.headers.get("X-Amz-Target", b"")
+            request = args[0]
+            body = request.body or b""
+            if not isinstance(body, bytes | bytearray):
+                body = body.read() if hasattr(body, "read") else bytes(body)
+            status, headers, payload = self.answer(
+                request.method, request.url, request.headers.get("X-Amz-Target", b""), body
+            )
+            return AWSResponse(request.url, status, headers, _Raw(payload))
+        from events_api.aws_http import Response
+
+        method, url, headers, body, _timeout = args
+        status, headers, payload = self.answer(method, url, headers.get("X-Amz-Target", ""), body)
+        return Response(status, payload, headers)
+
+    def answer(
+        self, method: str, url: str, target: str | bytes, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         if isinstance(target, bytes):
             target = target.decode()
-        body = request.body or b""
-        if not isinstance(body, bytes | bytearray):
-            body = body.read() if hasattr(body, "read") else bytes(body)
         status, headers, payload = 200, {"Content-Type": "application/x-amz-json-1.1"}, b"{}"
         if target.endswith(".PutRecords"):
             payload = self._put_records(body)
@@ -97,14 +128,14 @@ class StubAws:
                     }
                 }
             ).encode()
-        elif request.method == "PUT":
+        elif method == "PUT":
             headers = {"ETag": '"0"'}
             payload = b""
-            self._put_object(request.url, bytes(body))
-        return AWSResponse(request.url, status, headers, _Raw(payload))
+            self._put_object(url, bytes(body))
+        return status, headers, payload
 
     def _put_records(self, body: bytes) -> bytes:
-        count = body.count(b'"PartitionKey": ')
+        count = body.count(b'"PartitionKey":')
         if self.record:
             doc = json.loads(body)
             sizes = [

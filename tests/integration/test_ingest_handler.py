@@ -6,17 +6,18 @@ import gzip
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from events_api import records
+from events_api.aws_http import Call
 from events_api.key_store import SsmKeyStore
 from events_api.keys import generate_key, key_hash
 from tests.integration.conftest import KEYS_PATH, Stack
+from tests.moto_bridge import SSM_THROTTLING, UNREACHABLE, OnCall, raising
 from tests.support import (
     SAMPLE_KEY,
     FakeLambdaContext,
@@ -239,22 +240,20 @@ def test_six_mib_gzip_batch_is_accepted_in_few_buffer_records(ingest, stack) -> 
 
 @pytest.fixture
 def failing_buffer(stack: Stack) -> Iterator[list[int]]:
-    """Fail the first N buffer calls (list holds N) by short-circuiting them in botocore.
+    """Fail every entry of the first N buffer calls (list holds N) before they are sent.
 
     A short-circuited call never reaches moto, so what moto holds afterwards is exactly
     what was confirmed.
     """
     remaining = [0]
-    client = ingest_client(stack.buffer)
 
-    def fail(params: dict[str, Any], **_: Any) -> Any:
+    def fail(call: Call) -> dict[str, Any] | None:
         if remaining[0] <= 0:
             return None
         remaining[0] -= 1
-        request = json.loads(params["body"])  # both services speak the JSON protocol
         if stack.buffer == "kinesis":
-            entries = request["Records"]
-            parsed = {
+            entries = call.document["Records"]
+            return {
                 "FailedRecordCount": len(entries),
                 "Records": [
                     {
@@ -264,30 +263,23 @@ def failing_buffer(stack: Stack) -> Iterator[list[int]]:
                     for _ in entries
                 ],
             }
-        else:
-            parsed = {
-                "Successful": [],
-                "Failed": [
-                    {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"}
-                    for e in request["Entries"]
-                ],
-            }
-        return (AWSResponse(None, 200, {}, None), parsed)
+        return {
+            "Successful": [],
+            "Failed": [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"}
+                for e in call.document["Entries"]
+            ],
+        }
 
-    event = (
-        "before-call.kinesis.PutRecords"
-        if stack.buffer == "kinesis"
-        else "before-call.sqs.SendMessageBatch"
-    )
-    client.meta.events.register(event, fail)
+    hook = buffer_hook(stack.buffer, before=fail).install()
     yield remaining
-    client.meta.events.unregister(event, fail)
+    hook.uninstall()
 
 
-def ingest_client(buffer: str) -> Any:
-    from events_api import aws_clients
-
-    return aws_clients.kinesis() if buffer == "kinesis" else aws_clients.sqs()
+def buffer_hook(buffer: str, before: Callable[[Call], dict[str, Any] | None]) -> OnCall:
+    if buffer == "kinesis":
+        return OnCall("kinesis", "PutRecords", before_call=before)
+    return OnCall("sqs", "SendMessageBatch", before_call=before)
 
 
 def test_entries_failing_then_succeeding_are_retried_and_accepted(
@@ -316,14 +308,7 @@ def test_buffer_failing_past_the_budget_is_503_with_retry_after(
 
 
 def test_key_store_outage_is_503_not_401(ingest, stack) -> None:
-    from events_api import aws_clients
-
-    def outage(**_: Any) -> Any:
-        from botocore.exceptions import EndpointConnectionError
-
-        raise EndpointConnectionError(endpoint_url="https://ssm")
-
-    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", outage)
+    OnCall("ssm", "GetParameter", before_call=raising(UNREACHABLE)).install()
     response = invoke(ingest, ingest_event("ingest-valid-batch"))
     assert (response["statusCode"], response_json(response)) == (
         503,
@@ -331,12 +316,8 @@ def test_key_store_outage_is_503_not_401(ingest, stack) -> None:
     )
 
 
-def ssm_throttling(**_: Any) -> Any:
-    from botocore.exceptions import ClientError
-
-    raise ClientError(
-        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetParameter"
-    )
+def ssm_throttling() -> OnCall:
+    return OnCall("ssm", "GetParameter", before_call=raising(SSM_THROTTLING))
 
 
 def test_a_new_key_first_used_after_a_flood_of_unknown_keys_gets_429_never_401(
@@ -363,27 +344,23 @@ def test_a_new_key_first_used_after_a_flood_of_unknown_keys_gets_429_never_401(
 
 
 def test_a_cached_key_is_served_while_ssm_throttles(ingest, stack, monkeypatch) -> None:
-    from events_api import aws_clients
-
     monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")  # every request wants a refresh
     assert invoke(ingest, http_event('[{"a":1}]'))["statusCode"] == 202
-    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", ssm_throttling)
+    throttling = ssm_throttling().install()
     try:
         response = invoke(ingest, http_event('[{"b":2}]'))
     finally:
-        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", ssm_throttling)
+        throttling.uninstall()
     assert (response["statusCode"], response_json(response)) == (202, ACCEPTED)
     assert [bytes(event) for _, event in buffered_events(stack)] == [b'{"a":1}', b'{"b":2}']
 
 
 def test_an_uncached_key_while_ssm_throttles_is_503_not_401(ingest, stack) -> None:
-    from events_api import aws_clients
-
-    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", ssm_throttling)
+    throttling = ssm_throttling().install()
     try:
         response = invoke(ingest, http_event('[{"a":1}]'))
     finally:
-        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", ssm_throttling)
+        throttling.uninstall()
     assert (response["statusCode"], response_json(response)) == (
         503,
         {"message": "Service Unavailable"},

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
-from events_api import aws_clients, records
+from events_api import records
 from events_api.key_store import SsmKeyStore
 from events_api.keys import generate_key
 from tests.integration.conftest import KEYS_PATH, Stack
+from tests.moto_bridge import UNREACHABLE, OnCall, raising
 from tests.openapi_spec import (
     PATH,
     check_response,
@@ -59,21 +59,17 @@ def broken_encoder(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> dict[str, A
     return {}
 
 
-def _unreachable(**_: Any) -> Any:
-    raise EndpointConnectionError(endpoint_url="https://unreachable.example")
-
-
 def key_store_outage(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> dict[str, Any]:
-    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", _unreachable)
+    OnCall("ssm", "GetParameter", before_call=raising(UNREACHABLE)).install()
     return {}
 
 
 def buffer_outage(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> dict[str, Any]:
     monkeypatch.setenv("BUFFER_BUDGET_SECONDS", "0.3")
     if stack.buffer == "kinesis":
-        aws_clients.kinesis().meta.events.register("before-call.kinesis.PutRecords", _unreachable)
+        OnCall("kinesis", "PutRecords", before_call=raising(UNREACHABLE)).install()
     else:
-        aws_clients.sqs().meta.events.register("before-call.sqs.SendMessageBatch", _unreachable)
+        OnCall("sqs", "SendMessageBatch", before_call=raising(UNREACHABLE)).install()
     return {}
 
 

@@ -14,11 +14,12 @@ from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from events_api import aws_clients, records
+from events_api import records
 from events_api.key_store import SsmKeyStore
 from events_api.keys import generate_key
 from tests.integration.conftest import KEYS_PATH, Stack, consumer_event
 from tests.integration.test_ingest_handler import failing_buffer  # noqa: F401 - a fixture
+from tests.moto_bridge import UNREACHABLE, OnCall, raising
 from tests.otlp_support import (
     JSON,
     PROTOBUF,
@@ -248,12 +249,7 @@ def test_buffer_failing_past_the_budget_is_503_with_retry_after(
 
 
 def test_key_store_outage_is_503_with_retry_after(otlp, stack) -> None:
-    from botocore.exceptions import EndpointConnectionError
-
-    def outage(**_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url="https://ssm")
-
-    aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", outage)
+    OnCall("ssm", "GetParameter", before_call=raising(UNREACHABLE)).install()
     response = invoke(otlp, otlp_event(b"", content_type=JSON))
     assert status_of(response)[:2] == (503, 14)
     assert int(response["headers"]["retry-after"]) > 0

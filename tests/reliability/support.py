@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from events_api import aws_http
 from events_api_cli.local.faults import NO_FAULT, CallFault
 from tests.support import ROOT
 
@@ -85,27 +86,22 @@ class ScriptedPolicy:
 class BufferObserver:
     """What the ingest side sent and what the buffer confirmed to it, entry by entry.
 
-    Registered first on before-call (sees every entry before a fault removes it) and last on
-    after-call (sees the answer the publisher sees; a timeout raised there hides it).
+    Installed as the first hook of the buffer's client: it sees every entry before a fault
+    removes it, and the answer the publisher sees (a timeout raised by a later hook's
+    ``after`` hides that answer, so nothing is confirmed then).
     """
 
     service: str
     sent: set[str] = field(default_factory=set)
     confirmed: set[str] = field(default_factory=set)
     calls: int = 0
-    _pending: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def install(self, client: Any) -> BufferObserver:
-        operation = "PutRecords" if self.service == "kinesis" else "SendMessageBatch"
-        client.meta.events.register_first(f"before-call.{self.service}.{operation}", self._before)
-        client.meta.events.register_last(f"after-call.{self.service}.{operation}", self._after)
-        self._client, self._operation = client, operation
+    def install(self) -> BufferObserver:
+        aws_http.client(self.service).add_hook(self, first=True)
         return self
 
     def uninstall(self) -> None:
-        events = self._client.meta.events
-        events.unregister(f"before-call.{self.service}.{self._operation}", self._before)
-        events.unregister(f"after-call.{self.service}.{self._operation}", self._after)
+        aws_http.client(self.service).remove_hook(self)
 
     def reset(self) -> None:
         self.sent.clear()
@@ -118,21 +114,16 @@ class BufferObserver:
             return str(entry["Data"])
         return str(entry["MessageAttributes"]["record"]["BinaryValue"])
 
-    def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def before(self, call: aws_http.Call) -> None:
         self.calls += 1
-        request = orjson.loads(params["body"])
-        entries = request["Records" if self.service == "kinesis" else "Entries"]
+        entries = list(call.document["Records" if self.service == "kinesis" else "Entries"])
         self.sent.update(self._data(e) for e in entries)
-        context["observer_entries"] = entries
+        call.context["observer_entries"] = entries
 
-    def _after(
-        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        entries = context.get("observer_entries") or []
-        if http_response.status_code >= 300:
-            return
+    def after(self, call: aws_http.Call, answer: dict[str, Any]) -> None:
+        entries = call.context.get("observer_entries") or []
         if self.service == "kinesis":
-            results = parsed.get("Records", [])
+            results = answer.get("Records", [])
             if len(results) != len(entries):
                 return
             self.confirmed.update(
@@ -141,8 +132,8 @@ class BufferObserver:
                 if r.get("SequenceNumber") and not r.get("ErrorCode")
             )
         else:
-            ok = {s["Id"] for s in parsed.get("Successful", [])}
-            failed = {f["Id"] for f in parsed.get("Failed", [])}
+            ok = {s["Id"] for s in answer.get("Successful", [])}
+            failed = {f["Id"] for f in answer.get("Failed", [])}
             self.confirmed.update(
                 self._data(e) for e in entries if e["Id"] in ok and e["Id"] not in failed
             )

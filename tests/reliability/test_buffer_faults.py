@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from events_api import aws_clients, records
+from events_api import aws_http, records
 from events_api_cli.local.faults import (
     CALL_FAULTS,
     NO_FAULT,
@@ -33,6 +33,7 @@ from events_api_cli.local.faults import (
     RandomPolicy,
 )
 from tests.integration.conftest import Stack
+from tests.moto_bridge import OnCall
 from tests.reliability.support import (
     BufferObserver,
     ScriptedPolicy,
@@ -117,8 +118,7 @@ class Harness:
     def __init__(self, ingest: Any, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         self.ingest, self.stack, self.monkeypatch = ingest, stack, monkeypatch
         monkeypatch.setenv("MAX_RECORD_BYTES", str(RECORD_BYTES))
-        client = aws_clients.kinesis() if stack.buffer == "kinesis" else aws_clients.sqs()
-        self.client = client
+        self.client = aws_http.client(stack.buffer)
         self.observer = BufferObserver(stack.buffer)
         self.requests = 0
 
@@ -141,7 +141,7 @@ class Harness:
         )
         # The observer wraps the injector: first before it, last after it.
         self.observer.reset()
-        self.observer.install(self.client)
+        self.observer.install()
         try:
             started = time.monotonic()
             response = self.ingest.lambda_handler(
@@ -269,9 +269,7 @@ def test_no_call_starts_once_the_budget_is_spent() -> None:
         def send(self, entries: Any) -> set[str]:
             self.calls += 1
             now[0] += 7.0  # connect + read timeout
-            from botocore.exceptions import ReadTimeoutError
-
-            raise ReadTimeoutError(endpoint_url="https://sqs")
+            raise aws_http.AwsUnreachable("read timeout")
 
     publisher = SlowPublisher()
     entries = [Entry(f"r{n}", b"x", "p") for n in range(7)]
@@ -287,14 +285,13 @@ def test_entry_in_neither_list_of_an_sqs_answer_is_not_confirmed(ingest, stack, 
     if stack.buffer != "sqs":
         pytest.skip("an SQS answer shape")
 
-    def drop_from_answer(parsed: dict[str, Any], **_: Any) -> None:
-        parsed["Successful"] = parsed.get("Successful", [])[1:]
+    def drop_from_answer(call: aws_http.Call, answer: dict[str, Any]) -> None:
+        answer["Successful"] = answer.get("Successful", [])[1:]
 
-    client = aws_clients.sqs()
-    client.meta.events.register("after-call.sqs.SendMessageBatch", drop_from_answer)
+    hook = OnCall("sqs", "SendMessageBatch", after_call=drop_from_answer).install()
     monkeypatch.setenv("BUFFER_BUDGET_SECONDS", "0.3")
     try:
         response = ingest.lambda_handler(http_event(b'[{"a":1}]'), FakeLambdaContext())
     finally:
-        client.meta.events.unregister("after-call.sqs.SendMessageBatch", drop_from_answer)
+        hook.uninstall()
     assert response["statusCode"] == 503, orjson.loads(response["body"])

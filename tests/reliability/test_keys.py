@@ -18,7 +18,7 @@ import boto3
 import orjson
 import pytest
 
-from events_api import aws_clients
+from events_api.aws_http import Call
 from events_api.key_store import SsmKeyStore
 from events_api.keys import (
     BASE62,
@@ -31,6 +31,7 @@ from events_api.keys import (
 )
 from events_api.observability import logger
 from tests.integration.conftest import KEYS_PATH
+from tests.moto_bridge import OnCall
 from tests.reliability.support import SCALE, record, scaled
 from tests.support import SAMPLE_KEY, FakeLambdaContext, http_event
 
@@ -132,15 +133,17 @@ def key_setup(stack: Any) -> dict[str, list[str]]:
 
 
 class SsmCounter:
+    """Counts the key look-ups the function sends SSM."""
+
     def __init__(self) -> None:
         self.calls = 0
-        aws_clients.ssm().meta.events.register("before-call.ssm.GetParameter", self)
+        self._hook = OnCall("ssm", "GetParameter", before_call=self._count).install()
 
-    def __call__(self, **_: Any) -> None:
+    def _count(self, call: Call) -> None:
         self.calls += 1
 
     def close(self) -> None:
-        aws_clients.ssm().meta.events.unregister("before-call.ssm.GetParameter", self)
+        self._hook.uninstall()
 
 
 @pytest.fixture

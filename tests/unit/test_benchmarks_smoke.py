@@ -57,6 +57,9 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
         sqs_calls=1,
         consumer_cpu_seconds_per_raw_byte=1e-8,
         stored_ratio=5.0,
+        ingest_memory_mb=512,
+        consumer_memory_mb=512,
+        log_bytes_per_request=725,
     )
     out = cost.monthly_cost(work, "kinesis provisioned", 10.0).monthly
     assert out["API Gateway"] == pytest.approx(307_200 * 1.00 / 1e6)
@@ -87,6 +90,22 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
     url = cost.monthly_cost(work, "kinesis provisioned", 10.0, "FunctionUrl").monthly
     assert "API Gateway" not in url
     assert {k: v for k, v in out.items() if k != "API Gateway"} == url
+
+    assert "CloudWatch Logs" not in out
+    logged = cost.monthly_cost(work, "kinesis provisioned", 10.0, logs=True).monthly
+    # 725 bytes written per request, Lambda's 275 platform bytes per invocation of each
+    # function (one consumer invocation per record here), at $0.50 per GB.
+    log_bytes = 307_200 * (725 + 275) + 307_200 * 275
+    assert logged["CloudWatch Logs"] == pytest.approx(log_bytes / 1024**3 * 0.50)
+    assert {k: v for k, v in logged.items() if k != "CloudWatch Logs"} == out
+
+
+def test_the_model_prices_the_memory_the_template_deploys() -> None:
+    from events_api_cli.local.template_limits import function_limits
+
+    work = cost.Workload(1, 1, {}, 1, 1, 1, 1, 1, 1, 0.0, 1.0)
+    assert work.ingest_memory_mb == function_limits(cost.TEMPLATE, "IngestFunction").memory_mb
+    assert work.consumer_memory_mb == (function_limits(cost.TEMPLATE, "ConsumerFunction").memory_mb)
 
 
 def test_consumer_batches_fill_by_size_payload_or_time() -> None:

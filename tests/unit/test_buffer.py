@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from botocore.exceptions import ClientError, ConnectTimeoutError
 
+from events_api.aws_http import AwsError, AwsUnreachable
 from events_api.buffer import BufferUnavailable, deliver
 from events_api.publishers import Entry, KinesisPublisher, SqsPublisher
 
@@ -77,10 +77,8 @@ def test_only_failed_entries_are_resent_with_growing_backoff() -> None:
 
 
 def test_whole_call_failures_are_resent_entirely() -> None:
-    throttled = ClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutRecords"
-    )
-    publisher = ScriptedPublisher([throttled, ConnectTimeoutError(endpoint_url="http://x"), set()])
+    throttled = AwsError(400, "ProvisionedThroughputExceededException", "Rate exceeded")
+    publisher = ScriptedPublisher([throttled, AwsUnreachable("connect timeout"), set()])
     run(publisher, entries(2))
     assert publisher.calls == [["r0", "r1"], ["r0", "r1"], ["r0", "r1"]]
 

@@ -19,10 +19,11 @@ can be watched (and the reliability suite can prove that nothing accepted is los
 file changes (empty or missing: no faults), so a test can start an outage and lift it while
 the stack runs.
 
-The faults are botocore event hooks on the clients that ``events_api.aws_clients`` hands to
-the real handlers: a failed entry or call never reaches moto (except for "after success"
-timeouts, which do), so moto holds exactly what AWS would hold. The same injector takes a
-scripted :class:`Policy` in the reliability tests.
+The faults are hooks on the clients the real handlers use: ``events_api.aws_http`` hooks
+on the buffer's client, botocore event hooks on ``events_api.aws_clients``' S3 client. A
+failed entry or call never reaches moto (except for "after success" timeouts, which do),
+so moto holds exactly what AWS would hold. The same injector takes a scripted
+:class:`Policy` in the reliability tests.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+from events_api import aws_http
 
 ENV = "EVENTS_API_DEV_FAULTS"
 
@@ -191,16 +193,24 @@ class FaultInjector:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._registered: list[tuple[Any, str, Callable[..., Any]]] = []
+        self._hooked: list[tuple[aws_http.JsonClient, _BufferFaults]] = []
 
     # -- wiring ---------------------------------------------------------------------------
 
-    def install(self, *, kinesis: Any = None, sqs: Any = None, s3: Any = None) -> FaultInjector:
-        """Hook into these boto3 clients (any may be None)."""
+    def install(
+        self,
+        *,
+        kinesis: aws_http.JsonClient | None = None,
+        sqs: aws_http.JsonClient | None = None,
+        s3: Any = None,
+    ) -> FaultInjector:
+        """Hook into these clients (any may be None): the buffer's ``aws_http`` clients and
+        a botocore S3 client."""
         for service, client in (("kinesis", kinesis), ("sqs", sqs)):
             if client is not None:
-                operation = _OPERATION[service]
-                self._on(client, f"before-call.{service}.{operation}", self._buffer_before(service))
-                self._on(client, f"after-call.{service}.{operation}", self._buffer_after(service))
+                hook = _BufferFaults(self, service)
+                client.add_hook(hook)
+                self._hooked.append((client, hook))
         if s3 is not None:
             self._on(s3, "before-parameter-build.s3.PutObject", self._s3_decide)
             self._on(s3, "before-call.s3.PutObject", self._s3_before)
@@ -208,12 +218,12 @@ class FaultInjector:
         return self
 
     def install_on_shared_clients(self, buffer: str | None = None) -> FaultInjector:
-        """Hook into ``events_api.aws_clients``' clients (the ones the handlers use)."""
+        """Hook into the shared clients the handlers use."""
         from events_api import aws_clients
 
         return self.install(
-            kinesis=aws_clients.kinesis() if buffer in (None, "kinesis") else None,
-            sqs=aws_clients.sqs() if buffer in (None, "sqs") else None,
+            kinesis=aws_http.client("kinesis") if buffer in (None, "kinesis") else None,
+            sqs=aws_http.client("sqs") if buffer in (None, "sqs") else None,
             s3=aws_clients.s3(),
         )
 
@@ -221,6 +231,9 @@ class FaultInjector:
         for client, event, handler in self._registered:
             client.meta.events.unregister(event, handler)
         self._registered.clear()
+        for json_client, hook in self._hooked:
+            json_client.remove_hook(hook)
+        self._hooked.clear()
 
     def _on(self, client: Any, event: str, handler: Callable[..., Any]) -> None:
         client.meta.events.register(event, handler)
@@ -229,57 +242,6 @@ class FaultInjector:
     def _count(self, name: str, value: int = 1) -> None:
         with self._lock:
             self.counts[name] += value
-
-    # -- buffer ---------------------------------------------------------------------------
-
-    def _buffer_before(self, service: str) -> Callable[..., Any]:
-        def before(params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
-            request = orjson.loads(params["body"])
-            entries = request[_ENTRIES_FIELD[service]]
-            fault = self.policy.buffer_call(service, len(entries))
-            if fault.delay:
-                self._sleep(fault.delay)
-            if fault.call is not None:
-                return self._whole_call(service, fault.call, context)
-            failed = {n: kind for n, kind in fault.entries.items() if 0 <= n < len(entries)}
-            if not failed:
-                return None
-            self._count(f"{service}:entries-failed", len(failed))
-            codes = {n: _ENTRY_ERRORS[service][kind] for n, kind in failed.items()}
-            if len(failed) == len(entries):
-                return _response(200, _merge(service, entries, codes, None))
-            request[_ENTRIES_FIELD[service]] = [e for n, e in enumerate(entries) if n not in failed]
-            params["body"] = orjson.dumps(request)
-            context[_CONTEXT_KEY] = (entries, codes)
-            return None
-
-        return before
-
-    def _whole_call(self, service: str, kind: str, context: dict[str, Any]) -> Any:
-        self._count(f"{service}:{kind}")
-        if kind == "connection":
-            raise EndpointConnectionError(endpoint_url=f"https://{service}.faults.invalid")
-        if kind == "timeout":
-            raise ReadTimeoutError(endpoint_url=f"https://{service}.faults.invalid")
-        if kind == "timeout-after-success":
-            context[_CONTEXT_KEY] = "timeout-after-success"
-            return None
-        return _error(service, kind)
-
-    def _buffer_after(self, service: str) -> Callable[..., Any]:
-        def after(
-            http_response: AWSResponse, parsed: dict[str, Any], context: dict[str, Any], **_: Any
-        ) -> None:
-            state = context.pop(_CONTEXT_KEY, None)
-            if state is None:
-                return
-            if state == "timeout-after-success":
-                raise ReadTimeoutError(endpoint_url=f"https://{service}.faults.invalid")
-            if http_response.status_code < 300:
-                entries, codes = state
-                _merge(service, entries, codes, parsed)
-
-        return after
 
     # -- S3 -------------------------------------------------------------------------------
 
@@ -295,12 +257,63 @@ class FaultInjector:
         if kind is None or kind == "timeout-after-success":
             return None
         context.pop(_CONTEXT_KEY)
-        return self._whole_call("s3", kind, context)
+        self._count(f"s3:{kind}")
+        if kind == "connection":
+            raise EndpointConnectionError(endpoint_url="https://s3.faults.invalid")
+        return _error("s3", kind)
 
     def _after_success_timeout(self, context: dict[str, Any], **_: Any) -> None:
         if context.pop(_CONTEXT_KEY, None) == "timeout-after-success":
             self._count("s3:timeout-after-success")
             raise ReadTimeoutError(endpoint_url="https://s3.faults.invalid")
+
+
+class _BufferFaults:
+    """The injector's ``aws_http`` hook on one buffer service's client."""
+
+    def __init__(self, injector: FaultInjector, service: str) -> None:
+        self._injector, self._service = injector, service
+        self._field = _ENTRIES_FIELD[service]
+
+    def before(self, call: aws_http.Call) -> dict[str, Any] | None:
+        service = self._service
+        if call.operation != _OPERATION[service]:
+            return None
+        entries = list(call.document[self._field])
+        fault = self._injector.policy.buffer_call(service, len(entries))
+        if fault.delay:
+            self._injector._sleep(fault.delay)
+        if fault.call is not None:
+            self._injector._count(f"{service}:{fault.call}")
+            if fault.call == "timeout-after-success":
+                call.context[_CONTEXT_KEY] = fault.call
+                return None
+            if fault.call == "connection":
+                raise aws_http.AwsUnreachable(f"injected fault: {service} connection refused")
+            if fault.call == "timeout":
+                raise aws_http.AwsUnreachable(f"injected fault: {service} read timeout")
+            status, code = _CALL_ERRORS[service][fault.call]
+            raise aws_http.AwsError(status, code, f"injected fault: {fault.call}")
+        failed = {n: kind for n, kind in fault.entries.items() if 0 <= n < len(entries)}
+        if not failed:
+            return None
+        self._injector._count(f"{service}:entries-failed", len(failed))
+        codes = {n: _ENTRY_ERRORS[service][kind] for n, kind in failed.items()}
+        if len(failed) == len(entries):
+            return _merge(service, entries, codes, None)
+        kept = [e for n, e in enumerate(entries) if n not in failed]
+        call.document = {**call.document, self._field: kept}
+        call.context[_CONTEXT_KEY] = (entries, codes)
+        return None
+
+    def after(self, call: aws_http.Call, answer: dict[str, Any]) -> None:
+        state = call.context.pop(_CONTEXT_KEY, None)
+        if state is None:
+            return
+        if state == "timeout-after-success":
+            raise aws_http.AwsUnreachable(f"injected fault: {self._service} read timeout")
+        entries, codes = state
+        _merge(self._service, entries, codes, answer)
 
 
 def _merge(

@@ -146,6 +146,9 @@ def athena() -> AthenaClient:
 
 def reset() -> None:
     """Forget every client (tests and the local stack switch endpoints and credentials)."""
+    from . import aws_http
+
     with _lock:
         _clients.clear()
         _sessions.clear()
+    aws_http.reset()

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from .aws_http import AwsCallFailed
 from .publishers import Entry
 from .retry import backoff_delay
 
@@ -93,7 +92,7 @@ def deliver(
             calls += 1
             try:
                 rejected = publisher.send(call)
-            except (ClientError, BotoCoreError) as exc:
+            except AwsCallFailed as exc:
                 # The whole call failed (throttled, timed out, 5xx): resend all of it. A
                 # timeout may hide a success, so this can duplicate; it cannot lose.
                 last_error = str(exc)

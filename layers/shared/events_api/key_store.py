@@ -1,13 +1,15 @@
-"""The SSM Parameter Store adapter for API keys: one SecureString per key hash."""
+"""The SSM Parameter Store adapter for API keys: one SecureString per key hash.
+
+The look-up on every request goes through ``aws_http``; managing keys (the CLI) uses
+botocore, imported only there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from . import aws_clients
+from . import aws_clients, aws_http
 from .keys import KeyRecord, KeyStoreUnavailable, key_hash
 
 
@@ -17,16 +19,16 @@ class SsmKeyStore:
 
     def get(self, hashed_key: str) -> KeyRecord | None:
         try:
-            answer = aws_clients.ssm().get_parameter(
-                Name=self._path + hashed_key, WithDecryption=True
+            answer = aws_http.client("ssm").call(
+                "GetParameter", {"Name": self._path + hashed_key, "WithDecryption": True}
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        except aws_http.AwsError as exc:
+            if exc.code == "ParameterNotFound":
                 return None
             raise KeyStoreUnavailable(str(exc)) from None
-        except BotoCoreError as exc:
+        except aws_http.AwsCallFailed as exc:
             raise KeyStoreUnavailable(str(exc)) from None
-        return KeyRecord.from_json(answer["Parameter"].get("Value", ""))
+        return KeyRecord.from_json(str(answer.get("Parameter", {}).get("Value", "")))
 
     def create(
         self, key: str, key_id: str, name: str, datasets: tuple[str, ...] | None = None

@@ -1,11 +1,16 @@
-"""Buffer adapters: one PutRecords / SendMessageBatch call each, per-entry failures out."""
+"""Buffer adapters: one PutRecords / SendMessageBatch call each, per-entry failures out.
+
+Both calls go through ``aws_http`` (the JSON protocol without botocore): the documents are
+built here, with each record's data base64'd as the protocol carries blobs.
+"""
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import aws_clients
+from . import aws_http
 
 #: Body of every SQS message: the record itself travels as a binary attribute, which SQS
 #: bills at its raw size (a base64 body would cost a third more).
@@ -34,9 +39,15 @@ class KinesisPublisher:
         return len(entry.data) + len(entry.partition_key)
 
     def send(self, entries: Sequence[Entry]) -> set[str]:
-        answer = aws_clients.kinesis().put_records(
-            StreamName=self.stream_name,
-            Records=[{"Data": e.data, "PartitionKey": e.partition_key} for e in entries],
+        answer = aws_http.client("kinesis").call(
+            "PutRecords",
+            {
+                "StreamName": self.stream_name,
+                "Records": [
+                    {"Data": b64encode(e.data).decode(), "PartitionKey": e.partition_key}
+                    for e in entries
+                ],
+            },
         )
         # Confirmed means a sequence number and no error: anything else is sent again.
         return {
@@ -58,18 +69,24 @@ class SqsPublisher:
         return len(entry.data) + _SQS_ATTRIBUTE_OVERHEAD
 
     def send(self, entries: Sequence[Entry]) -> set[str]:
-        answer = aws_clients.sqs().send_message_batch(
-            QueueUrl=self.queue_url,
-            Entries=[
-                {
-                    "Id": entry.id,
-                    "MessageBody": SQS_BODY,
-                    "MessageAttributes": {
-                        SQS_ATTRIBUTE: {"DataType": "Binary", "BinaryValue": entry.data}
-                    },
-                }
-                for entry in entries
-            ],
+        answer = aws_http.client("sqs").call(
+            "SendMessageBatch",
+            {
+                "QueueUrl": self.queue_url,
+                "Entries": [
+                    {
+                        "Id": entry.id,
+                        "MessageBody": SQS_BODY,
+                        "MessageAttributes": {
+                            SQS_ATTRIBUTE: {
+                                "DataType": "Binary",
+                                "BinaryValue": b64encode(entry.data).decode(),
+                            }
+                        },
+                    }
+                    for entry in entries
+                ],
+            },
         )
         # Confirmed means listed as Successful (and not Failed): an entry the answer does not
         # name is sent again, never assumed delivered.

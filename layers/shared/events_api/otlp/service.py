@@ -120,7 +120,10 @@ class OtlpService:
         count("OtlpItemsAccepted", len(flattened.events))
         count("OtlpItemsRejected", flattened.rejected)
         count("EventBytesAccepted", flattened.event_bytes)
-        logger.info(
+        # As for the ingest function: a line per export only at DEBUG unless items were
+        # rejected (metrics count the rest).
+        log = logger.info if flattened.rejected else logger.debug
+        log(
             "otlp export ingested",
             extra={
                 "signal": signal.name,
