@@ -62,7 +62,7 @@ bench: $(STAMP) ## Benchmarks: writes docs/performance.md and benchmarks/results
 
 reliability: $(STAMP) ## Long reliability suites, fuzz and checkov; writes docs/reliability.md
 	status=0; \
-	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability $(PYTEST_ARGS) || status=1; \
+	RELIABILITY_SCALE=long $(BIN)/pytest -m reliability $(PYTEST_ARGS) || status=1; \
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) || status=1; \
 	$(MAKE) checkov || status=1; \
 	$(BIN)/python -m tests.reliability.report; \

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import orjson
 
-MIN_EVENT_BYTES = 200
-MAX_EVENT_BYTES = 4096
-MAX_BODY_BYTES = 6 * 1024 * 1024
+from events_api.settings import MAX_BODY_BYTES
+
+#: The generated events' sizes (the contract's limit is events_api.settings.MAX_EVENT_BYTES).
+GENERATED_MIN_EVENT_BYTES = 200
+GENERATED_MAX_EVENT_BYTES = 4096
 
 #: name -> target body size in bytes (a JSON array, compact, as producers send it).
 BATCH_SIZES: dict[str, int] = {
@@ -279,7 +281,10 @@ class LogGenerator:
         if level == "error" or rng.random() < 0.04:
             doc["error"] = self._error()
         # Grow towards a target size drawn log-uniformly between 200 B and 4 KB.
-        target = int(MIN_EVENT_BYTES * (MAX_EVENT_BYTES / MIN_EVENT_BYTES) ** rng.random())
+        target = int(
+            GENERATED_MIN_EVENT_BYTES
+            * (GENERATED_MAX_EVENT_BYTES / GENERATED_MIN_EVENT_BYTES) ** rng.random()
+        )
         blocks = [self._http, self._user, self._db, self._items, self._headers, self._error]
         names = ["http", "user", "db", "items", "headers", "cause"]
         text = orjson.dumps(doc)
@@ -292,7 +297,7 @@ class LogGenerator:
             candidate[key] = blocks[pick]()
             doc["data"] = candidate
             attempt = orjson.dumps(doc)
-            if len(attempt) > MAX_EVENT_BYTES:
+            if len(attempt) > GENERATED_MAX_EVENT_BYTES:
                 doc["data"] = data
                 break
             data, text = candidate, attempt
@@ -300,10 +305,11 @@ class LogGenerator:
 
 
 def _iso(seconds: int, millis: int) -> str:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+    from events_api.timestamps import rfc3339
+
+    return rfc3339(datetime.fromtimestamp(seconds, UTC) + timedelta(milliseconds=millis))
 
 
 def make_batch(name: str, target_bytes: int, seed: int = 20261126) -> Batch:

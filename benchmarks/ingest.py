@@ -19,6 +19,8 @@ import orjson
 import zstandard
 from isal import igzip
 
+from events_api.settings import MAX_EVENT_BYTES
+
 from . import lambdas, stubs, timing
 from .data import Batch, gzip_body
 
@@ -28,7 +30,6 @@ SQS_CHUNK = 64 * 1024  # every 64 KB of a request's payload is billed as one req
 KINESIS_CALL_BYTES = 5 * 1024 * 1024
 KINESIS_CALL_RECORDS = 500
 SQS_CALL_BYTES = 1024 * 1024
-MAX_EVENT_BYTES = 256 * 1024
 
 _RAW_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 

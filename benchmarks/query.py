@@ -94,6 +94,7 @@ def _store(hours: list[datetime], objects_per_hour: int, events_per_object: int)
     from events_api.consumer import ConsumerService, SourceRecord
     from events_api.object_writer import S3ObjectWriter
     from events_api.settings import ConsumerSettings
+    from events_api.timestamps import rfc3339
 
     from .data import LogGenerator
 
@@ -105,7 +106,7 @@ def _store(hours: list[datetime], objects_per_hour: int, events_per_object: int)
             at = start + timedelta(seconds=n * 3600 // objects_per_hour)
             events = [generator.event() for _ in range(events_per_object)]
             text += sum(len(e) for e in events)
-            received = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            received = rfc3339(at)
             meta = records.RequestMeta(DATASET, f"req-{start:%H}-{n}", received)
             blobs = records.encode(meta, events, 1 << 20)
             batch = [

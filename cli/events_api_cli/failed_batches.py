@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from events_api.timestamps import rfc3339
+
 PREFIX = "aws/lambda/"
 
 
@@ -54,7 +56,7 @@ def document(
                 "functionError": "Unhandled",
             },
             "version": "1.0",
-            "timestamp": when.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "timestamp": rfc3339(when),
             "KinesisBatchInfo": {
                 "shardId": shard_id,
                 "startSequenceNumber": first["sequenceNumber"],

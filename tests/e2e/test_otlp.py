@@ -23,17 +23,16 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from events_api.enrichment import STORED_FIELDS
 from events_api.otlp.flatten import rfc3339_nanos
 from tests.e2e.conftest import DevStack
 from tests.otlp_support import SPEC_LOG_EVENT, spec_logs
 
 pytestmark = pytest.mark.e2e
 
-STORED_FIELDS = {"_dataset", "_service", "_namespace", "_receivedAt", "_timestamp", "_requestId"}
-
 
 def own_fields(event: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in event.items() if k not in STORED_FIELDS and k != "_id"}
+    return {k: v for k, v in event.items() if k not in STORED_FIELDS}
 
 
 @pytest.fixture

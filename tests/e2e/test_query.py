@@ -27,6 +27,7 @@ from events_api.consumer import ConsumerService, SourceRecord
 from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
 from events_api.table import VIEW_COLUMNS
+from events_api.timestamps import rfc3339
 from tests.e2e.conftest import DevProcess, DevStack, events_api_command
 
 pytestmark = pytest.mark.e2e
@@ -159,7 +160,7 @@ def consumer_store(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator
 def store_past(
     service: ConsumerService, dataset: str, received: datetime, events: list[bytes], name: str
 ) -> None:
-    at = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    at = rfc3339(received)
     meta = records.RequestMeta(dataset, f"req-{name}", at, "past")
     [blob] = records.encode(meta, events, 1 << 20)
     assert service.store("sqs", [SourceRecord(name, name, blob)]) == set()

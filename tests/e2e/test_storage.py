@@ -12,19 +12,11 @@ from typing import Any
 
 import pytest
 
+from events_api.enrichment import STORED_FIELDS
 from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e
 
-STORED_FIELDS = {
-    "_dataset",
-    "_service",
-    "_namespace",
-    "_receivedAt",
-    "_timestamp",
-    "_requestId",
-    "_id",
-}
 RFC3339_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 KEY_LAYOUT = re.compile(
     r"dataset=(?P<dataset>[a-z0-9_-]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/"

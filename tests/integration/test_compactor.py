@@ -28,6 +28,7 @@ from events_api.consumer import ConsumerService, SourceRecord
 from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
 from events_api.table import Hour, athena_sources, athena_unload, athena_view
+from events_api.timestamps import rfc3339
 from tests.integration.conftest import BUCKET
 from tests.support import FakeLambdaContext, load_function
 
@@ -84,7 +85,7 @@ def answer_next(*results: list[str]) -> None:
 def store(dataset: str, received: datetime, events: list[bytes], name: str) -> str:
     """Through the consumer's own store path, with a receive time in the past; the
     object's s3:// address."""
-    at = received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    at = rfc3339(received)
     [blob] = records.encode(records.RequestMeta(dataset, f"req-{name}", at), events, 1 << 20)
     service = ConsumerService(ConsumerSettings(BUCKET), S3ObjectWriter(BUCKET))
     before = set(keys(f"dataset={dataset}/"))

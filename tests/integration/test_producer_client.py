@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from events_api_cli.client.log_handler import EventsHandler
-from events_api_cli.client.producer import MAX_BODY_BYTES, EventsClient, Rejection
+from events_api_cli.client.producer import MAX_BODY_BYTES, EventsClient, InvalidEvent
 
 pytestmark = pytest.mark.integration
 
@@ -122,8 +122,8 @@ def test_per_event_rejections_are_mapped_back_to_input_indexes(server) -> None:
     report = client(server.url).send("logs", [{"a": 0}, {"pad": "x" * 300_000}, {"a": 2}, {"a": 3}])
     # The oversized event (input 1) never left; the server's index 1 is input 2.
     assert report.rejected == [
-        Rejection(1, "event is 300010 bytes, over 262144"),
-        Rejection(2, "nope"),
+        InvalidEvent(1, "event is 300010 bytes, over 262144"),
+        InvalidEvent(2, "nope"),
     ]
     assert report.accepted == 2
 
@@ -145,7 +145,10 @@ def test_other_4xx_answers_are_final_and_reported(server) -> None:
     server.script.append((401, {"message": "Unauthorised"}, {}))
     report = client(server.url).send("logs", [{"a": 1}, {"a": 2}])
     assert report.requests == 1
-    assert report.rejected == [Rejection(0, "401 Unauthorised"), Rejection(1, "401 Unauthorised")]
+    assert report.rejected == [
+        InvalidEvent(0, "401 Unauthorised"),
+        InvalidEvent(1, "401 Unauthorised"),
+    ]
 
 
 def test_persistent_failure_is_reported_after_the_last_attempt(server) -> None:

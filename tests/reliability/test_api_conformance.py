@@ -34,8 +34,6 @@ from tests.reliability.local_stack import local_stack
 from tests.reliability.support import SCALE, record, scaled
 from tests.support import ROOT
 
-pytestmark = pytest.mark.e2e
-
 SPEC = ROOT / "docs" / "openapi.yaml"
 KEY_HEADERS = ("x-api-key", "authorization")
 

@@ -45,8 +45,6 @@ from tests.reliability.support import (
 )
 from tests.support import FakeLambdaContext, http_event
 
-pytestmark = pytest.mark.integration
-
 # Small records so one request makes ~12 entries (SQS: two calls of at most 10).
 RECORD_BYTES = 64 * 1024
 EVENTS_PER_REQUEST = 300

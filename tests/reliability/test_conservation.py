@@ -29,8 +29,6 @@ from events_api_cli.local.faults import SUMMARY_PREFIX
 from tests.reliability.local_stack import Client, local_stack, parked, scan, wait_until
 from tests.reliability.support import SCALE, record, scaled
 
-pytestmark = pytest.mark.e2e
-
 # Short runs fail more (few requests), long runs less (SQS parks a message after 5 failed
 # receives, as the template's redrive policy does: at 0.05 that is a 3e-7 chance each).
 FAULTS = "buffer:0.2,s3:0.1,seed:{seed}" if SCALE == "short" else "buffer:0.1,s3:0.05,seed:{seed}"

@@ -29,10 +29,7 @@ from tests.integration.conftest import BUCKET, consumer_event
 from tests.reliability.support import event_ids, make_events, record, scaled
 from tests.support import FakeLambdaContext
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-]
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 DATASETS = ("alpha", "beta", "gamma", "delta")
 HOURS = ("10", "11")

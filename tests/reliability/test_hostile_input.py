@@ -10,205 +10,23 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import msgspec
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events_api import batch, records
 from events_api.consumer import ConsumerService, SourceRecord
 from events_api.errors import ApiError
-from events_api.settings import MAX_BODY_BYTES, ConsumerSettings
+from events_api.settings import ConsumerSettings
 from tests.integration.conftest import BUCKET, Stack, consumer_event
+from tests.reliability.hostile import NDJSON, depth, events_api_corpus, parser_limit
 from tests.reliability.support import SCALE, record, scaled
 from tests.support import FakeLambdaContext, http_event
-
-pytestmark = pytest.mark.integration
-
-NDJSON = {"content-type": "application/x-ndjson"}
-GZIP = {"content-encoding": "gzip"}
-MIB = 1024 * 1024
-
-
-def depth(n: int) -> bytes:
-    """An event whose member ``a`` nests ``n`` arrays deep (the event itself is one more)."""
-    return b'{"a":' + b"[" * n + b"]" * n + b"}"
-
-
-def parser_limit(single: bool = False) -> int:
-    """The deepest ``depth(n)`` a JSON array body (or a single object) accepts here: the
-    parser's nesting limit, which depends on the caller's stack."""
-    lo, hi = 1, 100_000
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        try:
-            batch.parse_json(depth(mid) if single else b"[" + depth(mid) + b"]")
-            lo = mid
-        except ApiError:
-            hi = mid - 1
-    return lo
-
-
-def bomb_text(size: int, random_fraction: float) -> bytes:
-    """``size`` bytes of JSON-ish text, ``random_fraction`` of them random (sets the ratio)."""
-    import random
-
-    rng = random.Random(size)
-    noise = int(size * random_fraction)
-    text = bytearray(b" " * size)
-    for at in rng.sample(range(1, size - 1), noise):
-        text[at] = rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789")
-    text[0], text[-1] = ord("["), ord("]")
-    return bytes(text)
-
-
-@dataclass
-class Case:
-    name: str
-    body: bytes | None
-    headers: dict[str, str | None] = field(default_factory=dict)
-    path: str = "/v1/logs"
-    expect: int | tuple[int, ...] | None = None  # None: any 202 or 4xx
-    # Events that must be stored byte for byte (None: whatever was accepted, checked
-    # against the buffer's own copy).
-    events: list[bytes] | None = None
-
-
-def corpus() -> Iterator[Case]:
-    limit = parser_limit()
-    # Nesting at and past the parser's limit, in each body format.
-    for n in (limit - 1, limit, limit + 1, limit + 2, 10 * limit, 100_000):
-        event = depth(n)
-        yield Case(f"array-depth-{n}", b"[" + event + b"]", events=[event])
-        yield Case(f"object-depth-{n}", event, events=[event])
-        yield Case(f"ndjson-depth-{n}", event + b"\n" + b'{"ok":1}\n', NDJSON)
-    yield Case("top-level-nesting", b"[" * 200_000 + b"]" * 200_000, expect=400)
-    yield Case("unclosed-nesting", b'[{"a":' + b"[" * 1_000_000, expect=400)
-    # gzip bombs: several ratios, one member and many, over and just under the cap.
-    for random_fraction in (0.0, 0.01, 0.1):
-        bomb = gzip.compress(bomb_text(7 * MIB, random_fraction), 6)
-        yield Case(f"gzip-bomb-ratio-{7 * MIB // len(bomb)}", bomb, GZIP, expect=413)
-    yield Case("gzip-bomb-64mib", gzip.compress(b" " * (64 * MIB), 9), GZIP, expect=413)
-    member = gzip.compress(b" " * MIB, 9)
-    yield Case("gzip-many-members-past-cap", member * 7, GZIP, expect=413)
-    under = b"[" + b'{"a":1}' + b" " * (MAX_BODY_BYTES - 9) + b"]"
-    yield Case("gzip-exactly-at-cap", gzip.compress(under, 9), GZIP, expect=202)
-    yield Case("gzip-one-byte-past-cap", gzip.compress(under + b" ", 9), GZIP, expect=413)
-    yield Case("gzip-truncated", gzip.compress(b'[{"a":1}]')[:-6], GZIP, expect=400)
-    yield Case("gzip-trailing-garbage", gzip.compress(b'[{"a":1}]') + b"junk", GZIP, expect=400)
-    yield Case("gzip-not-gzip", b'[{"a":1}]', GZIP, expect=400)
-    yield Case("deflate-as-gzip", zlib.compress(b'[{"a":1}]'), GZIP, expect=400)
-    yield Case("gzip-of-gzip", gzip.compress(gzip.compress(b'[{"a":1}]')), GZIP, expect=400)
-    # Invalid UTF-8 and lone surrogates.
-    for name, text in {
-        "overlong-slash": b"\xc0\xaf",
-        "overlong-nul": b"\xc0\x80",
-        "cesu-surrogate": b"\xed\xa0\x80",
-        "lone-continuation": b"\x80",
-        "truncated-3-byte": b"\xe2\x82",
-        "invalid-ff": b"\xff",
-        "past-u10ffff": b"\xf4\x90\x80\x80",
-    }.items():
-        yield Case(f"utf8-{name}-in-value", b'[{"a":"' + text + b'"}]', expect=400)
-        yield Case(f"utf8-{name}-in-key", b'[{"' + text + b'":1}]', expect=400)
-        yield Case(f"utf8-{name}-ndjson", b'{"a":"' + text + b'"}\n{"b":1}\n', NDJSON, expect=400)
-    for escape in (rb"\ud800", rb"\udfff", rb"\ud800\u0041", rb"\udc00\ud800"):
-        yield Case(f"lone-surrogate-{escape.decode()}", b'[{"a":"' + escape + b'"}]', expect=400)
-    pair = rb'{"emoji":"\ud83d\ude00","raw":"' + "😀".encode() + b'"}'
-    yield Case("surrogate-pair-escape", b"[" + pair + b"]", expect=202, events=[pair])
-    # NaN, Infinity, big numbers.
-    for literal in (b"NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"+1", b"01", b"1."):
-        yield Case(f"number-{literal.decode()}", b'[{"a":' + literal + b"}]", expect=400)
-    # Literals that overflow a double make their event invalid (contract section 1).
-    for literal in (b"1e400", b"-1E+999", b"1e0000309", b"9" * 400 + b".5"):
-        yield Case(
-            f"number-overflow-{literal[:12].decode()}", b'[{"a":' + literal + b"}]", expect=400
-        )
-    for literal in (
-        b"18446744073709551616",  # 2**64
-        b"-9223372036854775809",  # -2**63 - 1
-        b"1" + b"0" * 400,
-        b"1e308",
-        b"-1e-400",
-        b"123456789012345678901234567890.123456789012345678901234567890",
-    ):
-        event = b'{"big":' + literal + b',"timestamp":' + literal + b"}"
-        yield Case(f"number-{literal[:24].decode()}", b"[" + event + b"]", events=[event])
-    # Duplicate keys, with and without a stored field among them.
-    for event in (
-        b'{"a":1,"a":2,"a":{"b":3}}',
-        b'{"timestamp":"2026-01-01T00:00:00Z","timestamp":1795694400000}',
-        b'{"service":"one","service":"two"}',
-    ):
-        yield Case(f"duplicate-keys-{event[:20].decode()}", b"[" + event + b"]", events=[event])
-    yield Case("duplicate-stored-field", b'[{"_id":"mine","_id":"again","a":1,"a":2}]', expect=202)
-    # Huge key counts and huge values.
-    many = b"{" + b",".join(b'"k%d":%d' % (n, n) for n in range(15_000)) + b"}"
-    yield Case("15k-keys", b"[" + many + b"]", expect=202, events=[many])
-    wide = b"{" + b",".join(b'"k%d":1' % n for n in range(300_000)) + b"}"
-    yield Case("300k-keys-event-past-256kib", b"[" + wide + b"]", expect=400)
-    one = b'{"a":"' + b"x" * (256 * 1024 - 8) + b'"}'
-    yield Case("event-at-256kib", b"[" + one + b"]", expect=202, events=[one])
-    yield Case("event-past-256kib", b'[{"a":"' + b"x" * (256 * 1024) + b'"}]', expect=400)
-    yield Case("many-tiny-events", b"[" + b",".join([b"{}"] * 300_000) + b"]", expect=202)
-    yield Case("control-chars-escaped", b'[{"a":"\\u0000\\u001f\\b"}]', expect=202)
-    yield Case("raw-control-char", b'[{"a":"\x01"}]', expect=400)
-    yield Case("bom-then-array", b'\xef\xbb\xbf[{"a":1}]', expect=202)
-    yield Case("nul-bytes", b"\x00" * 1000, expect=400)
-    yield Case("only-whitespace", b" \t\r\n" * 1000, expect=400)
-    yield Case("trailing-comma", b'[{"a":1},]', expect=400)
-    yield Case("two-arrays", b'[{"a":1}][{"b":2}]', expect=400)
-    yield Case("comment", b'[{"a":1} /* hi */]', expect=400)
-    # Oversized and odd headers.
-    yield Case("service-header-256", b'[{"a":1}]', {"x-service": "s" * 256}, expect=202)
-    yield Case("service-header-257", b'[{"a":1}]', {"x-service": "s" * 257}, expect=400)
-    yield Case("namespace-header-1mib", b'[{"a":1}]', {"x-namespace": "n" * MIB}, expect=400)
-    yield Case("service-lone-surrogate", b'[{"a":1}]', {"x-service": "\ud800"}, expect=400)
-    yield Case("service-nul", b'[{"a":1}]', {"x-service": "a\x00b"}, expect=202)
-    yield Case("api-key-1mib", b'[{"a":1}]', {"x-api-key": "k" * MIB}, expect=401)
-    yield Case("api-key-surrogates", b'[{"a":1}]', {"x-api-key": "\udcff" * 42}, expect=401)
-    yield Case("content-type-1mib", b'[{"a":1}]', {"content-type": "a" * MIB}, expect=202)
-    yield Case("content-encoding-list", b'[{"a":1}]', {"content-encoding": "gzip, br"}, expect=415)
-    yield Case("content-encoding-1mib", b"{}", {"content-encoding": "x" * MIB}, expect=415)
-    # Dataset names with traversal and encodings.
-    for path, status in {
-        "/v1/..": 400,
-        "/v1/../logs": 400,
-        "/v1/%2e%2e": 400,
-        "/v1/..%2flogs": 400,
-        "/v1/%2e%2e%2f%2e%2e%2fetc": 400,
-        "/v1/logs%2f..%2fother": 400,
-        "/v1/a%00b": 400,
-        "/v1/logs%00": 400,
-        "/v1/%252e%252e": 400,
-        "/v1/%c0%ae%c0%ae": 400,
-        "/v1/%ef%bc%8e": 400,
-        "/v1/%ff": 400,
-        "/v1/%": 400,
-        "/v1/%zz": 400,
-        "/v1/LOGS": 400,
-        "/v1/-logs": 400,
-        "/v1/" + "a" * 65: 400,
-        "/v1/" + "a" * 64: 202,
-        "/v1/%61": 202,
-        "/v1/logs/": 202,  # one trailing slash is the same route
-        "/v1/logs//": 400,
-        "/v1//logs": 400,
-        "/v1/dataset=x": 400,
-        "/v1/logs?x=1": 400,
-        "/V1/logs": 400,
-        "//v1/logs": 400,
-        "/v1": 400,
-        "": 400,
-    }.items():
-        yield Case(f"path-{path[:40]}", b'[{"a":1}]', path=path, expect=status)
 
 
 @dataclass
@@ -246,7 +64,7 @@ def store_through_consumer(consumer: Any, stack: Stack) -> list[bytes]:
 def test_hostile_corpus(ingest, consumer, stack) -> None:
     results = Results()
     s3 = boto3.client("s3")
-    for case in corpus():
+    for case in events_api_corpus():
         results.cases += 1
         headers: dict[str, str | None] = {"content-type": "application/json", **case.headers}
         event = http_event(case.body, headers=headers, path=case.path, base64_body=True)

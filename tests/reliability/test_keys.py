@@ -35,10 +35,7 @@ from tests.moto_bridge import OnCall
 from tests.reliability.support import SCALE, record, scaled
 from tests.support import SAMPLE_KEY, FakeLambdaContext, http_event
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-]
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 LOOKALIKES = {"e": "\u0435", "o": "\u043e", "a": "\u0430", "k": "\u043a", "0": "O", "l": "1"}

@@ -32,8 +32,6 @@ from tests.e2e.conftest import DevStack
 from tests.reliability.local_stack import local_stack, scan, wait_until
 from tests.reliability.support import SCALE, record, scaled
 
-pytestmark = pytest.mark.e2e
-
 EVENTS_PER_REQUEST = 50
 DATASET = "load"
 

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-import pytest
 from google.rpc.status_pb2 import Status
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,189 +34,16 @@ from tests.otlp_support import (
     JSON,
     PROTOBUF,
     attribute,
-    deeply_nested_logs,
     logs_request,
     otlp_event,
     response_bytes,
-    spec_logs,
-    spec_trace,
     traces_request,
 )
+from tests.reliability.hostile import otlp_corpus
 from tests.reliability.support import SCALE, record, scaled
 from tests.support import FakeLambdaContext
 
-pytestmark = pytest.mark.integration
-
-MIB = 1024 * 1024
 ANSWERS = (200, 400, 404, 405, 413, 415)
-
-
-@dataclass
-class Case:
-    name: str
-    body: bytes
-    signal: str = "logs"
-    content_type: str = PROTOBUF
-    headers: dict[str, str | None] = field(default_factory=dict)
-    expect: int | None = None  # None: 200 or a 4xx
-    rejected: int | None = None  # items a 200 must count as rejected
-
-
-def _spans_with(**changes: bytes) -> bytes:
-    request = traces_request("kept", "changed")
-    span = request.resource_spans[0].scope_spans[0].spans[1]
-    for name, value in changes.items():
-        setattr(span, name, value)
-    return request.SerializeToString()
-
-
-def _json_trace_with(**changes: Any) -> bytes:
-    document = spec_trace()
-    document["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(changes)
-    return orjson.dumps(document)
-
-
-def _json_log_with(**changes: Any) -> bytes:
-    document = spec_logs()
-    document["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0].update(changes)
-    return orjson.dumps(document)
-
-
-def corpus() -> Iterator[Case]:
-    valid = logs_request("a", "b").SerializeToString()
-    yield Case("truncated protobuf", valid[:-5], expect=400)
-    yield Case("truncated by one byte", valid[:-1], expect=400)
-    yield Case("garbage", bytes(range(256)) * 4, expect=400)
-    yield Case("only a tag", b"\x0a", expect=400)
-    yield Case("length past the end", b"\x0a\x80\x80\x80\x80\x01", expect=400)
-    # Protobuf keeps a field of the wrong wire type as an unknown field: nothing to store.
-    yield Case("wrong wire type for a message", b"\x08\x01", expect=200, rejected=0)
-    yield Case("wrong wire type inside", b"\x0a\x02\x10\x01", expect=200, rejected=0)
-    yield Case("wrong wire type, truncated fixed32", b"\x0a\x02\x15\x00", expect=400)
-    yield Case("end group without start", b"\x0c", expect=400)
-    yield Case("deeply nested AnyValue", deeply_nested_logs(150), expect=400)
-    yield Case("nested AnyValue within the limit", deeply_nested_logs(25), expect=200)
-    yield Case("invalid UTF-8 in a string", b"\x0a\x08\x12\x06\x12\x04\x2a\x02\x0a\xff", expect=400)
-    yield Case("empty protobuf body", b"", expect=200, rejected=0)
-    yield Case("empty JSON body", b"", content_type=JSON, expect=400)
-    yield Case("JSON null", b"null", content_type=JSON, expect=400)
-    yield Case("JSON array", b"[]", content_type=JSON, expect=400)
-    yield Case("JSON empty object", b"{}", content_type=JSON, expect=200, rejected=0)
-    yield Case("JSON lone surrogate", b'{"a": "\\ud800"}', content_type=JSON, expect=400)
-    yield Case("JSON invalid UTF-8", b'{"a": "\xff"}', content_type=JSON, expect=400)
-    yield Case(
-        "JSON nested past the parser",
-        b'{"a":' * 5000 + b"1" + b"}" * 5000,
-        content_type=JSON,
-        expect=400,
-    )
-    yield Case(
-        "JSON id not hex",
-        _json_trace_with(traceId="not hex at all!"),
-        signal="traces",
-        content_type=JSON,
-        expect=400,
-    )
-    yield Case(
-        "JSON id in base64 (protobuf's own JSON rule)",
-        _json_trace_with(spanId="7uGbfsPBsXQ="),
-        signal="traces",
-        content_type=JSON,
-        expect=400,
-    )
-    yield Case(
-        "JSON id of the wrong length",
-        _json_trace_with(spanId="abcd"),
-        signal="traces",
-        content_type=JSON,
-        expect=200,
-        rejected=1,
-    )
-    yield Case(
-        "JSON id not a string",
-        _json_trace_with(traceId=12),
-        signal="traces",
-        content_type=JSON,
-        expect=400,
-    )
-    for value in ("18446744073709551616", "-1", "1" * 400, "1.5", "0x10", ""):
-        yield Case(
-            f"JSON uint64 {value[:20]!r}",
-            _json_log_with(timeUnixNano=value),
-            content_type=JSON,
-            expect=400,
-        )
-    yield Case(
-        "JSON huge int attribute",
-        _json_log_with(attributes=[{"key": "k", "value": {"intValue": "9" * 30}}]),
-        content_type=JSON,
-        expect=400,
-    )
-    yield Case(
-        "JSON max int64 attribute",
-        _json_log_with(attributes=[{"key": "k", "value": {"intValue": str(2**63 - 1)}}]),
-        content_type=JSON,
-        expect=200,
-        rejected=0,
-    )
-    yield Case(
-        "JSON NaN double",
-        _json_log_with(attributes=[{"key": "k", "value": {"doubleValue": "NaN"}}]),
-        content_type=JSON,
-        expect=200,
-        rejected=0,
-    )
-    yield Case(
-        "JSON unknown enum number",
-        _json_trace_with(kind=99),
-        signal="traces",
-        content_type=JSON,
-        expect=200,
-        rejected=0,
-    )
-    # An enum name the schema does not know is an unknown value, ignored like unknown fields.
-    yield Case(
-        "JSON unknown enum name",
-        _json_log_with(severityNumber="LOUD"),
-        content_type=JSON,
-        expect=200,
-        rejected=0,
-    )
-    yield Case(
-        "JSON wrong type for a field",
-        _json_log_with(severityNumber={"a": 1}),
-        content_type=JSON,
-        expect=400,
-    )
-    yield Case(
-        "JSON wrong type for a list",
-        _json_log_with(attributes={"key": "k"}),
-        content_type=JSON,
-        expect=400,
-    )
-    yield Case("span without trace id", _spans_with(trace_id=b""), signal="traces", rejected=1)
-    yield Case("span id too long", _spans_with(span_id=b"\x01" * 9), signal="traces", rejected=1)
-    big = logs_request("small", "x" * MAX_EVENT_BYTES).SerializeToString()
-    yield Case("a record over 256 KiB flattened", big, expect=200, rejected=1)
-    many = logs_request(*(str(n) for n in range(scaled(5_000, 50_000)))).SerializeToString()
-    yield Case("many tiny records", many, expect=200, rejected=0)
-    yield Case(
-        "gzip bomb",
-        gzip.compress(b"\x00" * (7 * MIB)),
-        headers={"content-encoding": "gzip"},
-        expect=413,
-    )
-    yield Case("not gzip", b"plain", headers={"content-encoding": "gzip"}, expect=400)
-    yield Case(
-        "gzip of garbage",
-        gzip.compress(b"\xff" * 100),
-        headers={"content-encoding": "gzip"},
-        expect=400,
-    )
-    yield Case("over 6 MiB raw", b"\x00" * (6 * MIB + 1), expect=413)
-    yield Case("brotli", b"", headers={"content-encoding": "br"}, expect=415)
-    yield Case("text body", b"hello", content_type="text/plain", expect=415)
-    yield Case("metrics", b"", signal="metrics", expect=404)
 
 
 def items_in(signal: str, body: bytes, content_type: str) -> int:
@@ -272,7 +95,7 @@ def batch_event(buffer: str, blobs: list[bytes], offset: int) -> dict[str, Any]:
 def test_hostile_otlp_corpus(otlp, consumer, stack: Stack) -> None:
     outcomes: dict[str, int] = {}
     buffered_total = 0
-    for case in corpus():
+    for case in otlp_corpus():
         event = otlp_event(
             case.body,
             signal=case.signal,

@@ -8,8 +8,6 @@ import pytest
 from tests.reliability import checkov_check
 from tests.support import ROOT
 
-pytestmark = pytest.mark.integration
-
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 

@@ -2,7 +2,7 @@
 
 Partition projection only finds what the consumer writes if the table's
 storage.location.template, filled with projected values, is exactly
-events_api.store.partition_prefix(...) under the events bucket. These tests project the
+events_api.stored_objects.partition_prefix(...) under the events bucket. These tests project the
 values the way Athena does (injected, date, integer) and compare them with the keys the
 consumer writes, so a change on either side that breaks queries fails here.
 """
@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from events_api import table as events_table
+from events_api.enrichment import STORED_FIELDS
 from events_api.http_api import DATASET_RULE
-from events_api.store import STORED_FIELDS, ObjectPlan, partition_prefix
+from events_api.stored_objects import ObjectPlan, partition_prefix
+from events_api.timestamps import rfc3339
 from tests.unit.sam_template import ROOT, STACK, Deployment, resources, template
 
 pytestmark = pytest.mark.unit
@@ -84,7 +86,7 @@ def received_times() -> list[str]:
         datetime(2028, 2, 29, 12, 0, 0, tzinfo=UTC),
         datetime.now(UTC),
     ]
-    return [moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") for moment in moments]
+    return [rfc3339(moment) for moment in moments]
 
 
 # ---------------------------------------------------------------- projection vs object keys

@@ -24,7 +24,7 @@ def test_generated_batches_are_log_like_json_arrays_under_the_target_size() -> N
     for event, text in zip(events, batch.events, strict=True):
         assert isinstance(event, dict)
         assert {"message", "requestId", "namespace", "timestamp", "duration"} <= set(event)
-        assert data.MIN_EVENT_BYTES <= len(text) <= data.MAX_EVENT_BYTES
+        assert data.GENERATED_MIN_EVENT_BYTES <= len(text) <= data.GENERATED_MAX_EVENT_BYTES
     assert any("error" in e for e in json.loads(data.make_batch("errors", 400_000).body))
     # Deterministic for a seed: the same run compares the same data.
     assert data.make_batch("again", 60_000).body == batch.body

@@ -21,12 +21,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValueList
 
-from events_api import store
 from events_api.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from events_api.otlp import answers
 from events_api.otlp.decode import LOGS, TRACES, Encoding, decode, encoding_of
 from events_api.otlp.flatten import flatten_logs, flatten_traces, rfc3339_nanos, value_of
 from events_api.settings import MAX_EVENT_BYTES
+from events_api.timestamps import normalise_timestamp
 from tests.otlp_support import (
     SPEC_LOG_EVENT,
     SPEC_SPAN_EVENT,
@@ -86,7 +86,7 @@ def test_protobuf_and_json_of_the_same_request_flatten_to_the_same_bytes() -> No
 def test_stored_timestamp_is_the_records_time_to_the_millisecond() -> None:
     (event,) = events(flatten_logs(json_logs(spec_logs())))
     raw = msgspec.Raw(orjson.dumps(event["timestamp"]))
-    assert store.normalise_timestamp(raw) == "2018-12-13T14:51:00.300Z"
+    assert normalise_timestamp(raw) == "2018-12-13T14:51:00.300Z"
 
 
 # ---------------------------------------------------------------- OTLP/JSON rules

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events_api import records, store
+from events_api import records
+from events_api.enrichment import STORED_FIELDS, enrich
+from events_api.fast_enrichment import enrich_text
+from events_api.stored_objects import ObjectPlan, object_name, partition_prefix, quarantine_key
+from events_api.timestamps import normalise_timestamp, rfc3339
 
 pytestmark = pytest.mark.unit
 
@@ -25,11 +30,11 @@ META = records.RequestMeta(
 
 def stored(events: list[bytes], meta: records.RequestMeta = META, first: int = 0) -> list[dict]:
     record = records.DecodedRecord(meta, first, b"\n".join(events))
-    return [json.loads(line) for line in store.enrich(record)]
+    return [json.loads(line) for line in enrich(record)]
 
 
 def test_stored_event_is_the_event_as_sent_plus_the_contract_fields() -> None:
-    [line] = store.enrich(records.DecodedRecord(META, 7, b'{"message":"hi","n":1}'))
+    [line] = enrich(records.DecodedRecord(META, 7, b'{"message":"hi","n":1}'))
     assert line == (
         b'{"message":"hi","n":1,"_dataset":"logs","_service":"header-service",'
         b'"_namespace":"header-namespace","_receivedAt":"2026-11-26T05:06:07.890Z",'
@@ -81,7 +86,7 @@ def test_ids_are_request_id_and_ordinal_unique_across_records() -> None:
     ],
 )
 def test_rfc3339_and_epoch_timestamps_are_normalised_to_utc(value, expected) -> None:
-    assert store.normalise_timestamp(msgspec.Raw(value.encode())) == expected
+    assert normalise_timestamp(msgspec.Raw(value.encode())) == expected
     [event] = stored([b'{"timestamp":' + value.encode() + b"}"])
     assert event["_timestamp"] == expected
     assert event["timestamp"] == json.loads(value)
@@ -110,7 +115,7 @@ def test_other_timestamps_fall_back_to_received_at(value) -> None:
 
 
 def test_stored_fields_in_the_event_are_overwritten_not_duplicated() -> None:
-    [line] = store.enrich(
+    [line] = enrich(
         records.DecodedRecord(
             META, 0, b'{"_id":"mine","_dataset":"x","keep":12345678901234567890123}'
         )
@@ -131,28 +136,28 @@ def test_escaped_stored_field_names_are_recognised() -> None:
 
 def test_events_with_unrelated_underscore_keys_keep_their_exact_text() -> None:
     event = b'{"_private": 1,  "dup": 1, "dup": 2}'
-    [line] = store.enrich(records.DecodedRecord(META, 0, event))
+    [line] = enrich(records.DecodedRecord(META, 0, event))
     assert line.startswith(b'{"_private": 1,  "dup": 1, "dup": 2,"_dataset"')
 
 
 def test_empty_object_gets_only_the_stored_fields() -> None:
     [event] = stored([b"{ }"])
-    assert set(event) == set(store.STORED_FIELDS)
+    assert set(event) == set(STORED_FIELDS)
 
 
 def test_partition_prefix_uses_receive_time_date_and_hour() -> None:
-    assert store.partition_prefix("logs", META.received_at) == "dataset=logs/dt=2026-11-26/hour=05/"
+    assert partition_prefix("logs", META.received_at) == "dataset=logs/dt=2026-11-26/hour=05/"
 
 
 def test_object_name_depends_only_on_the_source_records() -> None:
-    a = store.object_name("kinesis", ["shard:1", "shard:2"])
-    assert a == store.object_name("kinesis", ["shard:2", "shard:1"])
-    assert a != store.object_name("kinesis", ["shard:1"])
+    a = object_name("kinesis", ["shard:1", "shard:2"])
+    assert a == object_name("kinesis", ["shard:2", "shard:1"])
+    assert a != object_name("kinesis", ["shard:1"])
     assert a.startswith("kinesis-")
 
 
 def test_quarantine_key_is_safe_for_any_record_id() -> None:
-    assert store.quarantine_key("kinesis", "shardId-0:49/../x") == (
+    assert quarantine_key("kinesis", "shardId-0:49/../x") == (
         "quarantine/source=kinesis/shardId-0_49_.._x.bin"
     )
 
@@ -160,7 +165,7 @@ def test_quarantine_key_is_safe_for_any_record_id() -> None:
 def test_object_body_is_deterministic_gzip_ndjson() -> None:
     bodies = []
     for _ in range(2):
-        plan = store.ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", level=1)
+        plan = ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", level=1)
         plan.add(b'{"a":1}\n', 1)
         plan.add(b'{"b":2}\n', 1)
         bodies.append(plan.body())
@@ -170,11 +175,11 @@ def test_object_body_is_deterministic_gzip_ndjson() -> None:
 
 
 def test_later_parts_of_an_object_carry_their_part_number() -> None:
-    first = store.ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", name_keys=["shard:1"])
+    first = ObjectPlan("dataset=logs/dt=2026-11-26/hour=05/", name_keys=["shard:1"])
     second = first.next_part()
     second.name_keys.append("shard:1")
     assert first.key("kinesis") == (
-        f"dataset=logs/dt=2026-11-26/hour=05/{store.object_name('kinesis', ['shard:1'])}.ndjson.gz"
+        f"dataset=logs/dt=2026-11-26/hour=05/{object_name('kinesis', ['shard:1'])}.ndjson.gz"
     )
     assert second.key("kinesis") == first.key("kinesis").replace(".ndjson.gz", "-1.ndjson.gz")
 
@@ -195,7 +200,7 @@ _TIMESTAMPS = st.one_of(
     _SCALARS,
 )
 _KEYS = st.sampled_from(
-    ["message", "level", "service", "namespace", "timestamp", "a", "_x", *store.STORED_FIELDS]
+    ["message", "level", "service", "namespace", "timestamp", "a", "_x", *STORED_FIELDS]
 )
 _EVENTS = st.dictionaries(
     _KEYS,
@@ -216,6 +221,11 @@ def test_the_fast_enrichment_stores_exactly_what_the_reference_enrichment_does(
     payload = b"\n".join(json.dumps(e, separators=(",", ":")).encode() for e in events)
     meta = records.RequestMeta("logs", "req-1", "2026-11-26T05:06:07.890Z", service, None)
     record = records.DecodedRecord(meta, first, payload)
-    reference = store.enrich(record)
-    text, count = store.enrich_text(record)
+    reference = enrich(record)
+    text, count = enrich_text(record)
     assert (text, count) == (b"".join(line + b"\n" for line in reference), len(reference))
+
+
+def test_rfc3339_is_utc_with_milliseconds_and_z_whatever_the_offset() -> None:
+    moment = datetime(2026, 11, 26, 7, 6, 7, 890_123, tzinfo=timezone(timedelta(hours=2)))
+    assert rfc3339(moment) == "2026-11-26T05:06:07.890Z"

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from events_api import http_api, observability, records
+from events_api import http_api, records
 from events_api import settings as settings_module
+from events_api.observability import NAMESPACE, Metric
 from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
 from tests.unit.sam_template import (
     ACCOUNT,
@@ -866,11 +867,8 @@ def alarm_metrics(alarm: dict[str, Any], stack: Deployment | None = None) -> lis
 
 
 def emitted_metrics() -> set[str]:
-    """The EventsApi metric names the shared package emits (count(...) and single_metric)."""
-    source = "\n".join(
-        path.read_text() for path in Path(observability.__file__).parent.glob("*.py")
-    )
-    return set(re.findall(r'count\(\s*"(\w+)"', source)) | set(re.findall(r'name="(\w+)"', source))
+    """The EventsApi metric names the shared package emits: its Metric enumeration."""
+    return {metric.value for metric in Metric}
 
 
 def created_alarms(stack: Deployment) -> set[str]:
@@ -1021,7 +1019,7 @@ def test_failed_batches_alarm_counts_objects_the_failure_destination_writes() ->
 
 def test_records_failed_alarm_watches_the_count_partial_batch_failures_leave() -> None:
     properties = alarms()["RecordsFailedAlarm"]["Properties"]
-    assert (properties["Namespace"], properties["MetricName"]) == ("EventsApi", "RecordsFailed")
+    assert (properties["Namespace"], properties["MetricName"]) == (NAMESPACE, Metric.RECORDS_FAILED)
     assert properties["Threshold"] == 1
     assert properties["DatapointsToAlarm"] == properties["EvaluationPeriods"] == 3
 
@@ -1032,14 +1030,14 @@ def test_alarms_on_powertools_metrics_use_names_and_dimensions_the_code_emits() 
     ]
     for name, alarm in alarms().items():
         for metric in alarm_metrics(alarm):
-            if metric["Namespace"] != "EventsApi":
+            if metric["Namespace"] != NAMESPACE:
                 continue
             assert metric["MetricName"] in emitted_metrics(), name
             dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
             assert dimensions.pop("service") == service, name
             # Only RequestsRejected carries a second dimension.
             assert set(dimensions) == (
-                {"Reason"} if metric["MetricName"] == "RequestsRejected" else set()
+                {"Reason"} if metric["MetricName"] == Metric.REQUESTS_REJECTED else set()
             )
 
 
@@ -1136,7 +1134,7 @@ def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() 
     ]
     for buffer in ("Kinesis", "SQS"):
         for row in dashboard_metrics(dashboard(Deployment(BufferType=buffer))):
-            if row[0] != "EventsApi":
+            if row[0] != NAMESPACE:
                 continue
             assert row[1] in emitted_metrics(), row
             assert row[2:4] == ["service", service], row
@@ -1264,7 +1262,10 @@ def test_the_events_view_is_created_at_deployment_by_the_compactor() -> None:
 
 def test_compaction_alarms_watch_failures_and_crashes() -> None:
     (failures,) = alarm_metrics(alarms()["CompactionFailuresAlarm"])
-    assert (failures["Namespace"], failures["MetricName"]) == ("EventsApi", "CompactionFailures")
+    assert (failures["Namespace"], failures["MetricName"]) == (
+        NAMESPACE,
+        Metric.COMPACTION_FAILURES,
+    )
     (crashes,) = alarm_metrics(alarms()["CompactorErrorsAlarm"])
     assert (crashes["Namespace"], crashes["MetricName"]) == ("AWS/Lambda", "Errors")
     assert crashes["Dimensions"][0]["Value"] == {"Ref": "CompactorFunction"}

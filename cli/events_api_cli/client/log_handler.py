@@ -23,6 +23,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from events_api.timestamps import rfc3339
+
 from .producer import EventsClient
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is kept.
@@ -76,9 +78,7 @@ class EventsHandler(logging.Handler):
             "message": record.getMessage(),
             "level": record.levelname,
             "logger": record.name,
-            "timestamp": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "timestamp": rfc3339(datetime.fromtimestamp(record.created, UTC)),
         }
         if record.exc_info:
             event["error"] = "".join(traceback.format_exception(*record.exc_info)).strip()

@@ -28,20 +28,15 @@ from urllib.parse import quote, urlsplit
 import msgspec
 import orjson
 
+from events_api.errors import InvalidEvent
 from events_api.settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
 
 #: Lambda's 6 MB invoke payload holds the body base64'd (+33%) inside a JSON envelope, so a
 #: gzip body is kept under this many bytes (4 MiB * 4/3 leaves room for the envelope).
 MAX_COMPRESSED_BYTES = 4 * 1024 * 1024
-__all__ = ["MAX_BODY_BYTES", "MAX_EVENT_BYTES", "EventsClient", "Rejection", "SendReport"]
+__all__ = ["MAX_BODY_BYTES", "MAX_EVENT_BYTES", "EventsClient", "InvalidEvent", "SendReport"]
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "events-api-client/0.1"
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    index: int
-    reason: str
 
 
 @dataclass(slots=True)
@@ -51,7 +46,7 @@ class SendReport:
     bytes_sent: int = 0
     requests: int = 0
     retries: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[InvalidEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -96,23 +91,25 @@ def _encode(event: Any) -> bytes:
     return text
 
 
-def batches(events: Iterable[Any]) -> Iterator[tuple[list[int], list[bytes], list[Rejection]]]:
+def batches(events: Iterable[Any]) -> Iterator[tuple[list[int], list[bytes], list[InvalidEvent]]]:
     """(indexes, encoded events, local rejections) per request body under the size limit."""
     indexes: list[int] = []
     encoded: list[bytes] = []
-    rejected: list[Rejection] = []
+    rejected: list[InvalidEvent] = []
     size = 2  # the brackets
     for index, event in enumerate(events):
         try:
             text = _encode(event)
         except NotAnEvent as exc:
-            rejected.append(Rejection(index, str(exc)))
+            rejected.append(InvalidEvent(index, str(exc)))
             continue
         except (TypeError, orjson.JSONEncodeError) as exc:
-            rejected.append(Rejection(index, f"not serialisable as JSON: {exc}"))
+            rejected.append(InvalidEvent(index, f"not serialisable as JSON: {exc}"))
             continue
         if len(text) > MAX_EVENT_BYTES:
-            rejected.append(Rejection(index, f"event is {len(text)} bytes, over {MAX_EVENT_BYTES}"))
+            rejected.append(
+                InvalidEvent(index, f"event is {len(text)} bytes, over {MAX_EVENT_BYTES}")
+            )
             continue
         if encoded and size + len(text) + 1 > MAX_BODY_BYTES:
             yield indexes, encoded, rejected
@@ -201,7 +198,7 @@ class EventsClient:
         try:
             answer = self._post(dataset, body, service, namespace, report)
         except SendError as exc:
-            report.rejected.extend(Rejection(i, str(exc)) for i in indexes)
+            report.rejected.extend(InvalidEvent(i, str(exc)) for i in indexes)
             return
         report.bytes_sent += len(body)
         if answer.status == 202:
@@ -213,10 +210,10 @@ class EventsClient:
             for item in invalid:
                 position = int(item.get("index", -1))
                 if 0 <= position < len(indexes):
-                    report.rejected.append(Rejection(indexes[position], str(item.get("reason"))))
+                    report.rejected.append(InvalidEvent(indexes[position], str(item.get("reason"))))
             return
         reason = answer.body.get("reason") or answer.body.get("message") or "rejected"
-        report.rejected.extend(Rejection(i, f"{answer.status} {reason}") for i in indexes)
+        report.rejected.extend(InvalidEvent(i, f"{answer.status} {reason}") for i in indexes)
 
     # -- HTTP ----------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from events_api import aws_clients
-from events_api.store import partition_prefix
+from events_api.stored_objects import partition_prefix
 from events_api.table import ARCHIVE_PREFIX
+from events_api.timestamps import rfc3339
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -47,10 +48,6 @@ def parse_when(text: str, now: datetime) -> datetime:
         return now - timedelta(**{_UNITS[unit]: amount})
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def hour_prefixes(dataset: str, since: datetime, until: datetime) -> list[str]:

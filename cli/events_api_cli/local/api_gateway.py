@@ -83,9 +83,11 @@ import orjson
 from ..defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 MAX_HEADER_BYTES = 10_240
-MAX_BODY_BYTES = 10 * 1024 * 1024
+#: API Gateway HTTP API's payload limit (the function's own limit is the contract's
+#: events_api.settings.MAX_BODY_BYTES, checked after the gateway).
+HTTP_API_MAX_BODY_BYTES = 10 * 1024 * 1024
 HEADERS_TOO_LARGE_BODY = f"HTTP header is larger than {MAX_HEADER_BYTES} bytes."
-BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."
+BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {HTTP_API_MAX_BODY_BYTES} bytes."
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
 #: The OTLP function's route (template.yaml); every other path is the $default route's.
@@ -348,6 +350,6 @@ def refusal_at_edge(request_line: str, headers: Sequence[tuple[str, str]]) -> Ht
     if header_block_size(request_line, headers) > MAX_HEADER_BYTES:
         return text_response(431, HEADERS_TOO_LARGE_BODY)
     length = next((value for name, value in headers if name.lower() == "content-length"), None)
-    if length is not None and length.strip().isdigit() and int(length) > MAX_BODY_BYTES:
+    if length is not None and length.strip().isdigit() and int(length) > HTTP_API_MAX_BODY_BYTES:
         return text_response(413, BODY_TOO_LARGE_BODY)
     return None

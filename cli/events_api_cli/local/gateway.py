@@ -22,8 +22,8 @@ import orjson
 
 from .api_gateway import (
     BODY_TOO_LARGE_BODY,
+    HTTP_API_MAX_BODY_BYTES,
     INTERNAL_SERVER_ERROR,
-    MAX_BODY_BYTES,
     OTLP_PREFIX,
     REQUEST_ID_HEADERS,
     REQUEST_TOO_LONG,
@@ -43,7 +43,7 @@ from .api_gateway import (
 from .lambda_runtime import Function, FunctionError, RequestTooLarge
 
 #: An oversized body is read and thrown away up to this much, then the connection is cut.
-_DISCARD_LIMIT = 8 * MAX_BODY_BYTES
+_DISCARD_LIMIT = 8 * HTTP_API_MAX_BODY_BYTES
 _CHUNK = 64 * 1024
 
 log = logging.getLogger("events_api_cli.gateway")
@@ -189,7 +189,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     pass
                 return b"".join(parts)
             total += size
-            if total > MAX_BODY_BYTES:
+            if total > HTTP_API_MAX_BODY_BYTES:
                 raise BodyTooLarge()
             chunk = self.rfile.read(size)
             if len(chunk) != size:

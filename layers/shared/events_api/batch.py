@@ -20,7 +20,7 @@ from typing import cast
 import msgspec
 from isal import isal_zlib
 
-from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .errors import BadRequest, InvalidEvent, PayloadTooLarge, UnsupportedMediaType
 from .settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
 
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
@@ -49,12 +49,6 @@ _HUGE_EXPONENT = re.compile(rb"0ee?0{3,}:")
 _HUGE_MANTISSA = b"0" * 309
 _NUMBER_BYTES = frozenset(b"0123456789.-+eE")
 _ANY = msgspec.json.Decoder()
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidEvent:
-    index: int
-    reason: str
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from . import aws_clients, custom_resource
 from .athena import AthenaCompactionEngine, AthenaRunner
 from .compaction import CompactionError, Compactor, Report
 from .compaction_store import S3CompactionStore
-from .observability import count, logger
+from .observability import Metric, count, logger
 from .settings import CompactorSettings
 from .table import TABLE
 
@@ -37,10 +37,10 @@ def build(settings: CompactorSettings) -> tuple[Compactor, AthenaCompactionEngin
 
 def record(report: Report, scanned_bytes: int) -> dict[str, Any]:
     """Metrics and one log line for a run; the report as the function's answer."""
-    count("HoursCompacted", len(report.compacted))
-    count("CompactionFailures", len(report.failed) + len(report.errors))
-    count("ObjectsCompacted", report.objects)
-    count("CompactionBytesScanned", scanned_bytes)
+    count(Metric.HOURS_COMPACTED, len(report.compacted))
+    count(Metric.COMPACTION_FAILURES, len(report.failed) + len(report.errors))
+    count(Metric.OBJECTS_COMPACTED, report.objects)
+    count(Metric.COMPACTION_BYTES_SCANNED, scanned_bytes)
     for error in report.errors:
         logger.error("events view not created", extra={"error": error})
     for failure in report.failed:
@@ -76,7 +76,7 @@ def on_stack_request(settings: CompactorSettings, event: Mapping[str, Any]) -> d
         try:
             engine.prepare()
         except CompactionError as exc:
-            count("CompactionFailures")
+            count(Metric.COMPACTION_FAILURES)
             logger.error("events view not created", extra={"error": str(exc)})
             return custom_resource.respond(event, physical_id, reason=f"view not created: {exc}")
     return custom_resource.respond(event, physical_id, reason="events view in place")

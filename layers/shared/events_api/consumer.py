@@ -1,6 +1,6 @@
 """The consumer path: buffer records -> stored events in S3, with partial batch failures.
 
-decode (records) -> enrich and group by dataset/hour (store) -> gzip NDJSON objects per
+decode (records) -> enrich and group by dataset/hour (enrichment) -> gzip NDJSON objects per
 group, cut into parts at a size cap (object writer). An object whose write fails fails
 exactly its records; a record that can never be decoded is kept, bytes and all, under
 ``quarantine/`` instead of being retried forever or dropped.
@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import records, store
-from .observability import count, logger
+from . import records
+from .fast_enrichment import enrich_text
+from .observability import Metric, count, logger
 from .publishers import SQS_ATTRIBUTE
 from .settings import ConsumerSettings
+from .stored_objects import ObjectPlan, partition_prefix, quarantine_key
 
 NDJSON_GZIP = "application/x-ndjson"
 QUARANTINE_TYPE = "application/octet-stream"
@@ -82,16 +84,16 @@ class _Objects:
     level: int
     max_text_bytes: int
     writer: ObjectWriter
-    open: dict[str, store.ObjectPlan] = field(default_factory=dict)
+    open: dict[str, ObjectPlan] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     objects: int = 0
     events: int = 0
 
-    def plan(self, prefix: str, item: SourceRecord, text_bytes: int) -> store.ObjectPlan:
+    def plan(self, prefix: str, item: SourceRecord, text_bytes: int) -> ObjectPlan:
         """The object the next text of ``item`` goes to (its records list includes it)."""
         plan = self.open.get(prefix)
         if plan is None:
-            plan = self.open[prefix] = store.ObjectPlan(prefix, self.level)
+            plan = self.open[prefix] = ObjectPlan(prefix, self.level)
         elif plan.text_bytes and plan.text_bytes + text_bytes > self.max_text_bytes:
             self.write(plan)
             plan = self.open[prefix] = plan.next_part()
@@ -114,7 +116,7 @@ class _Objects:
             self.failed.update(r for r in plan.record_ids if r != item.item_id)
             self.open[prefix] = plan.next_part()
 
-    def write(self, plan: store.ObjectPlan) -> None:
+    def write(self, plan: ObjectPlan) -> None:
         if not plan.record_ids:
             return
         key = plan.key(self.source)
@@ -126,7 +128,7 @@ class _Objects:
             return
         self.objects += 1
         self.events += plan.events
-        count("StoredObjects")
+        count(Metric.STORED_OBJECTS)
 
     def close(self) -> None:
         for plan in self.open.values():
@@ -169,10 +171,10 @@ class ConsumerService:
                 if not self._quarantine(source, item, exc):
                     objects.failed.add(item.item_id)
                 continue
-            prefix = store.partition_prefix(decoded.meta.dataset, decoded.meta.received_at)
+            prefix = partition_prefix(decoded.meta.dataset, decoded.meta.received_at)
             try:
                 for part in decoded.slices(SLICE_EVENTS, SLICE_BYTES):
-                    text, events = store.enrich_text(part)
+                    text, events = enrich_text(part)
                     objects.plan(prefix, item, len(text)).add(text, events)
                     del text
                     objects.bound_memory()
@@ -186,9 +188,9 @@ class ConsumerService:
                     objects.failed.add(item.item_id)
         objects.close()
         failed = objects.failed
-        count("StoredEvents", objects.events)
+        count(Metric.STORED_EVENTS, objects.events)
         if failed:
-            count("RecordsFailed", len(failed))
+            count(Metric.RECORDS_FAILED, len(failed))
         logger.info(
             "batch stored",
             extra={"records": len(batch), "objects": objects.objects, "failed": len(failed)},
@@ -196,14 +198,14 @@ class ConsumerService:
         return failed
 
     def _quarantine(self, source: str, item: SourceRecord, error: Exception) -> bool:
-        key = store.quarantine_key(source, item.name_key)
+        key = quarantine_key(source, item.name_key)
         logger.error("record quarantined", extra={"key": key, "error": str(error)})
         try:
             self.writer.put(key, item.data, QUARANTINE_TYPE)
         except Exception as exc:
             logger.warning("quarantine write failed", extra={"key": key, "error": str(exc)})
             return False
-        count("RecordsQuarantined")
+        count(Metric.RECORDS_QUARANTINED)
         return True
 
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidEvent:
+    """One event of a request that is not accepted, by its position: an item of a 207
+    answer's ``invalid`` list, and of a client's report of what it could not send."""
+
+    index: int
+    reason: str
 
 
 class ApiError(Exception):

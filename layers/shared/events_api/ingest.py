@@ -23,15 +23,16 @@ from .errors import (
 )
 from .http_api import HttpRequest, dataset_from_path, error_response, parse_event, respond
 from .keys import KeyAuthenticator, KeyLookupThrottled, KeyRecord, KeyStoreUnavailable
-from .observability import count, count_rejection, logger
+from .observability import Metric, count, count_rejection, logger
 from .publishers import Entry
 from .settings import IngestSettings
+from .timestamps import rfc3339
 
 ACCEPTED = {"message": "Request Accepted"}
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC))
 
 
 @dataclass
@@ -42,7 +43,7 @@ class IngestService:
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            count("Requests")
+            count(Metric.REQUESTS)
             return self._handle(event)
         except ApiError as error:
             count_rejection(error.reason_label)
@@ -70,9 +71,9 @@ class IngestService:
         if decoded.events:
             self._buffer(meta, decoded.events, decoded.joined, decoded.starts)
         accepted, invalid = len(decoded.events), len(decoded.invalid)
-        count("EventsAccepted", accepted)
-        count("EventsInvalid", invalid)
-        count("EventBytesAccepted", decoded.event_bytes)
+        count(Metric.EVENTS_ACCEPTED, accepted)
+        count(Metric.EVENTS_INVALID, invalid)
+        count(Metric.EVENT_BYTES_ACCEPTED, decoded.event_bytes)
         # A line per accepted request only at DEBUG: metrics count them, and at the small
         # requests real clients send the line would cost more in CloudWatch Logs ingestion
         # and CPU than the rest of the request (docs/performance.md, item 8).
@@ -173,9 +174,9 @@ def buffer_events(
             extra={"pending": exc.pending, "attempts": exc.attempts, "error": exc.last_error},
         )
         raise ServiceUnavailable("buffer unavailable") from None
-    count("BufferRecords", len(blobs))
+    count(Metric.BUFFER_RECORDS, len(blobs))
     if report.retried_entries:
-        count("BufferEntriesRetried", report.retried_entries)
+        count(Metric.BUFFER_ENTRIES_RETRIED, report.retried_entries)
 
 
 def build_publisher(settings: IngestSettings) -> Publisher:

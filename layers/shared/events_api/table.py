@@ -1,6 +1,6 @@
 """The ``events`` table: one definition of its columns, for every engine that reads events.
 
-Stored events are free-form JSON lines (store.py). Queries see them as one table,
+Stored events are free-form JSON lines (enrichment.py). Queries see them as one table,
 ``events``, with the same columns on Athena (AWS) and DuckDB (the local stack):
 
 - the partitions ``dataset``, ``dt`` and ``hour`` (UTC receive time, as the object keys);
@@ -239,7 +239,7 @@ def _duckdb_expression(column: Column, json: str) -> str:
     if column.kind == "double":
         return f"TRY_CAST({text} AS DOUBLE)"
     if column.kind == "timestamp":
-        # _timestamp is always RFC 3339 UTC ending in Z (store.py normalises it).
+        # _timestamp is always RFC 3339 UTC ending in Z (timestamps.py normalises it).
         return f"TRY_CAST(rtrim({text}, 'Z') AS TIMESTAMP)"
     return text
 

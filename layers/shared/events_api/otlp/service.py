@@ -28,7 +28,7 @@ from ..ingest import (
     now_rfc3339,
 )
 from ..keys import KeyAuthenticator
-from ..observability import count, count_rejection, logger
+from ..observability import Metric, count, count_rejection, logger
 from ..settings import IngestSettings
 from . import answers
 from .decode import SIGNALS, Encoding, Signal, decode, encoding_of
@@ -87,7 +87,7 @@ class OtlpService:
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         request: HttpRequest | None = None
         try:
-            count("OtlpRequests")
+            count(Metric.OTLP_REQUESTS)
             request = parse_event(event)
             return self._handle(request)
         except ApiError as error:
@@ -117,9 +117,9 @@ class OtlpService:
         flattened = _FLATTEN[signal.name](message)
         if flattened.events:
             buffer_events(self.settings, self.publisher, meta, flattened.events)
-        count("OtlpItemsAccepted", len(flattened.events))
-        count("OtlpItemsRejected", flattened.rejected)
-        count("EventBytesAccepted", flattened.event_bytes)
+        count(Metric.OTLP_ITEMS_ACCEPTED, len(flattened.events))
+        count(Metric.OTLP_ITEMS_REJECTED, flattened.rejected)
+        count(Metric.EVENT_BYTES_ACCEPTED, flattened.event_bytes)
         # As for the ingest function: a line per export only at DEBUG unless items were
         # rejected (metrics count the rest).
         log = logger.info if flattened.rejected else logger.debug

@@ -40,8 +40,6 @@ from events_api_cli.local.poller import (
     split_by_payload,
 )
 
-pytestmark = pytest.mark.e2e
-
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
