@@ -160,7 +160,7 @@ def measure(
     from events_api.compaction_store import S3CompactionStore
     from events_api.observability import metrics
     from events_api.table import Hour
-    from events_api_cli.local_query import BucketMirror, LocalCompactionEngine, LocalEngine
+    from events_api_cli.local.query_engine import BucketMirror, LocalCompactionEngine, LocalEngine
 
     # moto in this process, quiet functions; everything is put back as it was afterwards.
     environment = {

@@ -140,7 +140,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         "events are the generated log events of item 1; the single event is the median-sized "
         "one of the 25 KB batch. For each size, the real ingest handler gets the event each "
         "front door sends (both built by the local gateway's one event builder, "
-        "`events_api_cli.gateway.build_event`) with AWS stubbed as in item 1; CPU per "
+        "`events_api_cli.local.api_gateway.build_event`) with AWS stubbed as in item 1; CPU per "
         "request is the median over rounds, each round repeating a small request until it "
         "takes about 20 ms of CPU."
     )

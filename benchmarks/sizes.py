@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from events_api_cli.gateway import FrontDoor, HttpRequest, build_event
+from events_api_cli.local.api_gateway import FrontDoor, RawRequest, build_event
 
 from . import cost, ingest, lambdas, timing
 from .data import Batch, make_batch
@@ -62,7 +62,7 @@ def door_event(case: ingest.Case, key: str, door: FrontDoor) -> dict[str, Any]:
     ]
     if case.gzipped:
         headers.append(("content-encoding", "gzip"))
-    request = HttpRequest(
+    request = RawRequest(
         method="POST",
         target="/v1/bench",
         protocol="HTTP/1.1",

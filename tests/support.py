@@ -11,8 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from events_api_cli.gateway import FrontDoor, build_event
-from events_api_cli.gateway import HttpRequest as RawRequest
+from events_api_cli.local.api_gateway import FrontDoor, RawRequest, build_event
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

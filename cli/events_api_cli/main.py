@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import compact_cmd, dev, keys_cmd, query_cmd, redrive_cmd, send_cmd, tail_cmd
+from .commands import compact, keys, query, redrive, send, tail
+from .local import dev
 
-COMMANDS = (dev, keys_cmd, send_cmd, tail_cmd, query_cmd, compact_cmd, redrive_cmd)
+COMMANDS = (dev, keys, send, tail, query, compact, redrive)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -139,8 +139,9 @@ class DevProcess:
 
 
 @dataclass
-class Stack:
-    """Client side of a running stack: HTTP to the gateway, boto3 to moto's S3."""
+class DevStack:
+    """Client side of a running ``events-api dev`` stack: HTTP to the gateway, boto3 to
+    moto's S3 (the in-process moto of the integration tests is ``integration.conftest.Stack``)."""
 
     dev: DevProcess
     buffer: str
@@ -262,11 +263,11 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def function_url_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def function_url_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """`events-api dev --front-door function-url` (SQS buffer): function URL events."""
     dev = DevProcess.start("sqs", tmp_path_factory.mktemp("dev-function-url"), "function-url")
     try:
-        yield Stack(dev, "sqs")
+        yield DevStack(dev, "sqs")
     finally:
         code = dev.terminate()
         assert code == 0, dev.stderr.read_text(errors="replace")
@@ -275,11 +276,11 @@ def function_url_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
 @pytest.fixture(scope="session", params=["kinesis", "sqs"])
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+) -> Iterator[DevStack]:
     buffer = str(request.param)
     dev = DevProcess.start(buffer, tmp_path_factory.mktemp(f"dev-{buffer}"))
     try:
-        yield Stack(dev, buffer)
+        yield DevStack(dev, buffer)
     finally:
         code = dev.terminate()
         assert code == 0, dev.stderr.read_text(errors="replace")

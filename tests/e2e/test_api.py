@@ -8,7 +8,7 @@ import json
 import pytest
 
 from events_api.keys import generate_key
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,7 @@ SIX_MIB = 6 * 1024 * 1024
 MAX_EVENT = 256 * 1024
 
 
-def test_json_array_is_accepted_and_stored(stack: Stack) -> None:
+def test_json_array_is_accepted_and_stored(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     response = stack.post_json(dataset, [{"message": "one"}, {"message": "two", "n": 2}])
     assert response.status == 202
@@ -27,7 +27,7 @@ def test_json_array_is_accepted_and_stored(stack: Stack) -> None:
     assert sorted(e["message"] for e in stored) == ["one", "two"]
 
 
-def test_single_object_is_a_batch_of_one(stack: Stack) -> None:
+def test_single_object_is_a_batch_of_one(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     response = stack.post_json(dataset, {"message": "alone"})
     assert response.status == 202
@@ -36,7 +36,7 @@ def test_single_object_is_a_batch_of_one(stack: Stack) -> None:
     assert event["message"] == "alone"
 
 
-def test_ndjson_is_accepted(stack: Stack) -> None:
+def test_ndjson_is_accepted(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     body = b'{"message":"first"}\n\n{"message":"second"}\n'
     response = stack.request(
@@ -48,7 +48,7 @@ def test_ndjson_is_accepted(stack: Stack) -> None:
     assert sorted(e["message"] for e in stored) == ["first", "second"]
 
 
-def test_gzip_body_is_accepted(stack: Stack) -> None:
+def test_gzip_body_is_accepted(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     events = [{"message": f"zipped {n}"} for n in range(3)]
     response = stack.post_json(dataset, events, gzipped=True)
@@ -58,7 +58,7 @@ def test_gzip_body_is_accepted(stack: Stack) -> None:
     assert sorted(e["message"] for e in stored) == [f"zipped {n}" for n in range(3)]
 
 
-def test_bearer_key_is_accepted(stack: Stack) -> None:
+def test_bearer_key_is_accepted(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     response = stack.request(
         "POST",
@@ -79,7 +79,7 @@ def test_bearer_key_is_accepted(stack: Stack) -> None:
         pytest.param(generate_key(), id="unknown"),
     ],
 )
-def test_unauthorised(stack: Stack, key: str | None) -> None:
+def test_unauthorised(stack: DevStack, key: str | None) -> None:
     response = stack.request(
         "POST",
         "/v1/logs",
@@ -91,7 +91,7 @@ def test_unauthorised(stack: Stack, key: str | None) -> None:
     assert response.json() == UNAUTHORISED
 
 
-def test_get_is_not_allowed(stack: Stack) -> None:
+def test_get_is_not_allowed(stack: DevStack) -> None:
     response = stack.request("GET", "/v1/logs")
     assert response.status == 405
     assert response.headers["allow"] == "POST"
@@ -111,7 +111,7 @@ def test_get_is_not_allowed(stack: Stack) -> None:
         ),
     ],
 )
-def test_bad_request_path(stack: Stack, path: str, reason: str) -> None:
+def test_bad_request_path(stack: DevStack, path: str, reason: str) -> None:
     response = stack.request(
         "POST", path, b'[{"message":"x"}]', {"content-type": "application/json"}
     )
@@ -119,7 +119,7 @@ def test_bad_request_path(stack: Stack, path: str, reason: str) -> None:
     assert response.json() == {"message": "Bad Request", "reason": reason}
 
 
-def test_brotli_is_unsupported(stack: Stack) -> None:
+def test_brotli_is_unsupported(stack: DevStack) -> None:
     response = stack.request(
         "POST",
         "/v1/logs",
@@ -130,7 +130,7 @@ def test_brotli_is_unsupported(stack: Stack) -> None:
     assert response.json() == {"message": "Unsupported Media Type"}
 
 
-def test_gzip_inflating_past_six_mib_is_too_large(stack: Stack) -> None:
+def test_gzip_inflating_past_six_mib_is_too_large(stack: DevStack) -> None:
     body = gzip.compress(b"[" + b" " * SIX_MIB + b"{}]")
     response = stack.request(
         "POST",
@@ -142,7 +142,7 @@ def test_gzip_inflating_past_six_mib_is_too_large(stack: Stack) -> None:
     assert response.json() == {"message": "Payload Too Large"}
 
 
-def test_oversized_event_is_reported_and_the_rest_stored(stack: Stack) -> None:
+def test_oversized_event_is_reported_and_the_rest_stored(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     big = {"message": "big", "pad": "x" * MAX_EVENT}
     big_size = len(json.dumps(big, separators=(",", ":")))

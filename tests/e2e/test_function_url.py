@@ -13,18 +13,18 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e
 
 ACCEPTED = {"message": "Request Accepted"}
 
 
-def test_stack_announces_its_front_door(function_url_stack: Stack) -> None:
+def test_stack_announces_its_front_door(function_url_stack: DevStack) -> None:
     assert function_url_stack.dev.ready["frontDoor"] == "function-url"
 
 
-def test_events_are_stored_with_the_function_urls_request_id(function_url_stack: Stack) -> None:
+def test_events_are_stored_with_the_function_urls_request_id(function_url_stack: DevStack) -> None:
     stack = function_url_stack
     dataset = stack.new_dataset()
     response = stack.post_json(dataset, [{"message": "one"}, {"message": "two"}])
@@ -49,7 +49,7 @@ def test_events_are_stored_with_the_function_urls_request_id(function_url_stack:
     ids=["ndjson", "gzip"],
 )
 def test_base64_encoded_bodies_are_accepted(
-    function_url_stack: Stack, body: bytes, headers: dict[str, str]
+    function_url_stack: DevStack, body: bytes, headers: dict[str, str]
 ) -> None:
     dataset = function_url_stack.new_dataset()
     response = function_url_stack.request("POST", f"/v1/{dataset}", body, headers)
@@ -58,7 +58,7 @@ def test_base64_encoded_bodies_are_accepted(
     assert sorted(e["message"] for e in stored) == ["a", "b"]
 
 
-def test_refusals_are_the_contracts(function_url_stack: Stack) -> None:
+def test_refusals_are_the_contracts(function_url_stack: DevStack) -> None:
     stack = function_url_stack
     no_key = stack.request(
         "POST", "/v1/logs", b"[{}]", {"content-type": "application/json"}, key=None

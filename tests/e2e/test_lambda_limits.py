@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from events_api.settings import DEFAULT_OBJECT_MAX_BYTES
-from events_api_cli.lambda_runtime import FunctionError
-from events_api_cli.lambda_worker import WorkerFunction
-from events_api_cli.template_limits import function_limits
-from tests.e2e.conftest import Stack
+from events_api_cli.local.lambda_runtime import FunctionError
+from events_api_cli.local.lambda_worker import WorkerFunction
+from events_api_cli.local.template_limits import function_limits
+from tests.e2e.conftest import DevStack
 from tests.unit.sam_template import TEMPLATE_PATH, function_property
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +80,9 @@ def test_an_invocation_past_its_timeout_is_killed_and_the_next_starts_afresh(
     assert probe.invoke({}) == {"ok": True, "memory": 160}
 
 
-def test_a_6_mib_request_of_empty_objects_is_stored_whole_within_the_limits(stack: Stack) -> None:
+def test_a_6_mib_request_of_empty_objects_is_stored_whole_within_the_limits(
+    stack: DevStack,
+) -> None:
     # Two million events in one request: in AWS this killed the consumer before records
     # were bounded; here the consumer runs under the same memory and timeout.
     dataset = stack.new_dataset()

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DevProcess, Stack
+from tests.e2e.conftest import DevProcess, DevStack
 
 pytestmark = pytest.mark.e2e
 
 
-def test_sigterm_stops_cleanly_with_exit_code_zero(stack: Stack, tmp_path: Path) -> None:
+def test_sigterm_stops_cleanly_with_exit_code_zero(stack: DevStack, tmp_path: Path) -> None:
     # A process of its own, so the session's stack keeps running for the other tests.
     dev = DevProcess.start(stack.buffer, tmp_path)
-    own = Stack(dev, stack.buffer)
+    own = DevStack(dev, stack.buffer)
     assert own.post_json(own.new_dataset(), [{"message": "before stop"}]).status == 202
     started = time.monotonic()
     code = dev.terminate(timeout=10)
@@ -34,7 +34,9 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_exposed_api_keeps_the_local_aws_endpoint_on_loopback(stack: Stack, tmp_path: Path) -> None:
+def test_exposed_api_keeps_the_local_aws_endpoint_on_loopback(
+    stack: DevStack, tmp_path: Path
+) -> None:
     dev = DevProcess.start(stack.buffer, tmp_path, host="0.0.0.0")
     try:
         api_port = int(dev.ready["api"].rsplit(":", 1)[1])
@@ -47,7 +49,7 @@ def test_exposed_api_keeps_the_local_aws_endpoint_on_loopback(stack: Stack, tmp_
         assert dev.terminate() == 0
 
 
-def test_ready_line_names_the_stack(stack: Stack) -> None:
+def test_ready_line_names_the_stack(stack: DevStack) -> None:
     ready = stack.dev.ready
     assert ready["buffer"] == stack.buffer
     assert ready["keysPath"] == "/events-api/local/keys/"

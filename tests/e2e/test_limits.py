@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ SIX_MIB = 6 * 1024 * 1024
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 
 
-def test_body_over_ten_mib_is_refused_by_the_gateway(stack: Stack) -> None:
+def test_body_over_ten_mib_is_refused_by_the_gateway(stack: DevStack) -> None:
     response = stack.request(
         "POST",
         f"/v1/{stack.new_dataset()}",
@@ -29,7 +29,7 @@ def test_body_over_ten_mib_is_refused_by_the_gateway(stack: Stack) -> None:
     assert response.body == b"HTTP content length exceeded 10485760 bytes."
 
 
-def test_headers_over_the_quota_are_refused_by_the_gateway(stack: Stack) -> None:
+def test_headers_over_the_quota_are_refused_by_the_gateway(stack: DevStack) -> None:
     response = stack.request(
         "POST",
         "/v1/logs",
@@ -40,7 +40,7 @@ def test_headers_over_the_quota_are_refused_by_the_gateway(stack: Stack) -> None
     assert response.body == b"HTTP header is larger than 10240 bytes."
 
 
-def test_ndjson_body_over_the_invoke_limit_once_base64_encoded(stack: Stack) -> None:
+def test_ndjson_body_over_the_invoke_limit_once_base64_encoded(stack: DevStack) -> None:
     # 5 MiB of NDJSON is under the 6 MiB body limit, but API Gateway base64-encodes it
     # (+33%) and the event no longer fits Lambda's 6 MB invoke payload.
     line = b'{"message":"' + b"n" * 1000 + b'"}\n'
@@ -52,7 +52,7 @@ def test_ndjson_body_over_the_invoke_limit_once_base64_encoded(stack: Stack) -> 
     assert response.json() == REQUEST_TOO_LONG
 
 
-def test_json_body_under_six_mib_over_the_invoke_limit_once_escaped(stack: Stack) -> None:
+def test_json_body_under_six_mib_over_the_invoke_limit_once_escaped(stack: DevStack) -> None:
     # A JSON body travels as a JSON string inside the event: every quote gains a
     # backslash, and a body just under 6 MiB ends up over the 6 MB payload limit.
     event = {"k": "v", "q": "a", "r": "b", "s": "c"}
@@ -67,7 +67,7 @@ def test_json_body_under_six_mib_over_the_invoke_limit_once_escaped(stack: Stack
     assert response.json() == REQUEST_TOO_LONG
 
 
-def test_six_mib_gzip_batch_is_accepted_and_stored(stack: Stack) -> None:
+def test_six_mib_gzip_batch_is_accepted_and_stored(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     ids: list[str] = []
     parts: list[bytes] = []

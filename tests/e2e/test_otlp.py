@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from events_api.enrichment import STORED_FIELDS
 from events_api.otlp.flatten import rfc3339_nanos
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 from tests.otlp_support import SPEC_LOG_EVENT, spec_logs
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +36,7 @@ def own_fields(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def dataset(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+def dataset(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> str:
     """The SDK's standard variables, pointing at the local stack, for a dataset of its own."""
     name = stack.new_dataset()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"{stack.api}/otlp")
@@ -69,7 +69,7 @@ def resource_fields(resource: Resource) -> dict[str, Any]:
     return {**dict(resource.attributes), "service": resource.attributes["service.name"]}
 
 
-def test_sdk_spans_are_stored_one_flat_event_each(stack: Stack, dataset: str) -> None:
+def test_sdk_spans_are_stored_one_flat_event_each(stack: DevStack, dataset: str) -> None:
     resource = Resource.create({"service.name": "checkout", "deployment.environment": "e2e"})
     exporter = RecordingSpanExporter()
     assert exporter.exporter._endpoint == f"{stack.api}/otlp/v1/traces"
@@ -142,7 +142,7 @@ def test_sdk_spans_are_stored_one_flat_event_each(stack: Stack, dataset: str) ->
         assert stored_event["_timestamp"] == stored_event["timestamp"][:23] + "Z"
 
 
-def test_sdk_log_records_are_stored_one_flat_event_each(stack: Stack, dataset: str) -> None:
+def test_sdk_log_records_are_stored_one_flat_event_each(stack: DevStack, dataset: str) -> None:
     resource = Resource.create({"service.name": "payments"})
     exporter = OTLPLogExporter()
     assert exporter._endpoint == f"{stack.api}/otlp/v1/logs"
@@ -220,7 +220,7 @@ def test_sdk_log_records_are_stored_one_flat_event_each(stack: Stack, dataset: s
     assert [event["_service"] for event in stored] == ["payments", "payments"]
 
 
-def test_spec_json_example_over_http_is_stored(stack: Stack) -> None:
+def test_spec_json_example_over_http_is_stored(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     body = json.dumps(spec_logs()).encode()
     headers = {"content-type": "application/json", "x-baselime-dataset": dataset}
@@ -231,7 +231,7 @@ def test_spec_json_example_over_http_is_stored(stack: Stack) -> None:
     assert event["_timestamp"] == "2018-12-13T14:51:00.300Z"
 
 
-def test_garbage_protobuf_over_http_is_400_in_protobuf(stack: Stack) -> None:
+def test_garbage_protobuf_over_http_is_400_in_protobuf(stack: DevStack) -> None:
     from google.rpc.status_pb2 import Status as RpcStatus
 
     headers = {"content-type": "application/x-protobuf"}
@@ -243,7 +243,7 @@ def test_garbage_protobuf_over_http_is_400_in_protobuf(stack: Stack) -> None:
     assert status.message.startswith("Bad Request: body is not a valid ExportTraceServiceRequest")
 
 
-def test_the_events_api_is_unchanged_beside_the_otlp_routes(stack: Stack) -> None:
+def test_the_events_api_is_unchanged_beside_the_otlp_routes(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     assert stack.post_json(dataset, [{"message": "plain"}]).status == 202
     response = stack.request("POST", "/otlp", b"{}", {"content-type": "application/json"})

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack, events_api_command
+from tests.e2e.conftest import DevStack, events_api_command
 
 pytestmark = pytest.mark.e2e
 
 
 def cli(
-    stack: Stack, *args: str, stdin: bytes | None = None, **env: str
+    stack: DevStack, *args: str, stdin: bytes | None = None, **env: str
 ) -> subprocess.CompletedProcess[bytes]:
     """The events-api command as a user runs it: only AWS_ENDPOINT_URL points it at moto."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTS_API_"))}
@@ -33,7 +33,7 @@ def cli(
     )
 
 
-def create_key(stack: Stack, *extra: str, name: str = "new user") -> str:
+def create_key(stack: DevStack, *extra: str, name: str = "new user") -> str:
     done = cli(stack, "keys", "create", "--name", name, *extra)
     assert done.returncode == 0, done.stderr
     key = done.stdout.decode().strip()
@@ -44,7 +44,7 @@ def create_key(stack: Stack, *extra: str, name: str = "new user") -> str:
 
 
 def send(
-    stack: Stack, key: str, dataset: str, *files: str, stdin: bytes | None = None
+    stack: DevStack, key: str, dataset: str, *files: str, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     return cli(
         stack, "send", dataset, *files, stdin=stdin, EVENTS_API_URL=stack.api, EVENTS_API_KEY=key
@@ -52,7 +52,7 @@ def send(
 
 
 def test_new_user_creates_a_key_sends_30000_events_and_tails_them(
-    stack: Stack, tmp_path: Path
+    stack: DevStack, tmp_path: Path
 ) -> None:
     key = create_key(stack)
     dataset = stack.new_dataset()
@@ -79,7 +79,7 @@ def test_new_user_creates_a_key_sends_30000_events_and_tails_them(
     assert len(limited.stdout.splitlines()) == 5
 
 
-def test_revoked_key_is_refused_within_60_seconds(stack: Stack) -> None:
+def test_revoked_key_is_refused_within_60_seconds(stack: DevStack) -> None:
     name = f"to-revoke-{uuid.uuid4().hex[:8]}"
     key = create_key(stack, name=name)
     dataset = stack.new_dataset()
@@ -104,7 +104,7 @@ def test_revoked_key_is_refused_within_60_seconds(stack: Stack) -> None:
     assert cli(stack, "keys", "revoke", key_id).returncode != 0  # already gone
 
 
-def test_key_limited_to_one_dataset_is_forbidden_on_another(stack: Stack) -> None:
+def test_key_limited_to_one_dataset_is_forbidden_on_another(stack: DevStack) -> None:
     allowed = stack.new_dataset()
     key = create_key(stack, "--datasets", allowed)
     assert stack.request("POST", f"/v1/{allowed}", b'[{"a":1}]', key=key).status == 202
@@ -112,7 +112,7 @@ def test_key_limited_to_one_dataset_is_forbidden_on_another(stack: Stack) -> Non
     assert (answer.status, answer.json()) == (403, {"message": "Forbidden"})
 
 
-def test_send_names_the_invalid_event_and_exits_non_zero(stack: Stack, tmp_path: Path) -> None:
+def test_send_names_the_invalid_event_and_exits_non_zero(stack: DevStack, tmp_path: Path) -> None:
     source = tmp_path / "mixed.ndjson"
     source.write_text('{"ok": 1}\n{"broken": \n{"ok": 2}\n')
     dataset = stack.new_dataset()
@@ -124,7 +124,7 @@ def test_send_names_the_invalid_event_and_exits_non_zero(stack: Stack, tmp_path:
     assert sorted(e["ok"] for e in stack.wait_stored(dataset, 2)) == [1, 2]
 
 
-def test_send_reads_stdin_and_json_arrays(stack: Stack) -> None:
+def test_send_reads_stdin_and_json_arrays(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     events: list[dict[str, Any]] = [{"n": n} for n in range(10)]
     done = send(stack, stack.api_key, dataset, "-", stdin=json.dumps(events).encode())

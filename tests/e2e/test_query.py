@@ -28,7 +28,7 @@ from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
 from events_api.table import VIEW_COLUMNS
 from events_api.timestamps import rfc3339
-from tests.e2e.conftest import DevProcess, Stack, events_api_command
+from tests.e2e.conftest import DevProcess, DevStack, events_api_command
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +36,11 @@ LEVELS = ("info", "warn", "error")
 SERVICES = ("checkout", "search")
 
 
-def cli(stack: Stack, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(stack: DevStack, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return stack.cli(*args, env={"XDG_CACHE_HOME": str(cache)}, timeout=120)
 
 
-def query(stack: Stack, cache: Path, sql: str) -> list[dict[str, Any]]:
+def query(stack: DevStack, cache: Path, sql: str) -> list[dict[str, Any]]:
     done = cli(stack, cache, "query", sql, "--format", "ndjson")
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
@@ -65,7 +65,7 @@ def cache(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-def test_query_counts_groups_and_filters_what_was_sent(stack: Stack, cache: Path) -> None:
+def test_query_counts_groups_and_filters_what_was_sent(stack: DevStack, cache: Path) -> None:
     dataset = stack.new_dataset()
     sent = sample_events(30)
     assert stack.post_json(dataset, sent).status == 202
@@ -102,7 +102,7 @@ def test_query_counts_groups_and_filters_what_was_sent(stack: Stack, cache: Path
     ]
 
 
-def test_every_column_of_the_events_table_is_there(stack: Stack, cache: Path) -> None:
+def test_every_column_of_the_events_table_is_there(stack: DevStack, cache: Path) -> None:
     dataset = stack.new_dataset()
     assert stack.post_json(dataset, [{"message": "hello"}], {"x-service": "svc"}).status == 202
     [stored] = stack.wait_stored(dataset, 1)
@@ -120,7 +120,7 @@ def test_every_column_of_the_events_table_is_there(stack: Stack, cache: Path) ->
     )
 
 
-def test_results_as_csv_and_as_a_table(stack: Stack, cache: Path) -> None:
+def test_results_as_csv_and_as_a_table(stack: DevStack, cache: Path) -> None:
     dataset = stack.new_dataset()
     assert stack.post_json(dataset, [{"message": "a,b", "level": "info"}]).status == 202
     stack.wait_stored(dataset, 1)
@@ -133,7 +133,7 @@ def test_results_as_csv_and_as_a_table(stack: Stack, cache: Path) -> None:
     assert as_table.stdout.splitlines()[2].split(" | ") == ["info ", "a,b"]
 
 
-def test_bad_sql_is_one_clear_error_and_no_traceback(stack: Stack, cache: Path) -> None:
+def test_bad_sql_is_one_clear_error_and_no_traceback(stack: DevStack, cache: Path) -> None:
     for sql in ("SELEC 1", "SELECT nope FROM events", "SELECT * FROM missing_table"):
         done = cli(stack, cache, "query", sql)
         assert done.returncode == 1, sql
@@ -146,7 +146,7 @@ def test_bad_sql_is_one_clear_error_and_no_traceback(stack: Stack, cache: Path) 
 
 
 @pytest.fixture
-def consumer_store(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsumerService]:
+def consumer_store(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsumerService]:
     """The consumer's own store path, in this process, writing to the stack's S3."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", str(stack.dev.ready["awsEndpoint"]))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -166,7 +166,7 @@ def store_past(
     assert service.store("sqs", [SourceRecord(name, name, blob)]) == set()
 
 
-def counts(stack: Stack, cache: Path, dataset: str) -> dict[tuple[str, str], int]:
+def counts(stack: DevStack, cache: Path, dataset: str) -> dict[tuple[str, str], int]:
     rows = query(
         stack,
         cache,
@@ -177,13 +177,13 @@ def counts(stack: Stack, cache: Path, dataset: str) -> dict[tuple[str, str], int
     return {(row["dt"], row["hour"]): row["n"] for row in rows}
 
 
-def keys_under(stack: Stack, prefix: str) -> list[str]:
+def keys_under(stack: DevStack, prefix: str) -> list[str]:
     answer = stack.s3().list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
     return sorted(item["Key"] for item in answer.get("Contents", []))
 
 
 def test_compaction_keeps_every_count_per_hour_run_after_run(
-    stack: Stack, cache: Path, consumer_store: ConsumerService
+    stack: DevStack, cache: Path, consumer_store: ConsumerService
 ) -> None:
     dataset = stack.new_dataset()
     now = datetime.now(UTC)
@@ -220,7 +220,7 @@ def test_compaction_keeps_every_count_per_hour_run_after_run(
 
 
 def test_events_arriving_late_for_a_compacted_hour_are_counted_once(
-    stack: Stack, cache: Path, consumer_store: ConsumerService
+    stack: DevStack, cache: Path, consumer_store: ConsumerService
 ) -> None:
     dataset = stack.new_dataset()
     received = datetime.now(UTC) - timedelta(hours=5)
@@ -247,12 +247,12 @@ def test_events_arriving_late_for_a_compacted_hour_are_counted_once(
 
 
 def test_events_api_dev_compacts_closed_hours_on_its_own(
-    tmp_path: Path, cache: Path, consumer_store: ConsumerService, stack: Stack
+    tmp_path: Path, cache: Path, consumer_store: ConsumerService, stack: DevStack
 ) -> None:
     """A second `events-api dev`, compacting every second, folds a past hour into Parquet."""
     dev = DevProcess.start(stack.buffer, tmp_path / "dev", options=("--compact-every", "1"))
     try:
-        own = Stack(dev, stack.buffer)
+        own = DevStack(dev, stack.buffer)
         dataset = own.new_dataset()
         received = datetime.now(UTC) - timedelta(hours=2)
         # The fixture's store path writes to the first stack: point it at this one.

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import DevProcess, Stack
+from tests.e2e.conftest import DevProcess, DevStack
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +28,11 @@ EVENTS_PER_REQUEST = 25
 GIVE_UP_TIMEOUT = 180.0
 
 
-def redrive(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def redrive(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
     return stack.cli("redrive", *args)
 
 
-def kept(stack: Stack) -> int:
+def kept(stack: DevStack) -> int:
     """Records waiting in the failure place: SQS dead letters, or Kinesis records kept in
     failed-batch objects."""
     endpoint = str(stack.dev.ready["awsEndpoint"])
@@ -67,7 +67,7 @@ def outage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("EVENTS_API_DEV_FAULTS", f"@{faults}")
     dev = DevProcess.start(str(request.param), tmp_path / "dev")
     try:
-        yield Stack(dev, str(request.param)), faults
+        yield DevStack(dev, str(request.param)), faults
     finally:
         assert dev.terminate() == 0, dev.stderr.read_text(errors="replace")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from events_api.enrichment import STORED_FIELDS
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def own_fields(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in STORED_FIELDS}
 
 
-def test_stored_events_carry_the_contract_fields(stack: Stack) -> None:
+def test_stored_events_carry_the_contract_fields(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     sent = [
         {
@@ -89,7 +89,7 @@ def test_stored_events_carry_the_contract_fields(stack: Stack) -> None:
             assert event["_receivedAt"][11:13] == match["hour"]
 
 
-def test_ten_thousand_events_from_eight_producers_are_stored_exactly_once(stack: Stack) -> None:
+def test_ten_thousand_events_from_eight_producers_are_stored_exactly_once(stack: DevStack) -> None:
     dataset = stack.new_dataset()
     producers, requests_each, batch = 8, 25, 50
     total = producers * requests_each * batch

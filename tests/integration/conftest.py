@@ -18,7 +18,7 @@ from events_api.key_store import SsmKeyStore
 from events_api.observability import metrics
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
 from events_api_cli import lambda_events
-from events_api_cli.gateway import FrontDoor
+from events_api_cli.local.api_gateway import FrontDoor
 from tests import support
 from tests.support import SAMPLE_KEY, load_function
 
@@ -28,6 +28,9 @@ BUCKET = "events-api-test-bucket"
 
 @dataclass
 class Stack:
+    """The stack the handlers run against in-process: moto's buffer (Kinesis stream or SQS
+    queue) and events bucket (a running ``events-api dev`` is ``e2e.conftest.DevStack``)."""
+
     buffer: str
     stream_name: str = ""
     queue_url: str = ""

@@ -16,8 +16,8 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
 
-from events_api_cli import aws_target
-from events_api_cli.athena_query import run_on_athena
+from events_api_cli.commands import aws_target
+from events_api_cli.commands.athena_query import run_on_athena
 
 pytestmark = pytest.mark.integration
 

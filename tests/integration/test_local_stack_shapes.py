@@ -21,19 +21,24 @@ import pytest
 from moto import mock_aws
 
 from events_api_cli import failed_batches
-from events_api_cli import poller as poller_module
-from events_api_cli.gateway import (
+from events_api_cli.local import poller as poller_module
+from events_api_cli.local.api_gateway import (
     BODY_TOO_LARGE_BODY,
     REQUEST_ID_HEADERS,
     FrontDoor,
-    Gateway,
-    HttpRequest,
+    RawRequest,
     build_event,
     http_response,
     is_text_body,
 )
-from events_api_cli.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
-from events_api_cli.poller import KINESIS_MAPPING_ID, KinesisPoller, SqsPoller, split_by_payload
+from events_api_cli.local.gateway import Gateway
+from events_api_cli.local.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
+from events_api_cli.local.poller import (
+    KINESIS_MAPPING_ID,
+    KinesisPoller,
+    SqsPoller,
+    split_by_payload,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -47,8 +52,8 @@ def request(
     headers: list[tuple[str, str]] | None = None,
     target: str = "/v1/logs",
     method: str = "POST",
-) -> HttpRequest:
-    return HttpRequest(
+) -> RawRequest:
+    return RawRequest(
         method=method,
         target=target,
         protocol="HTTP/1.1",

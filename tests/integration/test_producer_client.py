@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from events_api_cli.log_handler import EventsHandler
-from events_api_cli.producer import MAX_BODY_BYTES, EventsClient, InvalidEvent
+from events_api_cli.client.log_handler import EventsHandler
+from events_api_cli.client.producer import MAX_BODY_BYTES, EventsClient, InvalidEvent
 
 pytestmark = pytest.mark.integration
 
@@ -204,7 +204,7 @@ def test_program_using_the_handler_exits_promptly_when_the_endpoint_is_down(tmp_
     program = tmp_path / "app.py"
     program.write_text(
         "import logging\n"
-        "from events_api_cli.log_handler import EventsHandler\n"
+        "from events_api_cli.client.log_handler import EventsHandler\n"
         "log = logging.getLogger('app')\n"
         "log.addHandler(EventsHandler('http://127.0.0.1:9', 'evk_x', exit_timeout=1.0))\n"
         "log.warning('about to exit')\n"

@@ -15,7 +15,7 @@ from events_api.object_writer import S3ObjectWriter
 from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
 from events_api.settings import ConsumerSettings
 from events_api_cli import failed_batches
-from events_api_cli.redrive_cmd import Redriver
+from events_api_cli.commands.redrive import Redriver
 from tests.integration.conftest import BUCKET, kinesis_event
 
 pytestmark = pytest.mark.integration

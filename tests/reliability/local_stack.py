@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from events_api_cli.faults import ENV as FAULTS_ENV
-from tests.e2e.conftest import DevProcess, Stack
+from events_api_cli.local.faults import ENV as FAULTS_ENV
+from tests.e2e.conftest import DevProcess, DevStack
 
 
 @contextmanager
-def local_stack(buffer: str, directory: Path, faults: str | None = None) -> Iterator[Stack]:
+def local_stack(buffer: str, directory: Path, faults: str | None = None) -> Iterator[DevStack]:
     """A running `events-api dev` (faults on when ``faults`` is set); stopped on exit."""
     saved = os.environ.get(FAULTS_ENV)
     if faults:
@@ -38,7 +38,7 @@ def local_stack(buffer: str, directory: Path, faults: str | None = None) -> Iter
         else:
             os.environ[FAULTS_ENV] = saved
     try:
-        yield Stack(dev, buffer)
+        yield DevStack(dev, buffer)
     finally:
         code = dev.terminate()
         assert code == 0, dev.stderr.read_text(errors="replace")[-4000:]
@@ -92,14 +92,14 @@ class Scan:
     quarantined: int = 0
 
 
-def alive(stack: Stack) -> bool:
+def alive(stack: DevStack) -> bool:
     """The stack is up: its process runs and nothing has told it to stop."""
     return stack.dev.process.poll() is None and "dev: stopping" not in stack.dev.stderr.read_text(
         errors="replace"
     )
 
 
-def scan(stack: Stack, prefixes: list[str], run: str) -> Scan:
+def scan(stack: DevStack, prefixes: list[str], run: str) -> Scan:
     s3 = stack_client(stack, "s3")
     out = Scan()
     for prefix in prefixes:
@@ -122,7 +122,7 @@ def scan(stack: Stack, prefixes: list[str], run: str) -> Scan:
     return out
 
 
-def parked(stack: Stack) -> dict[str, int]:
+def parked(stack: DevStack) -> dict[str, int]:
     """What the stack's failure places hold: messages in the SQS dead-letter queue, batches
     the Kinesis mapping gave up on (objects under aws/lambda/ in the events bucket)."""
     from events_api_cli import failed_batches
@@ -145,7 +145,7 @@ def parked(stack: Stack) -> dict[str, int]:
     return out
 
 
-def stack_client(stack: Stack, service: str) -> Any:
+def stack_client(stack: DevStack, service: str) -> Any:
     """A client for moto's endpoint with short timeouts: a stack that stopped answering
     fails the test in seconds instead of hanging it."""
     import boto3
@@ -161,7 +161,9 @@ def stack_client(stack: Stack, service: str) -> Any:
     )
 
 
-def wait_until(check: Any, timeout: float, idle: float = 0.5, stack: Stack | None = None) -> bool:
+def wait_until(
+    check: Any, timeout: float, idle: float = 0.5, stack: DevStack | None = None
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if stack is not None and not alive(stack):

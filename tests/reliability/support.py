@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from events_api import aws_http
-from events_api_cli.faults import NO_FAULT, CallFault
+from events_api_cli.local.faults import NO_FAULT, CallFault
 from tests.support import ROOT
 
 #: ``short`` (the default, what ``make test`` runs) or ``long`` (``make reliability``).

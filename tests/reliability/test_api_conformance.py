@@ -29,7 +29,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 from tests.reliability.local_stack import local_stack
 from tests.reliability.support import SCALE, record, scaled
 from tests.support import ROOT
@@ -39,7 +39,7 @@ KEY_HEADERS = ("x-api-key", "authorization")
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     with local_stack("kinesis", tmp_path_factory.mktemp("conformance")) as stack:
         yield stack
 
@@ -87,7 +87,7 @@ def violates_contract(case: Any, headers: dict[str, str]) -> bool:
     return any(len(sent.get(name, "")) > 256 for name in ("x-service", "x-namespace"))
 
 
-def test_schemathesis_on_the_local_stack(dev: Stack) -> None:
+def test_schemathesis_on_the_local_stack(dev: DevStack) -> None:
     schema = schemathesis.openapi.from_path(SPEC)
     operations = [result.ok() for result in schema.get_all_operations()]
     statuses: Counter[str] = Counter()

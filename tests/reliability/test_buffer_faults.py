@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from events_api import aws_http, records
-from events_api_cli.faults import (
+from events_api_cli.local.faults import (
     CALL_FAULTS,
     NO_FAULT,
     CallFault,

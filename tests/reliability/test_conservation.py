@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import pytest
 
-from events_api_cli.faults import SUMMARY_PREFIX
+from events_api_cli.local.faults import SUMMARY_PREFIX
 from tests.reliability.local_stack import Client, local_stack, parked, scan, wait_until
 from tests.reliability.support import SCALE, record, scaled
 

@@ -23,7 +23,8 @@ import orjson
 import pytest
 
 from events_api import aws_clients, object_writer, records
-from events_api_cli.faults import NO_FAULT, CallFault, FaultInjector
+from events_api_cli.local import event_source_mapping as mapping
+from events_api_cli.local.faults import NO_FAULT, CallFault, FaultInjector
 from tests.integration.conftest import BUCKET, consumer_event
 from tests.reliability.support import event_ids, make_events, record, scaled
 from tests.support import FakeLambdaContext
@@ -116,7 +117,8 @@ class Report:
 
 
 class Mapping:
-    """Lambda's event source mapping, simplified: batches, retries, checkpoints."""
+    """Lambda's event source mapping, simplified: batches and the retry rules of
+    ``events_api_cli.local.event_source_mapping`` (checkpoints, bisection, giving up)."""
 
     def __init__(
         self, consumer: Any, buffer: str, items: list[Item], faults: S3Faults, batch_size: int
@@ -156,28 +158,38 @@ class Mapping:
         return self.report
 
     def _run_sqs(self, limit: int) -> None:
-        queue = list(self.items)
+        queue, receives = list(self.items), Counter[str]()
         while queue and self.report.invocations < limit:
             batch, queue = queue[: self.batch_size], queue[self.batch_size :]
+            receives.update(item.item_id for item in batch)
             reported = self.invoke(batch)
-            back = batch if reported is None else [i for i in batch if i.item_id in reported]
-            queue.extend(back)  # visible again after the visibility timeout, behind the rest
+            _, back = mapping.split_sqs_batch(batch, reported, lambda item: item.item_id)
+            dead = [item for item in back if mapping.dead_lettered(receives[item.item_id])]
+            if dead:
+                self.report.problems.append(f"{len(dead)} messages moved to the dead-letter queue")
+            # Visible again after the visibility timeout, behind the rest.
+            queue.extend(item for item in back if not mapping.dead_lettered(receives[item.item_id]))
         if queue:
             self.report.problems.append(f"{len(queue)} messages never stored")
 
     def _run_kinesis(self, limit: int) -> None:
-        checkpoint, size = 0, self.batch_size
+        checkpoint, size, attempts = 0, self.batch_size, 0
         while checkpoint < len(self.items) and self.report.invocations < limit:
             batch = self.items[checkpoint : checkpoint + size]
             reported = self.invoke(batch)
-            if reported is None:
-                size = max(1, len(batch) // 2)  # BisectBatchOnFunctionError
-                continue
-            size = self.batch_size
-            if reported:
-                checkpoint += min(n for n, i in enumerate(batch) if i.item_id in reported)
-            else:
-                checkpoint += len(batch)
+            step = mapping.after_kinesis_batch(
+                [item.item_id for item in batch],
+                reported,
+                attempts=attempts,
+                batch_size=size,
+                full_batch_size=self.batch_size,
+            )
+            if step.outcome is mapping.Outcome.GIVE_UP:
+                self.report.problems.append(
+                    f"gave up on {len(batch)} records after {step.attempts} attempts"
+                )
+            checkpoint += step.resume_at
+            size, attempts = step.batch_size, step.carried_attempts
         if checkpoint < len(self.items):
             self.report.problems.append("the shard was never drained")
 

@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from events_api.keys import generate_key
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import DevStack
 from tests.reliability.local_stack import local_stack, scan, wait_until
 from tests.reliability.support import SCALE, record, scaled
 
@@ -121,7 +121,7 @@ class Shape:
 
 
 class Load:
-    def __init__(self, stack: Stack, run: str, connections: int) -> None:
+    def __init__(self, stack: DevStack, run: str, connections: int) -> None:
         parts = urlsplit(stack.api)
         self.host, self.port = parts.hostname or "127.0.0.1", int(parts.port or 80)
         self.key = stack.api_key

@@ -1,7 +1,7 @@
 """template.yaml parsed and evaluated, for the template tests.
 
 CloudFormation short tags become the usual {"Ref": ...} / {"Fn::...": ...} dicts, and
-``Stack`` evaluates conditions, rules and intrinsics the way CloudFormation would for one
+``Deployment`` evaluates conditions, rules and intrinsics the way CloudFormation would for one
 set of parameter values (resource attributes get plausible stand-in values).
 """
 
@@ -94,8 +94,8 @@ NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
-class Stack:
-    """The template's intrinsics evaluated for one set of parameter values."""
+class Deployment:
+    """A deployment of the template: its intrinsics evaluated for one set of parameter values."""
 
     def __init__(self, **overrides: str) -> None:
         declared = template()["Parameters"]

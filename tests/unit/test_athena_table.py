@@ -20,7 +20,7 @@ from events_api.enrichment import STORED_FIELDS
 from events_api.http_api import DATASET_RULE
 from events_api.stored_objects import ObjectPlan, partition_prefix
 from events_api.timestamps import rfc3339
-from tests.unit.sam_template import ROOT, STACK, Stack, resources, template
+from tests.unit.sam_template import ROOT, STACK, Deployment, resources, template
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,7 @@ def table_input(name: str) -> dict[str, Any]:
     return resources()[name]["Properties"]["TableInput"]
 
 
-def projection(stack: Stack, name: str) -> dict[str, str]:
+def projection(stack: Deployment, name: str) -> dict[str, str]:
     return stack.resolve(table_input(name)["Parameters"])
 
 
@@ -101,7 +101,7 @@ def test_partition_keys_are_dataset_dt_and_hour_strings(table: str) -> None:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_every_partition_key_is_projected_and_in_the_location_template(table: str) -> None:
-    properties = projection(Stack(), table)
+    properties = projection(Deployment(), table)
     assert properties["projection.enabled"] == "true"
     location = properties["storage.location.template"]
     assert set(re.findall(r"\$\{(\w+)\}", location)) == set(PARTITION_KEYS)
@@ -115,7 +115,7 @@ def test_every_partition_key_is_projected_and_in_the_location_template(table: st
 def test_location_template_filled_with_projected_values_is_the_consumers_prefix(
     table: str, dataset: str
 ) -> None:
-    stack = Stack()
+    stack = Deployment()
     properties = projection(stack, table)
     bucket = f"s3://{stack.refs['EventsBucket']}/"
     date_format = strftime_format(properties["projection.dt.format"])
@@ -140,7 +140,7 @@ def test_location_template_filled_with_projected_values_is_the_consumers_prefix(
 
 @pytest.mark.parametrize("table", TABLES)
 def test_hour_projection_yields_every_hour_00_to_23_and_nothing_else(table: str) -> None:
-    properties = projection(Stack(), table)
+    properties = projection(Deployment(), table)
     written = {partition_prefix("logs", t).split("/")[2] for t in received_times()[:24]}
     assert written == {f"hour={hour:02d}" for hour in range(24)}
     assert integer_values(properties, "hour") == [f"{hour:02d}" for hour in range(24)]
@@ -148,7 +148,7 @@ def test_hour_projection_yields_every_hour_00_to_23_and_nothing_else(table: str)
 
 @pytest.mark.parametrize("table", TABLES)
 def test_date_projection_runs_from_before_any_deployment_until_today(table: str) -> None:
-    properties = projection(Stack(), table)
+    properties = projection(Deployment(), table)
     assert properties["projection.dt.format"] == "yyyy-MM-dd"
     assert properties["projection.dt.range"].split(",")[1] == "NOW"
     low, high = date_bounds(properties, "dt", datetime.now(UTC).date())
@@ -161,7 +161,7 @@ def test_date_projection_runs_from_before_any_deployment_until_today(table: str)
 
 @pytest.mark.parametrize("table", TABLES)
 def test_objects_the_consumer_writes_are_under_the_table_and_gzip_by_name(table: str) -> None:
-    stack = Stack()
+    stack = Deployment()
     storage = stack.resolve(table_input(table)["StorageDescriptor"])
     properties = projection(stack, table)
     assert properties["storage.location.template"].startswith(storage["Location"])
@@ -213,7 +213,7 @@ def test_raw_table_holds_each_stored_line_in_one_column() -> None:
 
 
 def test_tables_project_identically() -> None:
-    stack = Stack()
+    stack = Deployment()
     first, second = (
         {
             k: v
@@ -230,7 +230,7 @@ def test_tables_project_identically() -> None:
 
 def test_database_name_is_the_stack_name_in_athenas_alphabet() -> None:
     database = resources()["AnalyticsDatabase"]["Properties"]["DatabaseInput"]["Name"]
-    name = Stack().resolve(database)
+    name = Deployment().resolve(database)
     assert name == STACK.replace("-", "_")
     assert re.fullmatch(r"[a-z0-9_]+", name)
     for table in TABLES:
@@ -239,7 +239,7 @@ def test_database_name_is_the_stack_name_in_athenas_alphabet() -> None:
 
 
 def test_workgroup_writes_encrypted_results_to_the_expiring_results_bucket() -> None:
-    stack = Stack()
+    stack = Deployment()
     workgroup = stack.resolve(resources()["QueryWorkGroup"]["Properties"])
     configuration = workgroup["WorkGroupConfiguration"]
     assert configuration["EnforceWorkGroupConfiguration"] is True
@@ -328,7 +328,7 @@ def test_compacted_table_has_exactly_the_columns_of_events_api_table() -> None:
 
 @pytest.mark.parametrize("name", sorted(COMPACTION_TABLES))
 def test_compaction_tables_read_what_compaction_writes_where_it_writes_it(name: str) -> None:
-    stack = Stack()
+    stack = Deployment()
     glue_name, prefix = COMPACTION_TABLES[name]
     assert table_input(name)["Name"] == glue_name
     storage = stack.resolve(table_input(name)["StorageDescriptor"])

@@ -26,7 +26,7 @@ from tests.unit.sam_template import (
     REGION,
     ROOT,
     STACK,
-    Stack,
+    Deployment,
     function_property,
     function_variables,
     functions,
@@ -150,7 +150,7 @@ def test_only_the_chosen_front_doors_resources_are_created(door: str, own: str, 
     for function in functions().values():
         for event in function["Properties"].get("Events", {}).values():
             assert event["Type"] not in {"HttpApi", "Api"}
-    stack = Stack(FrontDoor=door)
+    stack = Deployment(FrontDoor=door)
     created = {name for name in resources() if stack.exists(name)}
     assert FRONT_DOOR_RESOURCES[own] <= created
     assert not FRONT_DOOR_RESOURCES[other] & created
@@ -176,12 +176,12 @@ def test_every_method_and_path_reaches_the_ingest_function_through_the_http_api(
 
 
 def test_http_api_may_invoke_only_the_ingest_function_from_this_api() -> None:
-    permission = Stack().resolve(resources()["HttpApiInvokePermission"]["Properties"])
+    permission = Deployment().resolve(resources()["HttpApiInvokePermission"]["Properties"])
     assert permission == {
-        "FunctionName": Stack().refs["IngestFunction"],
+        "FunctionName": Deployment().refs["IngestFunction"],
         "Action": "lambda:InvokeFunction",
         "Principal": "apigateway.amazonaws.com",
-        "SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{Stack().refs['HttpApi']}/*",
+        "SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{Deployment().refs['HttpApi']}/*",
     }
 
 
@@ -208,8 +208,8 @@ def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_outpu
     assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
     assert url["AuthType"] == "NONE"
     endpoint = template()["Outputs"]["OtlpEndpoint"]["Value"]
-    assert Stack(FrontDoor="FunctionUrl").resolve(endpoint).endswith(".on.aws/otlp")
-    assert Stack().resolve(endpoint).endswith(".amazonaws.com/otlp")
+    assert Deployment(FrontDoor="FunctionUrl").resolve(endpoint).endswith(".on.aws/otlp")
+    assert Deployment().resolve(endpoint).endswith(".amazonaws.com/otlp")
     assert (
         resources()["OtlpFunction"]["Properties"]["ReservedConcurrentExecutions"]
         == (resources()["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"])
@@ -217,16 +217,16 @@ def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_outpu
 
 
 def test_local_gateway_routes_the_templates_otlp_path() -> None:
-    from events_api_cli import gateway
+    from events_api_cli.local import api_gateway
 
     route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
-    assert route_key == gateway.OTLP_ROUTE_KEY
-    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == gateway.OTLP_PREFIX
+    assert route_key == api_gateway.OTLP_ROUTE_KEY
+    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == api_gateway.OTLP_PREFIX
 
 
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
 def test_otlp_function_has_the_ingest_functions_settings_and_buffer_rights(buffer: str) -> None:
-    stack = Stack(BufferType=buffer)
+    stack = Deployment(BufferType=buffer)
     ingest = stack.resolve(function_variables("IngestFunction"))
     assert stack.resolve(function_variables("OtlpFunction")) == ingest
     IngestSettings.from_env(ingest)
@@ -242,7 +242,7 @@ def test_otlp_reads_only_parameters_under_the_api_keys_path() -> None:
 def test_otlp_alarm_counts_its_crashes_and_unexpected_errors() -> None:
     from events_api.otlp import service as otlp_service
 
-    stack = Stack()
+    stack = Deployment()
     metrics = alarm_metrics(alarms()["OtlpErrorsAlarm"])
     crashes = {
         (m["Namespace"], m["MetricName"], stack.resolve(m["Dimensions"][0]["Value"]))
@@ -259,7 +259,7 @@ def test_otlp_alarm_counts_its_crashes_and_unexpected_errors() -> None:
 
 def test_outputs_give_the_otlp_endpoint_beside_the_api_url() -> None:
     outputs = template()["Outputs"]
-    stack = Stack()
+    stack = Deployment()
     api = stack.resolve(outputs["ApiUrl"]["Value"])
     assert stack.resolve(outputs["OtlpEndpoint"]["Value"]) == f"{api}otlp"
     assert stack.resolve(outputs["OtlpFunctionName"]["Value"]) == stack.refs["OtlpFunction"]
@@ -304,9 +304,11 @@ def test_reserved_concurrency_throttles_the_function_url_only() -> None:
     assert parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] <= 900
     assert 1 <= parameter["Default"] <= 100
     reserved = functions()["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
-    assert Stack(FrontDoor="FunctionUrl").resolve(reserved) == str(parameter["Default"])
-    assert Stack(FrontDoor="FunctionUrl", IngestReservedConcurrency="7").resolve(reserved) == "7"
-    assert Stack(FrontDoor="HttpApi").resolve(reserved) is NO_VALUE
+    assert Deployment(FrontDoor="FunctionUrl").resolve(reserved) == str(parameter["Default"])
+    assert (
+        Deployment(FrontDoor="FunctionUrl", IngestReservedConcurrency="7").resolve(reserved) == "7"
+    )
+    assert Deployment(FrontDoor="HttpApi").resolve(reserved) is NO_VALUE
     assert "ReservedConcurrentExecutions" not in functions()["ConsumerFunction"]["Properties"]
 
 
@@ -315,7 +317,7 @@ def test_reserved_concurrency_throttles_the_function_url_only() -> None:
     [("HttpApi", ".execute-api.us-east-1.amazonaws.com/"), ("FunctionUrl", ".on.aws/")],
 )
 def test_api_url_output_names_whichever_front_door_exists(door: str, host: str) -> None:
-    stack = Stack(FrontDoor=door)
+    stack = Deployment(FrontDoor=door)
     url = stack.resolve(template()["Outputs"]["ApiUrl"]["Value"])
     assert url.startswith("https://")
     assert url.endswith(host)
@@ -332,7 +334,7 @@ def test_api_url_output_names_whichever_front_door_exists(door: str, host: str) 
 def test_ingest_environment_is_accepted_by_ingest_settings(
     buffer: str, expected: BufferType, keys_path: str
 ) -> None:
-    stack = Stack(BufferType=buffer, ApiKeysPath=keys_path)
+    stack = Deployment(BufferType=buffer, ApiKeysPath=keys_path)
     env = stack.resolve(function_variables("IngestFunction"))
 
     settings = IngestSettings.from_env(env)
@@ -356,7 +358,7 @@ def test_ingest_sets_exactly_the_variables_settings_reads() -> None:
 
 
 def test_default_key_look_up_rate_keeps_forty_instances_under_ssm_default_throughput() -> None:
-    stack = Stack()
+    stack = Deployment()
     env = stack.resolve(function_variables("IngestFunction"))
     per_minute = IngestSettings.from_env(env).key_lookups_per_minute
     # Two buckets per instance (new keys, refreshes), each at most per_minute a minute.
@@ -369,7 +371,7 @@ def test_default_key_look_up_rate_keeps_forty_instances_under_ssm_default_throug
 def test_consumer_environment_names_the_events_bucket() -> None:
     own = functions()["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
     assert own == {"BUCKET_NAME": {"Ref": "EventsBucket"}}
-    stack = Stack()
+    stack = Deployment()
     settings = ConsumerSettings.from_env(stack.resolve(function_variables("ConsumerFunction")))
     assert settings.bucket_name == stack.refs["EventsBucket"]
 
@@ -416,7 +418,7 @@ def test_ingest_reads_only_parameters_under_the_api_keys_path() -> None:
     statement = ssm_statement()
     assert statement["Action"] == "ssm:GetParameter"
     for keys_path in ("", "/team/events/keys/"):
-        stack = Stack(ApiKeysPath=keys_path)
+        stack = Deployment(ApiKeysPath=keys_path)
         path = keys_path or f"/events-api/{STACK}/keys/"
         # The path's own leading slash follows "parameter": no double slash.
         expected = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{path}*"
@@ -450,8 +452,8 @@ def test_consumer_writes_objects_but_cannot_change_the_bucket() -> None:
 
 def test_only_the_chosen_buffers_resources_are_created() -> None:
     for stack, present, absent in (
-        (Stack(BufferType="Kinesis"), "UseKinesis", "UseSqs"),
-        (Stack(BufferType="SQS"), "UseSqs", "UseKinesis"),
+        (Deployment(BufferType="Kinesis"), "UseKinesis", "UseSqs"),
+        (Deployment(BufferType="SQS"), "UseSqs", "UseKinesis"),
     ):
         assert stack.condition(present)
         assert not stack.condition(absent)
@@ -553,8 +555,8 @@ def test_every_queue_and_stream_is_encrypted() -> None:
 
 def test_kinesis_shard_count_is_set_only_for_provisioned_streams() -> None:
     shard_count = resources()["EventStream"]["Properties"]["ShardCount"]
-    assert Stack(KinesisStreamMode="ON_DEMAND").resolve(shard_count) is _NO_VALUE
-    assert Stack(KinesisStreamMode="PROVISIONED", KinesisShardCount="4").resolve(shard_count)
+    assert Deployment(KinesisStreamMode="ON_DEMAND").resolve(shard_count) is _NO_VALUE
+    assert Deployment(KinesisStreamMode="PROVISIONED", KinesisShardCount="4").resolve(shard_count)
 
 
 # ---------------------------------------------------------------- storage
@@ -604,8 +606,8 @@ def test_every_bucket_refuses_requests_without_tls(name: str) -> None:
 def test_events_expire_only_when_an_expiration_is_set() -> None:
     bucket = resources("AWS::S3::Bucket")["EventsBucket"]
     lifecycle = bucket["Properties"]["LifecycleConfiguration"]
-    assert Stack(EventsExpirationDays="0").resolve(lifecycle) is _NO_VALUE
-    (rule,) = Stack(EventsExpirationDays="400").resolve(lifecycle)["Rules"]
+    assert Deployment(EventsExpirationDays="0").resolve(lifecycle) is _NO_VALUE
+    (rule,) = Deployment(EventsExpirationDays="400").resolve(lifecycle)["Rules"]
     assert rule["Status"] == "Enabled"
     assert rule["ExpirationInDays"] == "400"
 
@@ -653,19 +655,19 @@ def test_no_resource_name_is_hard_coded() -> None:
 
 
 def test_names_the_template_sets_derive_from_the_stack_name() -> None:
-    other = Stack()
+    other = Deployment()
     other.refs["AWS::StackName"] = "other-stack"
     for name, path in STACK_NAMED.items():
         value: Any = resources()[name]["Properties"]
         for key in path:
             value = value[key]
-        assert Stack().resolve(value) != other.resolve(value), name
+        assert Deployment().resolve(value) != other.resolve(value), name
 
 
 def test_outputs_give_the_api_url_bucket_and_api_keys_path() -> None:
     outputs = template()["Outputs"]
     assert {"ApiUrl", "BucketName", "ApiKeysPath"} <= set(outputs)
-    stack = Stack()
+    stack = Deployment()
     assert stack.resolve(outputs["ApiUrl"]["Value"]).startswith("https://")
     assert stack.resolve(outputs["ApiUrl"]["Value"]).endswith(".amazonaws.com/")
     assert "Condition" not in outputs["ApiUrl"]
@@ -697,23 +699,23 @@ def test_stage_throttling_comes_from_parameters_with_safe_defaults() -> None:
 # ---------------------------------------------------------------- edge: CORS
 
 
-def cors(stack: Stack) -> Any:
+def cors(stack: Deployment) -> Any:
     return stack.resolve(resources()["HttpApi"]["Properties"]["CorsConfiguration"])
 
 
-def function_url_cors(stack: Stack) -> Any:
+def function_url_cors(stack: Deployment) -> Any:
     return stack.resolve(resources()["IngestFunctionUrl"]["Properties"]["Cors"])
 
 
 def test_cors_is_off_unless_origins_are_given() -> None:
-    assert not Stack().condition("HasCors")
-    assert cors(Stack()) is NO_VALUE
-    assert function_url_cors(Stack(FrontDoor="FunctionUrl")) is NO_VALUE
+    assert not Deployment().condition("HasCors")
+    assert cors(Deployment()) is NO_VALUE
+    assert function_url_cors(Deployment(FrontDoor="FunctionUrl")) is NO_VALUE
 
 
 def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads() -> None:
     origins = "https://app.example.com,https://admin.example.com:8443"
-    configuration = cors(Stack(CorsOrigins=origins))
+    configuration = cors(Deployment(CorsOrigins=origins))
     assert configuration["AllowOrigins"] == origins.split(",")
     assert configuration["AllowMethods"] == ["POST", "OPTIONS"]
     headers = set(configuration["AllowHeaders"])
@@ -731,8 +733,8 @@ def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads()
 
 def test_function_url_cors_allows_the_same_origins_and_headers_as_the_http_api() -> None:
     origins = "https://app.example.com,https://admin.example.com:8443"
-    api = cors(Stack(CorsOrigins=origins))
-    url = function_url_cors(Stack(FrontDoor="FunctionUrl", CorsOrigins=origins))
+    api = cors(Deployment(CorsOrigins=origins))
+    url = function_url_cors(Deployment(FrontDoor="FunctionUrl", CorsOrigins=origins))
     # Lambda answers preflight requests itself; OPTIONS is not a method it lets you list.
     assert url["AllowMethods"] == ["POST"]
     for key in ("AllowOrigins", "AllowHeaders", "ExposeHeaders", "MaxAge"):
@@ -761,29 +763,31 @@ def test_custom_domain_resources_exist_only_with_a_domain_and_certificate() -> N
         if resource.get("Condition") == "HasCustomDomain"
     }
     assert conditional == {"CustomDomain", "CustomDomainMapping"}
-    assert not Stack().condition("HasCustomDomain")
-    assert Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).condition(
+    assert not Deployment().condition("HasCustomDomain")
+    assert Deployment(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).condition(
         "HasCustomDomain"
     )
-    assert not Stack(
+    assert not Deployment(
         FrontDoor="FunctionUrl", CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
     ).condition("HasCustomDomain")
 
 
 def test_a_custom_domain_with_a_function_url_is_refused_before_deploying() -> None:
-    assert Stack(FrontDoor="FunctionUrl").refused_by_rules() == []
-    assert Stack(
+    assert Deployment(FrontDoor="FunctionUrl").refused_by_rules() == []
+    assert Deployment(
         FrontDoor="FunctionUrl", CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
     ).refused_by_rules() == ["CustomDomainName needs FrontDoor HttpApi"]
 
 
 def test_a_custom_domain_without_certificate_is_refused_before_deploying() -> None:
-    assert Stack().refused_by_rules() == []
+    assert Deployment().refused_by_rules() == []
     assert (
-        Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE).refused_by_rules()
+        Deployment(
+            CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE
+        ).refused_by_rules()
         == []
     )
-    assert Stack(CustomDomainName=DOMAIN).refused_by_rules() == [
+    assert Deployment(CustomDomainName=DOMAIN).refused_by_rules() == [
         "CustomDomainName needs CustomDomainCertificateArn"
     ]
 
@@ -812,7 +816,7 @@ def test_outputs_give_the_custom_domain_target_for_the_dns_record() -> None:
     assert outputs["CustomDomainTarget"]["Value"] == {
         "Fn::GetAtt": ["CustomDomain", "RegionalDomainName"]
     }
-    stack = Stack(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE)
+    stack = Deployment(CustomDomainName=DOMAIN, CustomDomainCertificateArn=CERTIFICATE)
     assert stack.resolve(outputs["CustomDomainUrl"]["Value"]) == f"https://{DOMAIN}/"
 
 
@@ -836,12 +840,12 @@ def alarms() -> dict[str, dict[str, Any]]:
     return resources("AWS::CloudWatch::Alarm")
 
 
-def alarm_metrics(alarm: dict[str, Any], stack: Stack | None = None) -> list[dict[str, Any]]:
+def alarm_metrics(alarm: dict[str, Any], stack: Deployment | None = None) -> list[dict[str, Any]]:
     """Every metric an alarm reads: its single metric, or each MetricStat of its math.
 
     A metric chosen by a condition (Fn::If) is the one ``stack`` (default parameters) picks.
     """
-    stack = stack or Stack()
+    stack = stack or Deployment()
     properties = alarm["Properties"]
     if "MetricName" in properties:
         return [
@@ -867,7 +871,7 @@ def emitted_metrics() -> set[str]:
     return {metric.value for metric in Metric}
 
 
-def created_alarms(stack: Stack) -> set[str]:
+def created_alarms(stack: Deployment) -> set[str]:
     return {name for name in alarms() if stack.exists(name)}
 
 
@@ -882,20 +886,20 @@ def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
         "CompactionFailuresAlarm",
         "CompactorErrorsAlarm",
     }
-    assert created_alarms(Stack(BufferType="Kinesis")) == common | {
+    assert created_alarms(Deployment(BufferType="Kinesis")) == common | {
         "StreamIteratorAgeAlarm",
         "FailedBatchesAlarm",
     }
-    assert created_alarms(Stack(BufferType="SQS")) == common | {
+    assert created_alarms(Deployment(BufferType="SQS")) == common | {
         "QueueAgeAlarm",
         "DeadLetterQueueAlarm",
     }
 
 
 def test_function_url_adds_a_throttle_alarm_on_the_ingest_function() -> None:
-    assert "IngestThrottleAlarm" not in created_alarms(Stack())
-    assert "IngestThrottleAlarm" in created_alarms(Stack(FrontDoor="FunctionUrl"))
-    stack = Stack(FrontDoor="FunctionUrl")
+    assert "IngestThrottleAlarm" not in created_alarms(Deployment())
+    assert "IngestThrottleAlarm" in created_alarms(Deployment(FrontDoor="FunctionUrl"))
+    stack = Deployment(FrontDoor="FunctionUrl")
     (metric,) = alarm_metrics(alarms()["IngestThrottleAlarm"], stack)
     assert (metric["Namespace"], metric["MetricName"]) == ("AWS/Lambda", "Throttles")
     assert stack.resolve(metric["Dimensions"]) == [
@@ -905,7 +909,7 @@ def test_function_url_adds_a_throttle_alarm_on_the_ingest_function() -> None:
 
 @pytest.mark.parametrize("topic", ["", f"arn:aws:sns:{REGION}:{ACCOUNT}:events-api-alarms"])
 def test_alarms_notify_the_topic_only_when_one_is_given(topic: str) -> None:
-    stack = Stack(AlarmTopicArn=topic)
+    stack = Deployment(AlarmTopicArn=topic)
     assert stack.condition("HasAlarmTopic") is bool(topic)
     for name, alarm in alarms().items():
         properties = stack.resolve(alarm["Properties"])
@@ -935,7 +939,7 @@ def test_api_error_alarm_is_a_5xx_rate_of_this_front_door(
     door: str, namespace: str, names: set[str], dimensions: dict[str, str | None]
 ) -> None:
     properties = alarms()["ApiErrorRateAlarm"]["Properties"]
-    stack = Stack(FrontDoor=door)
+    stack = Deployment(FrontDoor=door)
     by_name = {
         metric["MetricName"]: metric
         for metric in alarm_metrics(alarms()["ApiErrorRateAlarm"], stack)
@@ -952,7 +956,7 @@ def test_api_error_alarm_is_a_5xx_rate_of_this_front_door(
 
 
 def test_ingest_alarm_counts_crashes_and_unexpected_errors() -> None:
-    stack = Stack()
+    stack = Deployment()
     metrics = alarm_metrics(alarms()["IngestErrorsAlarm"])
     crashes = {
         (m["Namespace"], m["MetricName"], stack.resolve(m["Dimensions"][0]["Value"]))
@@ -972,7 +976,7 @@ def test_ingest_alarm_counts_crashes_and_unexpected_errors() -> None:
     [("Kinesis", "StreamIteratorAgeAlarm"), ("SQS", "QueueAgeAlarm")],
 )
 def test_lag_alarms_watch_this_buffer(buffer: str, lag_alarm: str) -> None:
-    stack = Stack(BufferType=buffer)
+    stack = Deployment(BufferType=buffer)
     (lag,) = alarm_metrics(alarms()[lag_alarm])
     if buffer == "Kinesis":
         assert (lag["Namespace"], lag["MetricName"]) == ("AWS/Lambda", "IteratorAge")
@@ -1000,14 +1004,14 @@ def test_dead_letter_alarm_fires_on_the_first_message() -> None:
 
 
 def test_failed_batches_alarm_counts_objects_the_failure_destination_writes() -> None:
-    stack = Stack(BufferType="Kinesis")
+    stack = Deployment(BufferType="Kinesis")
     (puts,) = alarm_metrics(alarms()["FailedBatchesAlarm"])
     assert (puts["Namespace"], puts["MetricName"]) == ("AWS/S3", "PutRequests")
     dimensions = {d["Name"]: stack.resolve(d["Value"]) for d in puts["Dimensions"]}
     assert dimensions == {"BucketName": stack.refs["EventsBucket"], "FilterId": "FailedBatches"}
     bucket = stack.resolve(resources()["EventsBucket"]["Properties"])
     assert bucket["MetricsConfigurations"] == [{"Id": "FailedBatches", "Prefix": "aws/lambda/"}]
-    assert "MetricsConfigurations" not in Stack(BufferType="SQS").resolve(
+    assert "MetricsConfigurations" not in Deployment(BufferType="SQS").resolve(
         resources()["EventsBucket"]["Properties"]
     )
     assert alarms()["FailedBatchesAlarm"]["Properties"]["Threshold"] == 1
@@ -1052,7 +1056,7 @@ def test_alarm_threshold_parameters_have_sane_bounds() -> None:
 # ---------------------------------------------------------------- operations: dashboard
 
 
-def dashboard(stack: Stack) -> dict[str, Any]:
+def dashboard(stack: Deployment) -> dict[str, Any]:
     body = stack.resolve(resources()["EventsDashboard"]["Properties"]["DashboardBody"])
     return json.loads(body)
 
@@ -1069,7 +1073,7 @@ def dashboard_metrics(body: dict[str, Any]) -> list[list[Any]]:
 @pytest.mark.parametrize("door", ["HttpApi", "FunctionUrl"])
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
 def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str, door: str) -> None:
-    body = dashboard(Stack(BufferType=buffer, FrontDoor=door))
+    body = dashboard(Deployment(BufferType=buffer, FrontDoor=door))
     cells: set[tuple[int, int]] = set()
     for widget in body["widgets"]:
         assert widget["x"] + widget["width"] <= 24
@@ -1100,7 +1104,7 @@ def test_dashboard_body_is_valid_json_with_widgets_on_the_grid(buffer: str, door
 def test_dashboard_shows_events_bytes_latency_and_stored_objects(
     door: str, front_door_metrics: set[tuple[str, str]], absent: str
 ) -> None:
-    body = dashboard(Stack(FrontDoor=door))
+    body = dashboard(Deployment(FrontDoor=door))
     rows = dashboard_metrics(body)
     names = {(row[0], row[1]) for row in rows if isinstance(row[0], str)}
     assert {
@@ -1116,7 +1120,7 @@ def test_dashboard_shows_events_bytes_latency_and_stored_objects(
 
 
 def test_dashboard_shows_each_http_functions_latency_and_errors() -> None:
-    stack = Stack()
+    stack = Deployment()
     rows = dashboard_metrics(dashboard(stack))
     lambda_rows = {(row[1], row[3]) for row in rows if row[0] == "AWS/Lambda"}
     for function in ("IngestFunction", "OtlpFunction"):
@@ -1129,7 +1133,7 @@ def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() 
         "POWERTOOLS_SERVICE_NAME"
     ]
     for buffer in ("Kinesis", "SQS"):
-        for row in dashboard_metrics(dashboard(Stack(BufferType=buffer))):
+        for row in dashboard_metrics(dashboard(Deployment(BufferType=buffer))):
             if row[0] != NAMESPACE:
                 continue
             assert row[1] in emitted_metrics(), row
@@ -1146,7 +1150,7 @@ def test_dashboard_powertools_metrics_use_names_and_dimensions_the_code_emits() 
 def test_dashboard_shows_the_lag_of_this_buffer_only(
     buffer: str, own: list[str], other: list[str]
 ) -> None:
-    stack = Stack(BufferType=buffer)
+    stack = Deployment(BufferType=buffer)
     text = json.dumps(dashboard(stack))
     for name in own:
         assert stack.refs[name] in text, name
@@ -1157,7 +1161,7 @@ def test_dashboard_shows_the_lag_of_this_buffer_only(
 
 
 def test_outputs_point_at_the_dashboard() -> None:
-    url = Stack().resolve(template()["Outputs"]["DashboardUrl"]["Value"])
+    url = Deployment().resolve(template()["Outputs"]["DashboardUrl"]["Value"])
     assert url.endswith(f"#dashboards:name={STACK}")
     assert f"region={REGION}" in url
 
@@ -1178,7 +1182,9 @@ def test_compactor_environment_is_accepted_by_its_settings_for_every_allowed_val
     parameters = template()["Parameters"]
     for grace in parameters["CompactionGraceMinutes"]["AllowedValues"]:
         for lookback in parameters["CompactionLookbackHours"]["AllowedValues"]:
-            stack = Stack(CompactionGraceMinutes=str(grace), CompactionLookbackHours=str(lookback))
+            stack = Deployment(
+                CompactionGraceMinutes=str(grace), CompactionLookbackHours=str(lookback)
+            )
             env = stack.resolve(function_variables("CompactorFunction"))
             settings = CompactorSettings.from_env(env)
             assert settings.bucket_name == stack.refs["EventsBucket"]
@@ -1207,7 +1213,7 @@ def test_compactor_runs_hourly_one_at_a_time_within_lambdas_longest_timeout() ->
 
 
 def test_compactor_writes_only_its_own_prefixes_and_runs_only_in_the_workgroup() -> None:
-    stack = Stack()
+    stack = Deployment()
     bucket = stack.refs["EventsBucket.Arn"]
     for statement in compactor_statements():
         actions = (
@@ -1272,12 +1278,12 @@ def test_outputs_name_the_compactor_for_events_api_compact() -> None:
 
 
 def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mappings_do() -> None:
-    from events_api_cli import local_aws, poller
+    from events_api_cli.local import event_source_mapping as mapping
 
     kinesis = resources()["KinesisEventSource"]["Properties"]
     sqs = resources()["SqsEventSource"]["Properties"]
-    assert kinesis["BatchSize"] == poller.KINESIS_BATCH_SIZE
-    assert kinesis["MaximumRetryAttempts"] == poller.KINESIS_MAX_RETRIES
-    assert sqs["BatchSize"] == poller.SQS_BATCH_SIZE
+    assert kinesis["BatchSize"] == mapping.KINESIS_BATCH_SIZE
+    assert kinesis["MaximumRetryAttempts"] == mapping.KINESIS_MAX_RETRIES
+    assert sqs["BatchSize"] == mapping.SQS_BATCH_SIZE
     redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
-    assert redrive["maxReceiveCount"] == local_aws.QUEUE_MAX_RECEIVE_COUNT
+    assert redrive["maxReceiveCount"] == mapping.SQS_MAX_RECEIVE_COUNT

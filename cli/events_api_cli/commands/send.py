@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .defaults import DEFAULT_GATEWAY_PORT, DEFAULT_HOST
+from ..defaults import DEFAULT_GATEWAY_PORT, DEFAULT_HOST
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_GATEWAY_PORT}"
 
@@ -85,8 +85,8 @@ def _progress(started: float, stream: object) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..client.producer import EventsClient
     from .aws_target import TargetError, prepare_environment, stack_output
-    from .producer import EventsClient
 
     api_key = args.api_key or os.environ.get("EVENTS_API_KEY")
     if not api_key:

@@ -13,7 +13,7 @@ import sys
 from contextlib import ExitStack
 from typing import BinaryIO
 
-from .defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_BUCKET_NAME
 from .query_output import FORMATS, write
 
 
@@ -74,8 +74,8 @@ def _run_locally(sql: str, bucket: str, fmt: str, out: BinaryIO) -> int:
 
     from events_api import aws_clients
 
+    from ..local.query_engine import BucketMirror, LocalEngine, rows_of
     from .aws_target import use_local_stack_by_default
-    from .local_query import BucketMirror, LocalEngine, rows_of
 
     endpoint = use_local_stack_by_default()
     engine = LocalEngine(BucketMirror(aws_clients.s3(), bucket))

@@ -20,7 +20,7 @@ inherits the environment (the local AWS endpoint, the functions' variables) and 
 stderr, so the handlers log where they did in-process. Requests and answers travel on two
 pipes as frames: a 4-byte big-endian length, then the bytes.
 
-Run by the parent only: ``python -m events_api_cli.lambda_worker REPO FUNCTION NAME MEMORY_MB
+Run by the parent only: ``python -m events_api_cli.local.lambda_worker REPO FUNCTION NAME MEMORY_MB
 REQUEST_FD ANSWER_FD``.
 """
 
@@ -128,7 +128,7 @@ class WorkerFunction:
                 [
                     sys.executable,
                     "-m",
-                    "events_api_cli.lambda_worker",
+                    "events_api_cli.local.lambda_worker",
                     str(self.repository),
                     self.function,
                     self.name,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import orjson
 
-from .defaults import (
+from ..defaults import (
     DEFAULT_AWS_PORT,
     DEFAULT_GATEWAY_PORT,
     DEFAULT_HOST,
@@ -33,7 +33,7 @@ from .defaults import (
 )
 
 if TYPE_CHECKING:
-    from .local_aws import Resources
+    from .moto_aws import Resources
 
 log = logging.getLogger("events_api_cli.dev")
 
@@ -227,16 +227,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import faults, local_aws, template_limits
-    from .compact_cmd import PeriodicCompaction
-    from .gateway import FrontDoor, Gateway, GatewayServer, GatewayThread
+    from . import faults, moto_aws, template_limits
+    from .api_gateway import FrontDoor
+    from .compaction import PeriodicCompaction
+    from .gateway import Gateway, GatewayServer, GatewayThread
     from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
 
     # moto holds the keys and the stored events, with no authentication at all: it stays on
     # loopback whatever --host says; only the API (which checks keys) may be exposed.
     aws_host = args.host if is_loopback(args.host) else aws_loopback_for(args.host)
-    moto = local_aws.MotoServer(aws_host, args.aws_port)
+    moto = moto_aws.MotoServer(aws_host, args.aws_port)
     try:
         moto.start()
     except OSError as exc:
@@ -252,8 +253,8 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
     compaction: PeriodicCompaction | None = None
     try:
         endpoint = moto.endpoint_url
-        local_aws.use_local_aws(endpoint)
-        resources = local_aws.create_resources(args.buffer, endpoint)
+        moto_aws.use_local_aws(endpoint)
+        resources = moto_aws.create_resources(args.buffer, endpoint)
         # The functions read these on their first invocation, Powertools at import.
         os.environ.update(resources.environment(LOCAL_KEYS_PATH))
         os.environ["POWERTOOLS_SERVICE_NAME"] = LOCAL_SERVICE_NAME
@@ -263,7 +264,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         if _truthy(os.environ.get("POWERTOOLS_METRICS_DISABLED")):
             sys.stdout = cast(TextIO, _DropEmf(sys.stdout))
             warnings.filterwarnings("ignore", message="No application metrics to publish")
-        key_id = local_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
+        key_id = moto_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
         # Test-only: EVENTS_API_DEV_FAULTS fails some buffer entries and S3 writes (faults.py).
         # The functions' workers install them on their own clients (lambda_worker.py).
         if os.environ.get(faults.ENV):
@@ -301,11 +302,11 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             )
             return 1
         gateway_thread = GatewayThread(server)
-        sqs = local_aws.client("sqs", endpoint)
+        sqs = moto_aws.client("sqs", endpoint)
         if resources.buffer == "kinesis":
             poller = KinesisPoller(
-                local_aws.client("kinesis", endpoint),
-                local_aws.client("s3", endpoint),
+                moto_aws.client("kinesis", endpoint),
+                moto_aws.client("s3", endpoint),
                 resources.stream_name,
                 resources.stream_arn,
                 resources.bucket,

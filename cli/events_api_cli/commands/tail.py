@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from .defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_BUCKET_NAME
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,8 +38,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from ..client.reader import EventReader, parse_when
     from .aws_target import TargetError, prepare_environment, stack_output
-    from .reader import EventReader, parse_when
 
     prepare_environment()
     now = datetime.now(UTC)

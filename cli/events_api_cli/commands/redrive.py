@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .defaults import DEFAULT_AWS_PORT, LOCAL_BUCKET_NAME, LOCAL_DEAD_LETTER_QUEUE_NAME
+from ..defaults import DEFAULT_AWS_PORT, LOCAL_BUCKET_NAME, LOCAL_DEAD_LETTER_QUEUE_NAME
 
 if TYPE_CHECKING:
     from events_api.consumer import ConsumerService, SourceRecord
@@ -109,7 +109,7 @@ class Redriver:
     def failed_batches(self) -> Place:
         from events_api.consumer import source_records
 
-        from . import failed_batches
+        from .. import failed_batches
 
         place = Place(f"failed Kinesis batches (s3://{self.bucket}/{failed_batches.PREFIX})")
         for key in self._keys(failed_batches.PREFIX):
@@ -132,7 +132,7 @@ class Redriver:
     def dead_letters(self, queue_url: str) -> Place:
         from events_api.consumer import source_records
 
-        from .poller import sqs_event_record
+        from ..lambda_events import sqs_event_record
 
         place = Place(f"dead-lettered messages ({queue_url})")
         arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[

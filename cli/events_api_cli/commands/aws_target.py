@@ -11,7 +11,7 @@ import os
 from functools import cache
 from urllib.parse import urlsplit
 
-from .defaults import LOCAL_REGION
+from ..defaults import LOCAL_REGION
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -23,7 +23,7 @@ class TargetError(Exception):
 def use_local_stack_by_default() -> str:
     """For commands whose default is the local stack: ``AWS_ENDPOINT_URL``, else where
     ``events-api dev`` serves AWS by default. The endpoint in use."""
-    from .defaults import DEFAULT_AWS_PORT, DEFAULT_HOST
+    from ..defaults import DEFAULT_AWS_PORT, DEFAULT_HOST
 
     if not os.environ.get("AWS_ENDPOINT_URL"):
         os.environ["AWS_ENDPOINT_URL"] = f"http://{DEFAULT_HOST}:{DEFAULT_AWS_PORT}"

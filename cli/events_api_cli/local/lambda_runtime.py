@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from ..defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 #: Lambda's synchronous invocation limit for the request payload (the event as JSON).
 MAX_REQUEST_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -94,7 +94,7 @@ def find_repository(explicit: Path | None = None) -> Path:
             f"{root} has no template.yaml, functions/ingest/app.py and functions/consumer/app.py"
         )
     # An editable install (`pip install -e .`) imports this file from cli/ in the checkout.
-    candidates = [Path(__file__).resolve().parents[2]]
+    candidates = [Path(__file__).resolve().parents[3]]
     cwd = Path.cwd().resolve()
     candidates += [cwd, *cwd.parents]
     for root in candidates:

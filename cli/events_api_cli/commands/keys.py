@@ -14,8 +14,8 @@ import secrets
 import sys
 from typing import TYPE_CHECKING
 
+from ..defaults import LOCAL_KEYS_PATH
 from .aws_target import TargetError, prepare_environment, stack_output
-from .defaults import LOCAL_KEYS_PATH
 
 if TYPE_CHECKING:
     from events_api.key_store import SsmKeyStore

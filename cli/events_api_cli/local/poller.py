@@ -22,7 +22,6 @@ show up as soon as possible.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -33,8 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import failed_batches, lambda_events
-from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from .. import failed_batches, lambda_events
+from ..defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from .event_source_mapping import (
+    KINESIS_BATCH_SIZE,
+    SQS_BATCH_SIZE,
+    Outcome,
+    after_kinesis_batch,
+    split_sqs_batch,
+)
 from .lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, Function, FunctionError
 
 if TYPE_CHECKING:
@@ -46,9 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("events_api_cli.poller")
 
-KINESIS_BATCH_SIZE = 100
-KINESIS_MAX_RETRIES = 10
-SQS_BATCH_SIZE = 10
 #: How long a failed SQS message stays hidden before it is delivered again.
 SQS_RETRY_DELAY_SECONDS = 2
 #: Room left in the payload for the envelope around the records.
@@ -227,38 +230,36 @@ class KinesisPoller(Poller):
         """Invoke for one batch; False when the shard must be read again from a checkpoint."""
         sequences = [record["kinesis"]["sequenceNumber"] for record in batch]
         failed = failed_item_ids(self.function, {"Records": batch})
-        if failed is not None and not failed:
-            shard.attempts, shard.max_batch = 0, KINESIS_BATCH_SIZE
+        step = after_kinesis_batch(
+            sequences, failed, attempts=shard.attempts, batch_size=shard.max_batch
+        )
+        shard.attempts, shard.max_batch = step.attempts, step.batch_size
+        if step.outcome is Outcome.DONE:
             return True
-        shard.attempts += 1
-        if shard.attempts > KINESIS_MAX_RETRIES:
+        if step.outcome is Outcome.GIVE_UP:
             self._give_up(shard, batch)
-            shard.attempts, shard.max_batch = 0, KINESIS_BATCH_SIZE
+            shard.attempts = step.carried_attempts
             shard.restart("AFTER_SEQUENCE_NUMBER", sequences[-1])
             return False
+        resume = sequences[step.resume_at]
         if failed is None:
             log.warning(
                 "%s: the consumer failed on %d records from %s; retrying (attempt %d)",
                 shard.shard_id,
                 len(batch),
-                sequences[0],
+                resume,
                 shard.attempts,
             )
-            shard.max_batch = max(1, len(batch) // 2)
-            shard.restart("AT_SEQUENCE_NUMBER", sequences[0])
         else:
-            # Lambda resumes at the lowest failed sequence number, not at the first failure
-            # in the list: the sequence numbers are compared as numbers.
-            lowest = min((s for s in sequences if s in failed), key=int, default=sequences[0])
             log.warning(
                 "%s: %d of %d records not stored; retrying from %s (attempt %d)",
                 shard.shard_id,
                 len(failed),
                 len(batch),
-                lowest,
+                resume,
                 shard.attempts,
             )
-            shard.restart("AT_SEQUENCE_NUMBER", lowest)
+        shard.restart("AT_SEQUENCE_NUMBER", resume)
         shard.not_before = self.clock() + min(0.5 * 2 ** (shard.attempts - 1), 8.0)
         return False
 
@@ -283,38 +284,6 @@ class KinesisPoller(Poller):
             self.failure_bucket,
             key,
         )
-
-
-def _sqs_attribute(value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if "StringValue" in value:
-        out["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
-    out["stringListValues"] = list(value.get("StringListValues", []))
-    out["binaryListValues"] = [
-        base64.b64encode(item).decode("ascii") for item in value.get("BinaryListValues", [])
-    ]
-    out["dataType"] = value["DataType"]
-    return out
-
-
-def sqs_event_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
-    """One record of the SQS event Lambda builds from a received message."""
-    return lambda_events.sqs_record(
-        message_id=message["MessageId"],
-        receipt_handle=message["ReceiptHandle"],
-        body=message.get("Body", ""),
-        attributes=message.get("Attributes", {}),
-        message_attributes={
-            name: _sqs_attribute(value)
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        md5_of_body=message.get("MD5OfBody", ""),
-        md5_of_message_attributes=message.get("MD5OfMessageAttributes"),
-        queue_arn=queue_arn,
-        region=LOCAL_REGION,
-    )
 
 
 class SqsPoller(Poller):
@@ -350,12 +319,11 @@ class SqsPoller(Poller):
         return True
 
     def _record(self, message: MessageTypeDef) -> dict[str, Any]:
-        return sqs_event_record(message, self.queue_arn)
+        return lambda_events.sqs_event_record(message, self.queue_arn, region=LOCAL_REGION)
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         failed = failed_item_ids(self.function, {"Records": batch})
-        done = [r for r in batch if failed is not None and r["messageId"] not in failed]
-        retry = [r for r in batch if failed is None or r["messageId"] in failed]
+        done, retry = split_sqs_batch(batch, failed, lambda record: str(record["messageId"]))
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,

@@ -1,7 +1,7 @@
 """A standard ``logging.Handler`` that ships log records as events in the background.
 
     import logging
-    from events_api_cli.log_handler import EventsHandler
+    from events_api_cli.client import EventsHandler
 
     logging.getLogger().addHandler(EventsHandler(url, api_key, dataset="logs", service="app"))
 

@@ -2,7 +2,7 @@
 
 Both the ``events-api send`` command and users' own code import this module::
 
-    from events_api_cli.producer import EventsClient
+    from events_api_cli.client import EventsClient
 
     client = EventsClient("https://events.example.com", api_key)
     report = client.send("logs", [{"message": "hello"}])

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import threading
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import orjson
 
-from .defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_BUCKET_NAME
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -64,6 +60,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from ..local.compaction import compact_locally
     from .aws_target import TargetError, prepare_environment, use_local_stack_by_default
 
     prepare_environment()
@@ -87,32 +84,6 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
-def compact_locally(
-    bucket: str, grace: timedelta, lookback: timedelta, cache: Path | None = None
-) -> dict[str, Any]:
-    from events_api import aws_clients
-    from events_api.compaction import Compactor
-    from events_api.compaction_store import S3CompactionStore
-
-    from .local_query import BucketMirror, LocalCompactionEngine
-
-    s3 = aws_clients.s3()
-    engine = LocalCompactionEngine(BucketMirror(s3, bucket, cache))
-    try:
-        compactor = Compactor(S3CompactionStore(s3, bucket), engine, grace=grace, lookback=lookback)
-        return summary(compactor.run())
-    finally:
-        engine.close()
-
-
-def summary(report: Any) -> dict[str, Any]:
-    return {
-        "compacted": [{"hour": str(r.hour), "objects": r.objects} for r in report.compacted],
-        "failed": [{"hour": str(r.hour), "error": r.error} for r in report.failed],
-        "skipped": [str(hour) for hour in report.skipped],
-    }
-
-
 def _invoke(stack: str) -> int:
     import boto3
 
@@ -129,34 +100,3 @@ def _invoke(stack: str) -> int:
         return 1
     print(orjson.dumps(orjson.loads(payload), option=orjson.OPT_INDENT_2).decode())
     return 0
-
-
-class PeriodicCompaction(threading.Thread):
-    """``events-api dev``'s compaction: every ``interval`` seconds, the closed hours."""
-
-    def __init__(self, bucket: str, interval: float, grace: timedelta) -> None:
-        super().__init__(name="compaction", daemon=True)
-        self.bucket, self.interval, self.grace = bucket, interval, grace
-        self._stopping = threading.Event()
-        # Its own copy of the objects, gone with the process (moto's bucket is too).
-        self._cache = tempfile.TemporaryDirectory(prefix="events-api-dev-compaction-")
-
-    def run(self) -> None:
-        import logging
-
-        log = logging.getLogger("events_api_cli.compaction")
-        while not self._stopping.wait(self.interval):
-            try:
-                report = compact_locally(
-                    self.bucket, self.grace, timedelta(hours=48), Path(self._cache.name)
-                )
-            except Exception as exc:  # the next round tries again; dev keeps serving
-                log.warning("compaction failed: %s", exc)
-                continue
-            for result in report["compacted"]:
-                log.info("compacted %s (%d new objects)", result["hour"], result["objects"])
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join(timeout=5)  # a round over small local hours takes well under that
-        self._cache.cleanup()

@@ -14,13 +14,14 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .defaults import (
+from ..defaults import (
     LOCAL_BUCKET_NAME,
     LOCAL_DEAD_LETTER_QUEUE_NAME,
     LOCAL_QUEUE_NAME,
     LOCAL_REGION,
     LOCAL_STREAM_NAME,
 )
+from .event_source_mapping import SQS_MAX_RECEIVE_COUNT
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -33,7 +34,6 @@ log = logging.getLogger("events_api_cli.aws")
 #: (6x the consumer's timeout) would make a failed message wait six minutes locally.
 #: The poller hides a failed message for a few seconds only, and nothing else waits on it.
 QUEUE_VISIBILITY_TIMEOUT = 60
-QUEUE_MAX_RECEIVE_COUNT = 5
 
 
 class MotoServer:
@@ -149,7 +149,7 @@ def create_resources(buffer: str, endpoint_url: str) -> Resources:
     dead_letters = sqs.create_queue(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
     redrive = {
         "deadLetterTargetArn": _queue_arn(sqs, dead_letters),
-        "maxReceiveCount": QUEUE_MAX_RECEIVE_COUNT,
+        "maxReceiveCount": SQS_MAX_RECEIVE_COUNT,
     }
     queue = sqs.create_queue(
         QueueName=LOCAL_QUEUE_NAME,
