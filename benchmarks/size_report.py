@@ -202,7 +202,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         "The item 6 model per size and front door, from each size's measured CPU and counted "
         "buffer calls and bytes: the front door (HTTP API: $1.00 per million requests, $0.90 "
         "past 300 million a month, metered per 512 KB; function URL: nothing beyond Lambda), "
-        "Lambda requests and duration (billed per whole millisecond, 512 MB, plus 20 ms of "
+        "Lambda requests and duration (billed per whole millisecond, plus 20 ms of "
         f"network wait per buffer call, an assumption; memory as the template deploys it: "
         f"ingest {c.size_workloads[sizes.SMALL]['HttpApi'].ingest_memory_mb} MB, consumer "
         f"{c.size_workloads[sizes.SMALL]['HttpApi'].consumer_memory_mb} MB), the buffer, "
