@@ -84,7 +84,7 @@ def child(kind: str, event_file: str) -> None:
         out["first"] = 0.0
     else:
         sys.path.insert(0, str(code / "functions" / kind))
-        context = lambdas.LambdaContext()
+        context = lambdas.context()
         event = spec[kind]
         devnull = open(os.devnull, "w")  # noqa: SIM115
         saved, sys.stdout = sys.stdout, devnull

@@ -133,7 +133,7 @@ def measure(batches: list[Batch], rounds: int) -> ConsumerResult:
     naive = NaiveConsumer(aws_clients.s3(), lambdas.BUCKET)
     blobs = buffer_records(batches)
     event = kinesis_event(blobs)
-    context = lambdas.LambdaContext()
+    context = lambdas.context()
     events = sum(len(b.events) for b in batches)
 
     def ours() -> object:

@@ -9,10 +9,11 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from events_api_cli.lambda_events import LambdaContext, lambda_context
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS_PATH = "/events-api/bench/keys/"
@@ -37,15 +38,9 @@ BASE_ENV = {
 }
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "events-api-bench"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:events-api-bench"
-    aws_request_id: str = "5b9f6a3e-2c1d-4e8f-9a7b-0c1d2e3f4a5b"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 20_000
+def context() -> LambdaContext:
+    """The context every benchmark invocation gets (20 s always left)."""
+    return lambda_context("events-api-bench")
 
 
 def set_env(buffer: str = "kinesis") -> None:

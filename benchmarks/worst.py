@@ -145,7 +145,7 @@ def consumer_child(event_file: str) -> dict[str, Any]:
     stub = stubs.StubAws(record=True).install()
     lambdas.set_env("kinesis")
     module = lambdas.load_function("consumer", tag="_worst")
-    context = lambdas.LambdaContext()
+    context = lambdas.context()
     from events_api import records
 
     warm = records.encode(

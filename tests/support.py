@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import importlib.util
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from events_api_cli.lambda_events import lambda_context
 from events_api_cli.local.api_gateway import FrontDoor, RawRequest, build_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,15 +84,9 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "events-api-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:events-api-test"
-    aws_request_id: str = "5b9f6a3e-2c1d-4e8f-9a7b-0c1d2e3f4a5b"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 20_000
+#: The context every test invocation gets (the local stack's shape, a fixed request id and
+#: 20 s always left).
+FakeLambdaContext = functools.partial(lambda_context, "events-api-test")
 
 
 def http_event(

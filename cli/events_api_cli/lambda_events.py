@@ -1,4 +1,5 @@
-"""The Kinesis and SQS records Lambda's event source mappings deliver, built in one place.
+"""The Kinesis and SQS records Lambda's event source mappings deliver, and the context object
+a handler is called with, built in one place.
 
 The local stack's pollers and ``redrive`` build them from what they read (an SQS record
 from a received message: ``sqs_event_record``); the event files
@@ -9,7 +10,9 @@ they made. Keys are in the order Lambda sends them.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
@@ -114,4 +117,59 @@ def sqs_event_record(
         md5_of_message_attributes=message.get("MD5OfMessageAttributes"),
         queue_arn=queue_arn,
         region=region,
+    )
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
+
+
+#: The request id of every context made for a test or a benchmark (a fixed one keeps their
+#: log lines comparable); the local stack gives each invocation its own.
+FIXED_REQUEST_ID = "5b9f6a3e-2c1d-4e8f-9a7b-0c1d2e3f4a5b"
+
+
+@dataclass
+class LambdaContext:
+    """What the Python runtime's context object offers (the handlers and Powertools read it)."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    #: ``time.monotonic()`` when the invocation times out; None: ``remaining_ms`` always (a
+    #: test or a benchmark calls one context many times).
+    deadline: float | None = None
+    remaining_ms: int = 20_000
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.deadline is None:
+            return self.remaining_ms
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def lambda_context(
+    function_name: str,
+    *,
+    memory_mb: int = 512,
+    request_id: str = FIXED_REQUEST_ID,
+    deadline: float | None = None,
+    remaining_ms: int = 20_000,
+) -> LambdaContext:
+    """The context of one invocation of ``function_name`` (its log group named as the
+    template names every function's)."""
+    return LambdaContext(
+        function_name=function_name,
+        memory_limit_in_mb=memory_mb,
+        invoked_function_arn=function_arn(function_name),
+        aws_request_id=request_id,
+        deadline=deadline,
+        remaining_ms=remaining_ms,
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]local"),
     )

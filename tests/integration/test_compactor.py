@@ -29,6 +29,7 @@ from events_api.object_writer import S3ObjectWriter
 from events_api.settings import ConsumerSettings
 from events_api.table import Hour, athena_sources, athena_unload, athena_view
 from events_api.timestamps import rfc3339
+from events_api_cli.lambda_events import LambdaContext
 from tests.integration.conftest import BUCKET
 from tests.support import FakeLambdaContext, load_function
 
@@ -39,9 +40,8 @@ DATABASE = "events_api_test"
 REGION = "us-east-1"
 
 
-class LongContext(FakeLambdaContext):
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+def long_context() -> LambdaContext:
+    return FakeLambdaContext(remaining_ms=900_000)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def manifest(hour: Hour) -> list[dict[str, str]]:
 
 
 def invoke(module: ModuleType) -> dict[str, Any]:
-    answer: dict[str, Any] = module.lambda_handler({}, LongContext())
+    answer: dict[str, Any] = module.lambda_handler({}, long_context())
     return answer
 
 
@@ -274,7 +274,7 @@ def test_deployment_creates_the_events_view_and_answers_cloudformation(
     compactor: ModuleType, response_url: str, kind: str
 ) -> None:
     invoke_with = stack_request(kind, response_url)
-    compactor.lambda_handler(invoke_with, LongContext())
+    compactor.lambda_handler(invoke_with, long_context())
 
     assert submitted() == [athena_view(DATABASE)]
     ((path, content_type, body),) = _ResponseCatcher.received
@@ -290,7 +290,7 @@ def test_deployment_creates_the_events_view_and_answers_cloudformation(
 def test_stack_deletion_leaves_the_view_and_answers_success(
     compactor: ModuleType, response_url: str
 ) -> None:
-    compactor.lambda_handler(stack_request("Delete", response_url), LongContext())
+    compactor.lambda_handler(stack_request("Delete", response_url), long_context())
     assert submitted() == []
     ((_path, _type, body),) = _ResponseCatcher.received
     assert json.loads(body)["Status"] == "SUCCESS"

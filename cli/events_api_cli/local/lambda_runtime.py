@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..defaults import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from ..lambda_events import function_arn, lambda_context
 
 #: Lambda's synchronous invocation limit for the request payload (the event as JSON).
 MAX_REQUEST_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -55,10 +55,6 @@ class Function(Protocol):
     def invoke(self, event: Mapping[str, Any]) -> Any: ...
 
     def invoke_payload(self, payload: bytes) -> Any: ...
-
-
-def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
 
 
 class RepositoryNotFound(Exception):
@@ -117,25 +113,6 @@ def load_handler_module(path: Path, module_name: str) -> ModuleType:
 
 
 @dataclass
-class LambdaContext:
-    """What the Python runtime's context object offers (Powertools reads these)."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline: float
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    identity: Any = None
-    client_context: Any = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-@dataclass
 class LocalFunction:
     """One function of the stack, invoked in-process like Lambda would (without its memory
     and time limits: ``events-api dev`` runs functions in workers, see lambda_worker.py)."""
@@ -171,14 +148,11 @@ class LocalFunction:
             raise RequestTooLarge(len(payload))
         event = orjson.loads(payload)
         with self.lock:
-            context = LambdaContext(
-                function_name=self.name,
-                memory_limit_in_mb=self.memory_mb,
-                invoked_function_arn=self.arn,
-                aws_request_id=str(uuid.uuid4()),
+            context = lambda_context(
+                self.name,
+                memory_mb=self.memory_mb,
+                request_id=str(uuid.uuid4()),
                 deadline=time.monotonic() + self.timeout_seconds,
-                log_group_name=f"/aws/lambda/{self.name}",
-                log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]local"),
             )
             try:
                 result = self.handler(event, context)

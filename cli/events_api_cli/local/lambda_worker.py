@@ -44,13 +44,12 @@ from typing import IO, Any, TextIO, cast
 
 import orjson
 
+from ..lambda_events import function_arn, lambda_context
 from .lambda_runtime import (
     MAX_REQUEST_PAYLOAD_BYTES,
     MAX_RESPONSE_PAYLOAD_BYTES,
     FunctionError,
-    LambdaContext,
     RequestTooLarge,
-    function_arn,
     load_handler_module,
 )
 
@@ -305,14 +304,11 @@ def _serve(
             return
         header = orjson.loads(header_frame)
         event = orjson.loads(_read_frame(requests))
-        context = LambdaContext(
-            function_name=name,
-            memory_limit_in_mb=memory_mb,
-            invoked_function_arn=function_arn(name),
-            aws_request_id=header["requestId"],
+        context = lambda_context(
+            name,
+            memory_mb=memory_mb,
+            request_id=header["requestId"],
             deadline=time.monotonic() + float(header["timeout"]),
-            log_group_name=f"/aws/lambda/{name}",
-            log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]local"),
         )
         _reset_peak()
         status = "ok"
