@@ -232,3 +232,31 @@ def test_signing_uses_the_clock_of_the_call() -> None:
     assert transport.sent[0][1]["X-Amz-Date"] == time.strftime(
         "%Y%m%dT%H%M%SZ", time.gmtime(SUITE_TIME)
     )
+
+
+def test_without_environment_credentials_the_chain_is_resolved_once_and_read_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refreshing:
+        """botocore's refreshable credentials: a new frozen set on each read."""
+
+        reads = 0
+
+        def get_frozen_credentials(self) -> Any:
+            Refreshing.reads += 1
+            return BotocoreCredentials(f"AKID{self.reads}", "secret", None)
+
+    resolved: list[Refreshing] = []
+    monkeypatch.setattr(
+        aws_http, "_botocore_credentials", lambda: resolved.append(Refreshing()) or resolved[-1]
+    )
+    transport = Recorder(Response(200, b"{}"), Response(200, b"{}"))
+    environ = {"AWS_REGION": "us-east-1"}
+    json_client = JsonClient("ssm", environ=environ, transport=lambda: transport)
+    json_client.call("GetParameter", {"Name": "/k"})
+    json_client.call("GetParameter", {"Name": "/k"})
+    assert len(resolved) == 1
+    assert [h["Authorization"].split("/")[0] for _, h, _ in transport.sent] == [
+        "AWS4-HMAC-SHA256 Credential=AKID1",
+        "AWS4-HMAC-SHA256 Credential=AKID2",
+    ]

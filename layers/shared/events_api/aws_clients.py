@@ -34,15 +34,16 @@ _CONFIG_ARGS: dict[str, Any] = {
 }
 
 
-def _session() -> Any:
-    """One botocore session for every client (boto3 itself is never imported: the
-    handlers need clients only, and boto3 would add its own import and a session per call)."""
+def session() -> Any:
+    """One botocore session for every client, and for ``aws_http``'s credentials when the
+    environment has none (boto3 itself is never imported: the handlers need clients only,
+    and boto3 would add its own import and a session per call)."""
     if not _sessions:
         import botocore.session
 
-        session = botocore.session.get_session()
-        _use_fast_loader(session)
-        _sessions.append(session)
+        created = botocore.session.get_session()
+        _use_fast_loader(created)
+        _sessions.append(created)
     return _sessions[0]
 
 
@@ -119,7 +120,7 @@ def _client(service: str) -> Any:
         if client is None:
             from botocore.config import Config
 
-            client = _session().create_client(service, config=Config(**_CONFIG_ARGS))
+            client = session().create_client(service, config=Config(**_CONFIG_ARGS))
             _clients[service] = client
         return client
 

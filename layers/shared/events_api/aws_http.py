@@ -247,23 +247,24 @@ def _environment_credentials(environ: Mapping[str, str]) -> Credentials | None:
     return None
 
 
-def _botocore_credentials() -> Credentials:
-    import botocore.session
+def _botocore_credentials() -> Any:
+    """botocore's credential chain (profiles, SSO), from the session its clients share; the
+    object refreshes itself, so it is resolved once per client."""
+    from . import aws_clients
 
-    found = botocore.session.get_session().get_credentials()
+    found = aws_clients.session().get_credentials()
     if found is None:
         raise AwsUnreachable("no AWS credentials found")
-    frozen = found.get_frozen_credentials()
-    return Credentials(str(frozen.access_key), str(frozen.secret_key), frozen.token)
+    return found
 
 
 def _region(environ: Mapping[str, str]) -> str:
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     if region:
         return region
-    import botocore.session
+    from . import aws_clients
 
-    return str(botocore.session.get_session().get_config_variable("region") or "us-east-1")
+    return str(aws_clients.session().get_config_variable("region") or "us-east-1")
 
 
 def endpoint_url(service: str, region: str, environ: Mapping[str, str]) -> str:
@@ -304,6 +305,7 @@ class JsonClient:
         self._target, version = PROTOCOLS[service]
         self._content_type = f"application/x-amz-json-{version}"
         self._fixed_credentials = _environment_credentials(env)
+        self._refreshing_credentials: Any = None
         region = _region(env)
         self.url = endpoint_url(service, region, env)
         self._host = urlsplit(self.url).netloc
@@ -340,13 +342,19 @@ class JsonClient:
             hook.after(call, answer)
         return answer
 
+    def _chain_credentials(self) -> Credentials:
+        if self._refreshing_credentials is None:
+            self._refreshing_credentials = _botocore_credentials()
+        frozen = self._refreshing_credentials.get_frozen_credentials()
+        return Credentials(str(frozen.access_key), str(frozen.secret_key), frozen.token)
+
     def _send(self, operation: str, document: dict[str, Any]) -> dict[str, Any]:
         body = orjson.dumps(document)
         headers = {
             "Content-Type": self._content_type,
             "X-Amz-Target": f"{self._target}.{operation}",
         }
-        creds = self._fixed_credentials or _botocore_credentials()
+        creds = self._fixed_credentials or self._chain_credentials()
         self._signer.sign(self._host, headers, body, creds, self._clock())
         try:
             response = self._transport().send("POST", self.url, headers, body, READ_TIMEOUT)
