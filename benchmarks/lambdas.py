@@ -99,32 +99,34 @@ def http_event(
     }
 
 
-def stdout_bytes(run: Callable[[], object]) -> int:
-    """The bytes ``run`` writes to fd 1: what Lambda sends CloudWatch Logs for it."""
+@contextlib.contextmanager
+def _stdout_to(fd: int) -> Iterator[None]:
+    """fd 1 (Powertools' log lines and EMF metrics) goes to ``fd`` for the duration."""
     sys.stdout.flush()
     saved = os.dup(1)
+    try:
+        os.dup2(fd, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def stdout_bytes(run: Callable[[], object]) -> int:
+    """The bytes ``run`` writes to fd 1: what Lambda sends CloudWatch Logs for it."""
     with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 1)
-        try:
+        with _stdout_to(sink.fileno()):
             run()
-            sys.stdout.flush()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
         return os.fstat(sink.fileno()).st_size
 
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Send fd 1 (Powertools' log lines and EMF metrics) to /dev/null for the duration."""
-    sys.stdout.flush()
-    saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 1)
-        yield
+        with _stdout_to(devnull):
+            yield
     finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
         os.close(devnull)

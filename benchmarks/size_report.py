@@ -107,19 +107,24 @@ def size_results(c: Any) -> dict[str, Any]:
     return out
 
 
+def at_volume(work: cost.Workload, door: str, *, logs: bool = False) -> cost.Breakdown:
+    """The cheapest buffer at SIZE_VOLUME for ``work`` through ``door``."""
+    return cost.best(cost.door_table(work, cost.VOLUMES[SIZE_VOLUME], logs=logs)[door])
+
+
 def with_logs(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
-    """The cheapest buffer at SIZE_VOLUME for ``case`` through ``door``, CloudWatch Logs
-    included (the functions' log lines, EMF metrics and Lambda's platform lines)."""
-    work = c.size_workloads[case][door]
-    return cost.best(cost.door_table(work, cost.VOLUMES[SIZE_VOLUME], logs=True)[door])
+    """``case`` through ``door`` with CloudWatch Logs included (the functions' log lines, EMF
+    metrics and Lambda's platform lines)."""
+    return at_volume(c.size_workloads[case][door], door, logs=True)
 
 
 def cpu_free(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
-    """The cheapest buffer for ``case`` through ``door`` if the ingest function took no CPU:
-    what the prices and the model's assumptions cost before any work."""
+    """``case`` through ``door`` if the ingest function took no CPU: what the prices and the
+    model's assumptions cost before any work."""
     work = c.size_workloads[case][door]
-    idle = replace(work, ingest_cpu_seconds=dict.fromkeys(work.ingest_cpu_seconds, 0.0))
-    return cost.best(cost.door_table(idle, cost.VOLUMES[SIZE_VOLUME])[door])
+    return at_volume(
+        replace(work, ingest_cpu_seconds=dict.fromkeys(work.ingest_cpu_seconds, 0.0)), door
+    )
 
 
 def _ms(seconds: float) -> str:

@@ -58,7 +58,7 @@ class StubAws:
             stub = self
 
             def send(session: object, request: Any) -> Any:
-                return stub.send(request)
+                return stub.send_botocore(request)
 
             httpsession.URLLib3Session.send = send  # type: ignore[method-assign]
         return self
@@ -86,25 +86,28 @@ class StubAws:
             self.objects.clear()
 
     # answering ------------------------------------------------------------------------
-    def send(self, *args: Any) -> Any:
-        """botocore's ``send(request)``, or ``aws_http``'s ``send(method, url, headers,
-        body, timeout)``: the same answers either way."""
-        if len(args) == 1:
-            from botocore.awsrequest import AWSResponse
-
-            request = args[0]
-            body = request.body or b""
-            if not isinstance(body, bytes | bytearray):
-                body = body.read() if hasattr(body, "read") else bytes(body)
-            status, headers, payload = self.answer(
-                request.method, request.url, request.headers.get("X-Amz-Target", b""), body
-            )
-            return AWSResponse(request.url, status, headers, _Raw(payload))
+    def send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float
+    ) -> Any:
+        """``aws_http``'s transport."""
         from events_api.aws_http import Response
 
-        method, url, headers, body, _timeout = args
-        status, headers, payload = self.answer(method, url, headers.get("X-Amz-Target", ""), body)
-        return Response(status, payload, headers)
+        status, answer_headers, payload = self.answer(
+            method, url, headers.get("X-Amz-Target", ""), body
+        )
+        return Response(status, payload, answer_headers)
+
+    def send_botocore(self, request: Any) -> Any:
+        """botocore's ``URLLib3Session.send``: the same answers."""
+        from botocore.awsrequest import AWSResponse
+
+        body = request.body or b""
+        if not isinstance(body, bytes | bytearray):
+            body = body.read() if hasattr(body, "read") else bytes(body)
+        status, headers, payload = self.answer(
+            request.method, request.url, request.headers.get("X-Amz-Target", b""), body
+        )
+        return AWSResponse(request.url, status, headers, _Raw(payload))
 
     def answer(
         self, method: str, url: str, target: str | bytes, body: bytes
