@@ -18,7 +18,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -108,36 +108,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="compact closed hours into Parquet this often (default %(default)s; 0: never)",
     )
     parser.set_defaults(func=run)
-
-
-class _DropEmf:
-    """stdout without the EMF documents Powertools prints even with metrics disabled.
-
-    ``single_metric`` prints unconditionally, and a metric reaching 100 values is printed
-    whatever ``POWERTOOLS_METRICS_DISABLED`` says; ``print`` writes the document and its
-    newline separately, so the newline following a dropped document is dropped too.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._local = threading.local()
-
-    def write(self, text: str) -> int:
-        if text.startswith('{"_aws"'):
-            self._local.dropped = True
-            return len(text)
-        if text == "\n" and getattr(self._local, "dropped", False):
-            self._local.dropped = False
-            return len(text)
-        self._local.dropped = False
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class _ComponentFilter(logging.Filter):
@@ -230,6 +200,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
     from . import faults, moto_aws, template_limits
     from .api_gateway import FrontDoor
     from .compaction import PeriodicCompaction
+    from .function_output import drop_emf_when_metrics_disabled
     from .gateway import Gateway, GatewayServer, GatewayThread
     from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
@@ -261,8 +232,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "EventsApi"
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        if _truthy(os.environ.get("POWERTOOLS_METRICS_DISABLED")):
-            sys.stdout = cast(TextIO, _DropEmf(sys.stdout))
+        if drop_emf_when_metrics_disabled():
             warnings.filterwarnings("ignore", message="No application metrics to publish")
         key_id = moto_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
         # Test-only: EVENTS_API_DEV_FAULTS fails some buffer entries and S3 writes (faults.py).

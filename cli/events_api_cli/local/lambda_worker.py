@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TextIO, cast
+from typing import IO, Any
 
 import orjson
 
@@ -280,10 +280,9 @@ def _serve(
     answers: IO[bytes],
 ) -> None:
     from . import faults
-    from .dev import _DropEmf, _truthy
+    from .function_output import drop_emf_when_metrics_disabled
 
-    if _truthy(os.environ.get("POWERTOOLS_METRICS_DISABLED")):
-        sys.stdout = cast(TextIO, _DropEmf(sys.stdout))
+    drop_emf_when_metrics_disabled()
     injector = None
     policy = faults.policy_from_env(os.environ)
     if policy is not None:
