@@ -179,7 +179,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         "The handler beside a **bare handler** (the same Powertools Logger and Metrics "
         "decorators, answering 202 without work) and the **read-once floor** of the same body "
         "(item 1), and the handler's **buffer call alone**: the Kinesis PutRecords of the "
-        "request's record through `events_api.aws_http` (the JSON document with the record "
+        "request's record through `events_api.aws.http_client` (the JSON document with the record "
         "base64'd, SigV4 signing, the answer read; the send stubbed). The ingest path has "
         "made its three calls (SSM GetParameter, Kinesis PutRecords, SQS SendMessageBatch) "
         "without botocore since the 2026-11-29 run: the same PutRecords through botocore "

@@ -1,4 +1,4 @@
-"""The ingest path's own AWS client (``events_api.aws_http``) answered by moto in-process.
+"""The ingest path's own AWS client (``events_api.aws.http_client``) answered by moto in-process.
 
 botocore clients reach moto's in-process backends through a botocore event hook that
 ``mock_aws`` switches on. ``aws_http`` does not use botocore, so while ``mock_aws`` is on
@@ -17,8 +17,8 @@ from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
 from moto.core.models import botocore_stubber
 
-from events_api import aws_http
-from events_api.aws_http import Call, HttpTransport, Response
+from events_api.aws import http_client as aws_http
+from events_api.aws.http_client import Call, HttpTransport, Response
 
 
 class InProcessMoto:

@@ -1,5 +1,5 @@
 """Compactor function: started hourly by EventBridge Scheduler, it has Athena rewrite the
-closed hours of stored events as Parquet (events_api.compaction says which and in what
+closed hours of stored events as Parquet (events_api.analytics.compaction says which and in what
 order). CloudFormation also calls it once per deployment (the EventsView custom resource)
 so that the events view exists from the start. Wiring only."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from events_api import compactor
-from events_api.custom_resource import is_stack_request
+from events_api.analytics import compactor
+from events_api.analytics.custom_resource import is_stack_request
 from events_api.observability import logger, metrics
 from events_api.settings import CompactorSettings
 

@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from events_api import aws_clients, records
-from events_api.consumer import ConsumerService, SourceRecord
-from events_api.object_writer import S3ObjectWriter
+from events_api import records
+from events_api.analytics.table import VIEW_COLUMNS
+from events_api.aws import clients as aws_clients
 from events_api.settings import ConsumerSettings
-from events_api.table import VIEW_COLUMNS
+from events_api.store.consumer import ConsumerService, SourceRecord
+from events_api.store.object_writer import S3ObjectWriter
 from events_api.timestamps import rfc3339
 from tests.e2e.conftest import DevProcess, DevStack, events_api_command
 

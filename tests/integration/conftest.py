@@ -13,10 +13,10 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from moto import mock_aws
 
-from events_api import aws_clients
-from events_api.key_store import SsmKeyStore
+from events_api.aws import clients as aws_clients
+from events_api.ingest.key_store import SsmKeyStore
+from events_api.ingest.publishers import SQS_ATTRIBUTE, SQS_BODY
 from events_api.observability import metrics
-from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
 from events_api_cli import lambda_events
 from events_api_cli.local.api_gateway import FrontDoor
 from tests import support

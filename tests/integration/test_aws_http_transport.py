@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from events_api import aws_http
-from events_api.aws_http import HttpTransport, JsonClient
+from events_api.aws import http_client as aws_http
+from events_api.aws.http_client import HttpTransport, JsonClient
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -3,7 +3,7 @@ what order, for which hours, and what it leaves in the bucket.
 
 moto records every statement started (it does not run them), so these tests read the
 statements back from moto's Athena backend in submission order and compare them with
-events_api.table's builders. DuckDB proves the same steps on real data end to end
+events_api.analytics.table's builders. DuckDB proves the same steps on real data end to end
 (tests/e2e/test_query.py).
 """
 
@@ -23,11 +23,12 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from events_api import aws_clients, records
-from events_api.consumer import ConsumerService, SourceRecord
-from events_api.object_writer import S3ObjectWriter
+from events_api import records
+from events_api.analytics.table import Hour, athena_sources, athena_unload, athena_view
+from events_api.aws import clients as aws_clients
 from events_api.settings import ConsumerSettings
-from events_api.table import Hour, athena_sources, athena_unload, athena_view
+from events_api.store.consumer import ConsumerService, SourceRecord
+from events_api.store.object_writer import S3ObjectWriter
 from events_api.timestamps import rfc3339
 from events_api_cli.lambda_events import LambdaContext
 from tests.integration.conftest import BUCKET

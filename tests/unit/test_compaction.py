@@ -1,4 +1,4 @@
-"""Compaction's choices and order (events_api.compaction), with a recording engine and an
+"""Compaction's choices and order (events_api.analytics.compaction), with a recording engine and an
 in-memory bucket: which hours are closed, when an hour is due again, and that every step
 of an hour happens in the order that keeps queries exact."""
 
@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from events_api.athena import query_cost_usd
-from events_api.compaction import (
+from events_api.analytics.athena import query_cost_usd
+from events_api.analytics.compaction import (
     CompactionError,
     Compactor,
     Manifest,
     RawObject,
     closed_hours,
 )
-from events_api.table import Hour
+from events_api.analytics.table import Hour
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from events_api import aws_clients
+from events_api.aws import clients as aws_clients
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The services the functions and the local stack create clients for.

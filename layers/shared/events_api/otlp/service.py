@@ -15,11 +15,12 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from .. import batch
-from ..buffer import Publisher
 from ..errors import ApiError, BadRequest, MethodNotAllowed
-from ..http_api import DATASET_RULE, HttpRequest, parse_event
-from ..ingest import (
+from ..ingest import batch
+from ..ingest.buffer import Publisher
+from ..ingest.http_api import DATASET_RULE, HttpRequest, parse_event
+from ..ingest.keys import KeyAuthenticator
+from ..ingest.service import (
     admit,
     authenticate,
     buffer_events,
@@ -27,7 +28,6 @@ from ..ingest import (
     build_publisher,
     now_rfc3339,
 )
-from ..keys import KeyAuthenticator
 from ..observability import Metric, count, count_rejection, logger
 from ..settings import IngestSettings
 from . import answers

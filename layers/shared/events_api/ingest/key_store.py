@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from . import aws_clients, aws_http
+from ..aws import clients as aws_clients
+from ..aws import http_client as aws_http
 from .keys import KeyRecord, KeyStoreUnavailable, key_hash
 
 

@@ -147,7 +147,7 @@ def athena() -> AthenaClient:
 
 def reset() -> None:
     """Forget every client (tests and the local stack switch endpoints and credentials)."""
-    from . import aws_http
+    from . import http_client as aws_http
 
     with _lock:
         _clients.clear()

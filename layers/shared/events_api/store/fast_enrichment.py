@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
+from ..records import DecodedRecord
+from ..timestamps import normalise_timestamp
 from .enrichment import enrich
-from .records import DecodedRecord
-from .timestamps import normalise_timestamp
 
 _EMPTY = msgspec.Raw()
 

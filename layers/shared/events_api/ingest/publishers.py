@@ -10,7 +10,7 @@ from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import aws_http
+from ..aws import http_client as aws_http
 
 #: Body of every SQS message: the record itself travels as a binary attribute, which SQS
 #: bills at its raw size (a base64 body would cost a third more).

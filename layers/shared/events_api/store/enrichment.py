@@ -15,8 +15,8 @@ from __future__ import annotations
 import msgspec
 import orjson
 
-from .records import DecodedRecord
-from .timestamps import normalise_timestamp
+from ..records import DecodedRecord
+from ..timestamps import normalise_timestamp
 
 STORED_FIELDS = (
     "_dataset",

@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from . import aws_clients, custom_resource
+from ..aws import clients as aws_clients
+from ..observability import Metric, count, logger
+from ..settings import CompactorSettings
+from . import custom_resource
 from .athena import AthenaCompactionEngine, AthenaRunner
 from .compaction import CompactionError, Compactor, Report
 from .compaction_store import S3CompactionStore
-from .observability import Metric, count, logger
-from .settings import CompactorSettings
 from .table import TABLE
 
 #: An hour is not started with less time than this left: an UNLOAD of a busy hour and its

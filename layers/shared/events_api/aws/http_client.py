@@ -250,7 +250,7 @@ def _environment_credentials(environ: Mapping[str, str]) -> Credentials | None:
 def _botocore_credentials() -> Any:
     """botocore's credential chain (profiles, SSO), from the session its clients share; the
     object refreshes itself, so it is resolved once per client."""
-    from . import aws_clients
+    from . import clients as aws_clients
 
     found = aws_clients.session().get_credentials()
     if found is None:
@@ -262,7 +262,7 @@ def _region(environ: Mapping[str, str]) -> str:
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     if region:
         return region
-    from . import aws_clients
+    from . import clients as aws_clients
 
     return str(aws_clients.session().get_config_variable("region") or "us-east-1")
 
