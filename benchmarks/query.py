@@ -155,10 +155,10 @@ def measure(
     import boto3
     from moto import mock_aws
 
+    from events_api import aws
     from events_api.analytics.compaction import Compactor
     from events_api.analytics.compaction_store import S3CompactionStore
     from events_api.analytics.table import Hour
-    from events_api.aws import clients as aws_clients
     from events_api.observability import metrics
     from events_api_cli.local.query_engine import BucketMirror, LocalCompactionEngine, LocalEngine
 
@@ -176,7 +176,7 @@ def measure(
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    aws_clients.reset()
+    aws.reset()
     yesterday = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     starts = [yesterday.replace(hour=3) + timedelta(hours=h) for h in range(hours)]
     target = Hour(DATASET, starts[0].strftime("%Y-%m-%d"), starts[0].strftime("%H"))
@@ -237,7 +237,7 @@ def measure(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        aws_clients.reset()
+        aws.reset()
 
 
 def results(r: QueryResult) -> dict[str, Any]:

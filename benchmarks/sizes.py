@@ -116,7 +116,7 @@ def bare_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 
 def buffer_call(harness: ingest.Harness, case: ingest.Case) -> Callable[[], object]:
-    """The Kinesis PutRecords call alone (``aws_http``: the JSON document, base64, SigV4
+    """The Kinesis PutRecords call alone (``aws.http_client``: the JSON document, base64, SigV4
     signing, the stubbed send, the answer read) for this request's records: the share of
     the handler no body work can shave."""
     from events_api import records

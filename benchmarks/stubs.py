@@ -2,7 +2,7 @@
 ``events_api.aws.http_client``), then answered here instead of going over the network.
 
 ``StubAws.install()`` replaces ``URLLib3Session.send`` (the one place botocore touches the
-network) and is ``aws_http``'s transport, so a handler's own code and its clients' run in
+network) and is ``aws.http_client``'s transport, so a handler's own code and its clients' run in
 full. It answers Kinesis PutRecords, SQS SendMessageBatch, SSM GetParameter and S3
 PutObject, and with ``record=True`` it also decodes every request to count what AWS would
 bill (records, bytes, calls).
@@ -89,7 +89,7 @@ class StubAws:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float
     ) -> Any:
-        """``aws_http``'s transport."""
+        """``aws.http_client``'s transport."""
         from events_api.aws.http_client import Response
 
         status, answer_headers, payload = self.answer(

@@ -96,7 +96,7 @@ def buffer_records(workload: str, wanted: int, buffer: str = "kinesis") -> tuple
 
 def sqs_event(blobs: list[bytes]) -> dict[str, Any]:
     """What Lambda's SQS event source mapping delivers for these messages."""
-    from events_api.ingest.publishers import SQS_ATTRIBUTE, SQS_BODY
+    from events_api.records import SQS_ATTRIBUTE, SQS_BODY
     from events_api_cli.lambda_events import binary_attribute, sqs_record
 
     return {

@@ -1,4 +1,4 @@
-"""``aws_http``'s network transport against a real HTTP server on loopback: connections kept
+"""``aws.http_client``'s network transport against a real HTTP server on loopback: connections kept
 alive, reopened when the peer closed them while idle, and a silent peer timed out."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from events_api import records
-from events_api.ingest.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api.records import SQS_ATTRIBUTE, SQS_BODY
 from events_api.settings import ConsumerSettings
 from events_api.store.consumer import ConsumerService
 from events_api.store.object_writer import S3ObjectWriter

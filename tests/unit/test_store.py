@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events_api import records
-from events_api.store.enrichment import STORED_FIELDS, enrich
-from events_api.store.fast_enrichment import enrich_text
+from events_api.store.enrichment import STORED_FIELDS, enrich, enrich_text
 from events_api.store.stored_objects import (
     ObjectPlan,
     object_name,

@@ -204,7 +204,7 @@ class FaultInjector:
         sqs: aws_http.JsonClient | None = None,
         s3: Any = None,
     ) -> FaultInjector:
-        """Hook into these clients (any may be None): the buffer's ``aws_http`` clients and
+        """Hook into these clients (any may be None): the buffer's ``aws.http_client`` clients and
         a botocore S3 client."""
         for service, client in (("kinesis", kinesis), ("sqs", sqs)):
             if client is not None:
@@ -269,7 +269,7 @@ class FaultInjector:
 
 
 class _BufferFaults:
-    """The injector's ``aws_http`` hook on one buffer service's client."""
+    """The injector's ``aws.http_client`` hook on one buffer service's client."""
 
     def __init__(self, injector: FaultInjector, service: str) -> None:
         self._injector, self._service = injector, service

@@ -63,7 +63,7 @@ class MotoServer:
 
 def use_local_aws(endpoint_url: str) -> None:
     """Point every boto3 client of this process (the handlers' too) at ``endpoint_url``."""
-    from events_api.aws import clients as aws_clients
+    from events_api import aws
 
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)
@@ -80,7 +80,7 @@ def use_local_aws(endpoint_url: str) -> None:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
     )
-    aws_clients.reset()
+    aws.reset()
 
 
 def client(service: str, endpoint_url: str) -> Any:

@@ -1,6 +1,6 @@
 """The SSM Parameter Store adapter for API keys: one SecureString per key hash.
 
-The look-up on every request goes through ``aws_http``; managing keys (the CLI) uses
+The look-up on every request goes through ``aws.http_client``; managing keys (the CLI) uses
 botocore, imported only there.
 """
 

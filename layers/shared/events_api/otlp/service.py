@@ -3,8 +3,9 @@
 request -> method -> key -> signal (path) -> dataset -> dataset scope -> encoding ->
 content type -> body size -> decoding -> flattening -> buffer records -> delivery -> answer.
 
-Keys, body reading, record packing and delivery are the Events API's own (``ingest``,
-``batch``); only the decoding, flattening and the answers' shape are OTLP's.
+Keys, body reading, record packing and delivery are the Events API's own
+(``ingest.service``, ``ingest.batch``); only the decoding, flattening and the answers'
+shape are OTLP's.
 """
 
 from __future__ import annotations

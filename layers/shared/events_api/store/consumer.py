@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .. import records
-from ..ingest.publishers import SQS_ATTRIBUTE
 from ..observability import Metric, count, logger
+from ..records import SQS_ATTRIBUTE
 from ..settings import ConsumerSettings
-from .fast_enrichment import enrich_text
+from .enrichment import enrich_text
 from .stored_objects import ObjectPlan, partition_prefix, quarantine_key
 
 NDJSON_GZIP = "application/x-ndjson"
