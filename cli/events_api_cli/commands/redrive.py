@@ -93,17 +93,11 @@ class Redriver:
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
     def _store(self, source: str, items: list[SourceRecord]) -> set[str]:
-        """Item ids not stored (all of them on a dry run that finds one undecodable)."""
-        from events_api import records
+        """Item ids not stored (the undecodable ones on a dry run)."""
+        from events_api.store.consumer import undecodable
 
         if self.dry_run:
-            undecodable = set()
-            for item in items:
-                try:
-                    records.decode(item.data)
-                except records.RecordError:
-                    undecodable.add(item.item_id)
-            return undecodable
+            return {item.item_id for item in items if undecodable(item.data) is not None}
         return self.service.store(source, items)
 
     def failed_batches(self) -> Place:
@@ -173,18 +167,16 @@ class Redriver:
         return place
 
     def quarantined(self) -> Place:
-        from events_api import records
-        from events_api.store.consumer import SourceRecord
+        from events_api.store.consumer import SourceRecord, undecodable
 
         place = Place(f"quarantined records (s3://{self.bucket}/{QUARANTINE_PREFIX})")
         for key in self._keys(QUARANTINE_PREFIX):
             place.found += 1
             source, name = _quarantine_parts(key)
             data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            try:
-                records.decode(data)
-            except records.RecordError as exc:
-                place.left.append((key, f"still undecodable: {exc}"))
+            reason = undecodable(data)
+            if reason is not None:
+                place.left.append((key, f"still undecodable: {reason}"))
                 continue
             if self._store(source, [SourceRecord(item_id=key, name_key=name, data=data)]):
                 place.left.append((key, "not stored"))
