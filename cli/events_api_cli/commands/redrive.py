@@ -3,7 +3,9 @@
 Three places hold it, each read here the way it was written:
 
 - failed Kinesis batches: objects under ``aws/lambda/`` in the events bucket, written whole
-  by the event source mapping's S3 on-failure destination (``failed_batches``);
+  by the event source mapping's S3 on-failure destination (``failed_batches``), and beside
+  them the log forwarder's failed invocations (CloudWatch Logs deliveries it could not put
+  on the queue), written whole by its asynchronous S3 on-failure destination;
 - dead-lettered SQS messages: the queue's dead-letter queue;
 - quarantined records: ``quarantine/source=.../<record id>.bin`` in the events bucket, the
   bytes of buffer records the consumer could not decode.
@@ -109,12 +111,17 @@ class Redriver:
         for key in self._keys(failed_batches.PREFIX):
             place.found += 1
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            source = "kinesis"
             try:
-                items = source_records(failed_batches.kinesis_event(body))
+                invocation = failed_batches.async_invocation(body)
+                if invocation is not None:
+                    source, items = "sqs", [_log_delivery(key, *invocation)]
+                else:
+                    items = source_records(failed_batches.kinesis_event(body))
             except (ValueError, KeyError) as exc:
                 place.left.append((key, str(exc)))
                 continue
-            failed = self._store("kinesis", items)
+            failed = self._store(source, items)
             if failed:
                 place.left.append((key, f"{len(failed)} of {len(items)} records not stored"))
                 continue
@@ -185,6 +192,14 @@ class Redriver:
                 self.s3.delete_object(Bucket=self.bucket, Key=key)
             place.moved += 1
         return place
+
+
+def _log_delivery(key: str, request_id: str, event: dict[str, Any]) -> SourceRecord:
+    """The CloudWatch Logs record of a failed forwarder invocation, named after it."""
+    from events_api.ingest.log_forwarder import log_data
+    from events_api.store.consumer import SourceRecord
+
+    return SourceRecord(item_id=key, name_key=request_id or key, data=log_data(event))
 
 
 def _quarantine_parts(key: str) -> tuple[str, str]:

@@ -67,21 +67,25 @@ class Subscriber:
     def subscribe(self, created_after_ms: int = 0) -> Outcome:
         outcome = Outcome()
         for name in self.groups(created_after_ms):
-            arguments: dict[str, Any] = {
-                "logGroupName": name,
-                "filterName": self.settings.filter_name,
-                "filterPattern": "",
-                "destinationArn": self.settings.destination_arn,
-            }
-            if self.settings.role_arn:
-                arguments["roleArn"] = self.settings.role_arn
-                arguments["distribution"] = "Random"
-            self._call(outcome, name, "put_subscription_filter", arguments, outcome.subscribed)
+            self.subscribe_group(name, outcome)
         logger.info(
             "log groups subscribed",
             extra={"subscribed": len(outcome.subscribed), "failed": outcome.failed},
         )
         return outcome
+
+    def subscribe_group(self, name: str, outcome: Outcome) -> None:
+        """Subscribe one log group (or replace the stack's filter on it) to everything."""
+        arguments: dict[str, Any] = {
+            "logGroupName": name,
+            "filterName": self.settings.filter_name,
+            "filterPattern": "",
+            "destinationArn": self.settings.destination_arn,
+        }
+        if self.settings.role_arn:
+            arguments["roleArn"] = self.settings.role_arn
+            arguments["distribution"] = "Random"
+        self._call(outcome, name, "put_subscription_filter", arguments, outcome.subscribed)
 
     def unsubscribe(self) -> Outcome:
         outcome = Outcome()
