@@ -672,6 +672,23 @@ def test_every_function_logs_to_its_own_group_created_before_it_with_the_chosen_
     assert len(used) == len(functions())
 
 
+def test_functions_log_json_with_lambdas_platform_lines_at_warn_unless_asked() -> None:
+    shared = template()["Globals"]["Function"]["LoggingConfig"]
+    assert shared["LogFormat"] == "JSON"
+    assert shared["SystemLogLevel"] == {"Ref": "SystemLogLevel"}
+    parameter = template()["Parameters"]["SystemLogLevel"]
+    assert parameter["Default"] == "WARN"
+    assert parameter["AllowedValues"] == ["WARN", "INFO", "DEBUG"]
+    # The application level never filters the EMF metric lines (no level: INFO to Lambda)
+    # whatever LogLevel says; with LogLevel DEBUG it lets the debug lines through.
+    for log_level in template()["Parameters"]["LogLevel"]["AllowedValues"]:
+        expected = "DEBUG" if log_level == "DEBUG" else "INFO"
+        assert Deployment(LogLevel=log_level).resolve(shared["ApplicationLogLevel"]) == expected
+    # Each function adds only its log group: none overrides the format or the levels.
+    for function in functions().values():
+        assert set(function["Properties"]["LoggingConfig"]) == {"LogGroup"}
+
+
 #: Resources whose physical name the template sets: each must derive from the stack name,
 #: so that two stacks (dev and prod) in one account and region never collide.
 STACK_NAMED = {
