@@ -135,6 +135,10 @@ class Deployment:
             "OtlpFunctionUrl.FunctionUrl": "https://6789abcdefghijklmnopqrstuvwxyz01"
             f".lambda-url.{REGION}.on.aws/",
             "ConsumerFunction": f"{STACK}-ConsumerFunction-GhIjKl",
+            "ConsumerFunctionRole.Arn": (
+                f"arn:aws:iam::{ACCOUNT}:role/{STACK}-ConsumerFunctionRole-1"
+            ),
+            "KinesisEventSource": "6f1c2e3d-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
             "CompactorFunction": f"{STACK}-CompactorFunction-MnOpQr",
             "CompactorFunction.Arn": (
                 f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-CompactorFunction-MnOpQr"
@@ -146,6 +150,9 @@ class Deployment:
             "LogForwarderFunction": f"{STACK}-LogForwarderFunction-StUvWx",
             "LogForwarderFunction.Arn": (
                 f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-LogForwarderFunction-StUvWx"
+            ),
+            "LogForwarderFunctionRole.Arn": (
+                f"arn:aws:iam::{ACCOUNT}:role/{STACK}-LogForwarderFunctionRole-2"
             ),
             "LogForwarderInvokePermission": f"{STACK}-LogForwarderInvokePermission-1",
             "LogSubscriberFunction": f"{STACK}-LogSubscriberFunction-YzAbCd",
@@ -218,6 +225,9 @@ class Deployment:
             if key == "Fn::Split":
                 separator, text = value
                 return self.resolve(text).split(separator)
+            if key == "Fn::Select":
+                index, items = value
+                return self.resolve(items)[int(self.resolve(index))]
         if isinstance(node, dict):
             pairs = ((key, self.resolve(value)) for key, value in node.items())
             return {key: value for key, value in pairs if value is not NO_VALUE}
