@@ -27,6 +27,7 @@ from tests.unit.sam_template import (
     REGION,
     ROOT,
     STACK,
+    TEMPLATE_PATH,
     Deployment,
     function_property,
     function_variables,
@@ -553,6 +554,24 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
         "QueueAgeAlarm",
         "DeadLetterQueueAlarm",
     }
+
+
+def test_kinesis_batches_run_five_at_a_time_per_shard_only_with_cloudwatch_logs() -> None:
+    from events_api_cli.local.template_limits import mapping_setting
+
+    mapping = resources()["KinesisEventSource"]["Properties"]
+    for logs, factor in (("Account", "5"), ("LogGroups", "5"), ("None", "1")):
+        extra = {"SubscribedLogGroups": "/a"} if logs == "LogGroups" else {}
+        stack = Deployment(BufferType="Kinesis", LogSubscription=logs, **extra)
+        assert str(stack.resolve(mapping["ParallelizationFactor"])) == factor
+    # What the benchmarks read (docs/performance.md measures a shard at this factor).
+    assert mapping_setting(TEMPLATE_PATH, "KinesisEventSource", "ParallelizationFactor") == 5
+    assert (
+        mapping_setting(
+            TEMPLATE_PATH, "KinesisEventSource", "ParallelizationFactor", condition=False
+        )
+        == 1
+    )
 
 
 def event_sources() -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""What template.yaml gives each function: memory, timeout, and its event sources' batch sizes.
+"""What template.yaml gives each function: memory, timeout, and its event sources' settings.
 
 The local stack runs the handlers with these limits and the benchmarks measure against them,
 so both read the deployed values instead of repeating them. Short-form tags (``!Ref``,
@@ -67,3 +67,14 @@ def parameter_default(template: Path, name: str) -> str:
     """A template parameter's Default, as text."""
     document = _template(template.resolve())
     return str(document["Parameters"][name]["Default"])
+
+
+def mapping_setting(template: Path, logical_id: str, name: str, *, condition: bool = True) -> int:
+    """An event source mapping's numeric setting; for one chosen by a condition
+    (``!If [Condition, then, otherwise]``), its value when the condition is ``condition``."""
+    document = _template(template.resolve())
+    value = document["Resources"][logical_id]["Properties"][name]
+    if isinstance(value, list):
+        _, then, otherwise = value
+        value = then if condition else otherwise
+    return int(value)
