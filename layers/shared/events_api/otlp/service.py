@@ -33,16 +33,18 @@ from ..settings import IngestSettings
 from . import answers
 from .decode import SIGNALS, Encoding, Signal, decode, encoding_of
 from .flatten import Flattened, flatten_logs, flatten_traces
+from .flatten_metrics import flatten_metrics
 
 DATASET_HEADER = "x-baselime-dataset"
 DEFAULT_DATASET = "otel"
 _FLATTEN: dict[str, Callable[[Any], Flattened]] = {
     "logs": flatten_logs,
     "traces": flatten_traces,
+    "metrics": flatten_metrics,
 }
 #: OTLP rejections are told apart from the Events API's in the RequestsRejected metric.
 REJECTION_PREFIX = "otlp_"
-_NOUNS = {"logs": "log records", "traces": "spans"}
+_NOUNS = {"logs": "log records", "traces": "spans", "metrics": "data points"}
 
 
 class SignalNotServed(ApiError):
@@ -53,7 +55,8 @@ def signal_of(raw_path: str) -> Signal:
     path = raw_path[:-1] if raw_path.endswith("/") and len(raw_path) > 1 else raw_path
     signal = SIGNALS.get(path)
     if signal is None:
-        served = " and ".join(SIGNALS)
+        *others, last = SIGNALS
+        served = f"{', '.join(others)} and {last}"
         raise SignalNotServed(f"{raw_path[:200]} is not served; OTLP/HTTP is served at {served}")
     return signal
 
