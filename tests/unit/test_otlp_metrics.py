@@ -170,6 +170,18 @@ def test_an_exponential_histogram_point_has_its_scale_and_buckets() -> None:
     }
 
 
+def test_an_exponential_side_whose_counts_are_all_zero_is_not_stored() -> None:
+    request = metrics_request()
+    point = metric_of(request, "payload.size").exponential_histogram.data_points[0]
+    point.negative.bucket_counts.append(0)  # what the Python SDK sends without negatives
+    point.positive.bucket_counts[:] = [0, 0]
+    point.zero_count = point.count
+    event = by_name(flatten_metrics(request))["payload.size"]
+    assert (event["count"], event["zeroCount"]) == (5, 5)
+    assert not {"positiveOffset", "positiveBucketCounts", "negativeOffset",
+                "negativeBucketCounts"} & set(event)  # fmt: skip
+
+
 def test_a_summary_point_has_its_count_sum_and_quantiles() -> None:
     assert by_name(flatten_metrics(metrics_request()))["gc.pause"] == {
         **CONTEXT,

@@ -133,10 +133,11 @@ def _exponential_histogram(
     event["scale"] = point.scale
     event["zeroCount"] = point.zero_count
     event["zeroThreshold"] = point.zero_threshold
-    if positive:
+    # A side whose counts are all zero says nothing (SDKs send an empty negative side as [0]).
+    if any(positive):
         event["positiveOffset"] = point.positive.offset
         event["positiveBucketCounts"] = positive
-    if negative:
+    if any(negative):
         event["negativeOffset"] = point.negative.offset
         event["negativeBucketCounts"] = negative
     return None
