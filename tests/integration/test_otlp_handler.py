@@ -313,12 +313,14 @@ def test_key_store_outage_is_503_with_retry_after(otlp, stack) -> None:
 
 
 def test_unexpected_failure_is_500_internal(otlp, stack, monkeypatch) -> None:
-    from events_api.otlp import service
+    from dataclasses import replace
+
+    from events_api.otlp.decode import LOGS, SIGNALS
 
     def boom(_: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(service._FLATTEN, "logs", boom)
+    monkeypatch.setitem(SIGNALS, LOGS.path, replace(LOGS, flatten=boom))
     response = invoke(otlp, otlp_event(logs_request("x").SerializeToString()))
     assert status_of(response) == (500, 13, "Internal Error")
 

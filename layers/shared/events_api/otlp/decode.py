@@ -7,6 +7,9 @@ rules, which differ from protobuf's canonical JSON mapping in one place: trace a
 rewritten to base64 before ``ParseDict`` (which already accepts lowerCamelCase keys, int64
 as strings or numbers, and enums as integers); unknown fields are ignored as the
 specification asks.
+
+``SIGNALS`` is the one list of the signals served: each one's path, messages, id rules and
+flattening, which the service, the tests, the fuzz target and the benchmarks all use.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from ..errors import BadRequest, UnsupportedMediaType
+from .flatten import Flattened, flatten_logs, flatten_traces
+from .flatten_metrics import flatten_metrics
 
 #: Protobuf's parsers stop here; OTLP data nests a few levels per AnyValue.
 MAX_JSON_DEPTH = 100
@@ -122,7 +127,8 @@ def _hex_ids_metrics(document: dict[str, Any]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """One OTLP signal this API takes: its path, request and response classes."""
+    """One OTLP signal this API takes: its path, request and response classes, how its
+    items become events, and what its items are called (in counts of rejected ones)."""
 
     name: str
     path: str
@@ -131,6 +137,8 @@ class Signal:
     rejected_field: str
     rejected_json: str
     rewrite_ids: Callable[[dict[str, Any]], None]
+    flatten: Callable[[Any], Flattened]
+    items: str
 
 
 LOGS = Signal(
@@ -141,6 +149,8 @@ LOGS = Signal(
     "rejected_log_records",
     "rejectedLogRecords",
     _hex_ids_logs,
+    flatten_logs,
+    "log records",
 )
 TRACES = Signal(
     "traces",
@@ -150,6 +160,8 @@ TRACES = Signal(
     "rejected_spans",
     "rejectedSpans",
     _hex_ids_traces,
+    flatten_traces,
+    "spans",
 )
 METRICS = Signal(
     "metrics",
@@ -159,6 +171,8 @@ METRICS = Signal(
     "rejected_data_points",
     "rejectedDataPoints",
     _hex_ids_metrics,
+    flatten_metrics,
+    "data points",
 )
 SIGNALS = {signal.path: signal for signal in (LOGS, TRACES, METRICS)}
 

@@ -9,7 +9,7 @@ Keys, body reading, record packing and delivery are the Events API's own (``inge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,19 +32,11 @@ from ..observability import Metric, count, count_rejection, logger
 from ..settings import IngestSettings
 from . import answers
 from .decode import SIGNALS, Encoding, Signal, decode, encoding_of
-from .flatten import Flattened, flatten_logs, flatten_traces
-from .flatten_metrics import flatten_metrics
 
 DATASET_HEADER = "x-baselime-dataset"
 DEFAULT_DATASET = "otel"
-_FLATTEN: dict[str, Callable[[Any], Flattened]] = {
-    "logs": flatten_logs,
-    "traces": flatten_traces,
-    "metrics": flatten_metrics,
-}
 #: OTLP rejections are told apart from the Events API's in the RequestsRejected metric.
 REJECTION_PREFIX = "otlp_"
-_NOUNS = {"logs": "log records", "traces": "spans", "metrics": "data points"}
 
 
 class SignalNotServed(ApiError):
@@ -116,7 +108,7 @@ class OtlpService:
         encoding = encoding_of(request.header("content-type"))
         body = batch.read_body(request.raw_body(), gzipped)
         message: Message = decode(signal, body, encoding)
-        flattened = _FLATTEN[signal.name](message)
+        flattened = signal.flatten(message)
         if flattened.events:
             buffer_events(self.settings, self.publisher, meta, flattened.events)
         count(Metric.OTLP_ITEMS_ACCEPTED, len(flattened.events))
@@ -137,8 +129,9 @@ class OtlpService:
                 "bodyBytes": len(body),
             },
         )
-        noun = _NOUNS[signal.name]
-        return answers.success(signal, encoding, flattened.rejected, flattened.error_message(noun))
+        return answers.success(
+            signal, encoding, flattened.rejected, flattened.error_message(signal.items)
+        )
 
 
 def build_otlp_service(settings: IngestSettings) -> OtlpService:
