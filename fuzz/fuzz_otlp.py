@@ -25,8 +25,8 @@ sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT / "fuzz")]
 with atheris.instrument_imports():
     from otlp_input import parse
 
-    from events_api import batch
     from events_api.errors import ApiError
+    from events_api.ingest import batch
     from events_api.otlp.decode import decode
     from events_api.settings import MAX_EVENT_BYTES
 

@@ -30,8 +30,8 @@ from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from events_api.enrichment import STORED_FIELDS
 from events_api.otlp.flatten import rfc3339_nanos
+from events_api.store.enrichment import STORED_FIELDS
 from tests.e2e.conftest import ROOT, DevStack
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from events_api import batch, records
+from events_api import records
 from events_api.errors import ApiError
+from events_api.ingest import batch
 from events_api.otlp.decode import SIGNALS, Encoding, Signal, decode
 from events_api.otlp.flatten_metrics import TYPES
 from events_api.settings import MAX_EVENT_BYTES

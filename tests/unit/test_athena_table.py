@@ -2,8 +2,8 @@
 
 Partition projection only finds what the consumer writes if the table's
 storage.location.template, filled with projected values, is exactly
-events_api.stored_objects.partition_prefix(...) under the events bucket. These tests project the
-values the way Athena does (injected, date, integer) and compare them with the keys the
+events_api.store.stored_objects.partition_prefix(...) under the events bucket. These tests
+project the values the way Athena does (injected, date, integer) and compare them with the keys the
 consumer writes, so a change on either side that breaks queries fails here.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from events_api import table as events_table
-from events_api.enrichment import STORED_FIELDS
-from events_api.http_api import DATASET_RULE
-from events_api.stored_objects import ObjectPlan, partition_prefix
+from events_api.analytics import table as events_table
+from events_api.ingest.http_api import DATASET_RULE
+from events_api.store.enrichment import STORED_FIELDS
+from events_api.store.stored_objects import ObjectPlan, partition_prefix
 from events_api.timestamps import rfc3339
 from tests.unit.sam_template import ROOT, STACK, Deployment, resources, template
 
@@ -255,8 +255,13 @@ def test_workgroup_writes_encrypted_results_to_the_expiring_results_bucket() -> 
 
 
 def test_no_iam_principal_is_created_for_queries() -> None:
-    kinds = {resource["Type"] for resource in resources().values()}
-    assert not kinds & {"AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Role", "AWS::IAM::Policy"}
+    kinds = {"AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Role", "AWS::IAM::Policy"}
+    iam = {name: r for name, r in resources().items() if r["Type"] in kinds}
+    # The one role is CloudWatch Logs' own (subscribed log events onto the stream): only
+    # that service may assume it, no person or query.
+    assert set(iam) == {"LogSubscriptionRole"}
+    trust = iam["LogSubscriptionRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [statement["Principal"] for statement in trust] == [{"Service": "logs.amazonaws.com"}]
 
 
 def named_queries() -> dict[str, str]:

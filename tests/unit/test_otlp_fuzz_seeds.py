@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from events_api import batch
+from events_api.ingest import batch
 from events_api.otlp.decode import SIGNALS, Encoding, decode
 
 pytestmark = pytest.mark.unit

@@ -3,7 +3,9 @@
 Three places hold it, each read here the way it was written:
 
 - failed Kinesis batches: objects under ``aws/lambda/`` in the events bucket, written whole
-  by the event source mapping's S3 on-failure destination (``failed_batches``);
+  by the event source mapping's S3 on-failure destination (``failed_batches``), and beside
+  them the log forwarder's failed invocations (CloudWatch Logs deliveries it could not put
+  on the queue), written whole by its asynchronous S3 on-failure destination;
 - dead-lettered SQS messages: the queue's dead-letter queue;
 - quarantined records: ``quarantine/source=.../<record id>.bin`` in the events bucket, the
   bytes of buffer records the consumer could not decode.
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..defaults import DEFAULT_AWS_PORT, LOCAL_BUCKET_NAME, LOCAL_DEAD_LETTER_QUEUE_NAME
 
 if TYPE_CHECKING:
-    from events_api.consumer import ConsumerService, SourceRecord
+    from events_api.store.consumer import ConsumerService, SourceRecord
 
 QUARANTINE_PREFIX = "quarantine/"
 
@@ -75,7 +77,7 @@ class Redriver:
         *,
         dry_run: bool = False,
     ) -> None:
-        from events_api import aws_clients
+        from events_api.aws import clients as aws_clients
 
         self.service, self.bucket = service, bucket
         self.dead_letter_queue_url = dead_letter_queue_url
@@ -93,21 +95,15 @@ class Redriver:
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
     def _store(self, source: str, items: list[SourceRecord]) -> set[str]:
-        """Item ids not stored (all of them on a dry run that finds one undecodable)."""
-        from events_api import records
+        """Item ids not stored (the undecodable ones on a dry run)."""
+        from events_api.store.consumer import undecodable
 
         if self.dry_run:
-            undecodable = set()
-            for item in items:
-                try:
-                    records.decode(item.data)
-                except records.RecordError:
-                    undecodable.add(item.item_id)
-            return undecodable
+            return {item.item_id for item in items if undecodable(item.data) is not None}
         return self.service.store(source, items)
 
     def failed_batches(self) -> Place:
-        from events_api.consumer import source_records
+        from events_api.store.consumer import source_records
 
         from .. import failed_batches
 
@@ -115,12 +111,17 @@ class Redriver:
         for key in self._keys(failed_batches.PREFIX):
             place.found += 1
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            source = "kinesis"
             try:
-                items = source_records(failed_batches.kinesis_event(body))
+                invocation = failed_batches.async_invocation(body)
+                if invocation is not None:
+                    source, items = "sqs", [_log_delivery(key, *invocation)]
+                else:
+                    items = source_records(failed_batches.kinesis_event(body))
             except (ValueError, KeyError) as exc:
                 place.left.append((key, str(exc)))
                 continue
-            failed = self._store("kinesis", items)
+            failed = self._store(source, items)
             if failed:
                 place.left.append((key, f"{len(failed)} of {len(items)} records not stored"))
                 continue
@@ -130,7 +131,7 @@ class Redriver:
         return place
 
     def dead_letters(self, queue_url: str) -> Place:
-        from events_api.consumer import source_records
+        from events_api.store.consumer import source_records
 
         from ..lambda_events import sqs_event_record
 
@@ -173,18 +174,16 @@ class Redriver:
         return place
 
     def quarantined(self) -> Place:
-        from events_api import records
-        from events_api.consumer import SourceRecord
+        from events_api.store.consumer import SourceRecord, undecodable
 
         place = Place(f"quarantined records (s3://{self.bucket}/{QUARANTINE_PREFIX})")
         for key in self._keys(QUARANTINE_PREFIX):
             place.found += 1
             source, name = _quarantine_parts(key)
             data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            try:
-                records.decode(data)
-            except records.RecordError as exc:
-                place.left.append((key, f"still undecodable: {exc}"))
+            reason = undecodable(data)
+            if reason is not None:
+                place.left.append((key, f"still undecodable: {reason}"))
                 continue
             if self._store(source, [SourceRecord(item_id=key, name_key=name, data=data)]):
                 place.left.append((key, "not stored"))
@@ -195,6 +194,14 @@ class Redriver:
         return place
 
 
+def _log_delivery(key: str, request_id: str, event: dict[str, Any]) -> SourceRecord:
+    """The CloudWatch Logs record of a failed forwarder invocation, named after it."""
+    from events_api.ingest.log_forwarder import log_data
+    from events_api.store.consumer import SourceRecord
+
+    return SourceRecord(item_id=key, name_key=request_id or key, data=log_data(event))
+
+
 def _quarantine_parts(key: str) -> tuple[str, str]:
     """(source, record id) of ``quarantine/source={source}/{record id}.bin``."""
     _, folder, file = key.split("/", 2)
@@ -203,7 +210,7 @@ def _quarantine_parts(key: str) -> tuple[str, str]:
 
 def _target(stack: str | None) -> tuple[str, str | None]:
     """(events bucket, dead-letter queue URL or None)."""
-    from events_api import aws_clients
+    from events_api.aws import clients as aws_clients
 
     from .aws_target import stack_outputs
 
@@ -234,9 +241,9 @@ def run(args: argparse.Namespace) -> int:
     # The consumer's code runs here: no metrics documents or info logs on the terminal.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    from events_api.consumer import ConsumerService
-    from events_api.object_writer import S3ObjectWriter
     from events_api.settings import ConsumerSettings
+    from events_api.store.consumer import ConsumerService
+    from events_api.store.object_writer import S3ObjectWriter
 
     try:
         bucket, dead_letter_queue = _target(args.stack)
