@@ -10,9 +10,11 @@ exported, and docs/otlp.md's example queries run on them with `events-api query`
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ from typing import Any
 import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     MetricExportResult,
@@ -33,6 +38,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from events_api.otlp.flatten import rfc3339_nanos
 from events_api.store.enrichment import STORED_FIELDS
 from tests.e2e.conftest import ROOT, DevStack
+from tests.otlp_support import SPEC_METRIC_EVENTS, metrics_request, spec_metrics
 
 pytestmark = pytest.mark.e2e
 
@@ -291,13 +297,13 @@ def test_sdk_metrics_are_stored_one_flat_event_per_data_point(
             assert event["_timestamp"] == event["timestamp"][:23] + "Z"
         check_temporality(stored, is_delta)
 
-    (duration_first, *_) = (e for e in delta.exported[0].resource_metrics[0].scope_metrics[0]
-                            .metrics if e.name == "http.server.duration")  # fmt: skip
-    (exemplar,) = duration_first.data.data_points[0].exemplars
+    # The exemplar stored above is the measurement taken inside the span, with its ids.
+    first_export = delta.exported[0].resource_metrics[0].scope_metrics[0].metrics
+    (duration,) = (metric for metric in first_export if metric.name == "http.server.duration")
+    (exemplar,) = duration.data.data_points[0].exemplars
     context = span.get_span_context()
-    assert (exemplar.value, exemplar.trace_id, exemplar.span_id) == (
-        12.5, context.trace_id, context.span_id
-    )  # fmt: skip
+    assert (exemplar.value, exemplar.trace_id) == (12.5, context.trace_id)
+    assert exemplar.span_id == context.span_id
     check_doc_queries(stack, tmp_path, delta_dataset, cumulative_dataset)
 
 
@@ -356,8 +362,6 @@ def check_doc_queries(stack: DevStack, cache: Path, delta: str, cumulative: str)
 
 
 def test_the_collectors_json_example_over_http_is_stored(stack: DevStack) -> None:
-    from tests.otlp_support import SPEC_METRIC_EVENTS, spec_metrics
-
     dataset = stack.new_dataset()
     headers = {"content-type": "application/json", "x-baselime-dataset": dataset}
     response = stack.request("POST", "/otlp/v1/metrics", json.dumps(spec_metrics()).encode(),
@@ -367,3 +371,25 @@ def test_the_collectors_json_example_over_http_is_stored(stack: DevStack) -> Non
     by_name = {event["name"]: event for event in stored}
     assert [own_fields(by_name[e["name"]]) for e in SPEC_METRIC_EVENTS] == SPEC_METRIC_EVENTS
     assert {event["_timestamp"] for event in stored} == {"2018-12-13T14:51:00.300Z"}
+
+
+def test_metrics_reach_the_otlp_function_through_function_urls(
+    function_url_stack: DevStack,
+) -> None:
+    """The other front door: the OTLP function's own URL, gzip'd protobuf as SDKs send it."""
+    stack = function_url_stack
+    dataset = stack.new_dataset()
+    headers = {"content-type": "application/x-protobuf", "content-encoding": "gzip",
+               "x-baselime-dataset": dataset}  # fmt: skip
+    body = gzip.compress(metrics_request().SerializeToString())
+    response = stack.request("POST", "/otlp/v1/metrics", body, headers)
+    assert (response.status, response.headers["content-type"]) == (200, "application/x-protobuf")
+    answer = ExportMetricsServiceResponse.FromString(response.body)
+    assert answer.HasField("partial_success")
+    assert answer.partial_success.rejected_data_points == 0
+    stored = stack.wait_stored(dataset, 5)
+    assert sorted(event["name"] for event in stored) == [
+        "gc.pause", "http.server.duration", "orders.placed", "payload.size", "queue.depth"
+    ]  # fmt: skip
+    (request_id,) = {event["_requestId"] for event in stored}
+    assert str(uuid.UUID(request_id)) == request_id
