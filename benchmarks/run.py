@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-e2e", action="store_true", help="leave out item 7")
     parser.add_argument(
         "--only",
-        choices=("query", "worst"),
+        choices=("query", "worst", "cloudwatch-logs"),
         help=(
-            "run one workload (query: item 10; worst: item 9) and update its part of "
-            "results.json and docs/performance.md"
+            "run one workload (query: item 10; worst: item 9; cloudwatch-logs: item 11) and "
+            "update its part of results.json and docs/performance.md"
         ),
     )
     args = parser.parse_args(argv)
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_query(quick=args.quick)
     if args.only == "worst":
         return only_worst()
+    if args.only == "cloudwatch-logs":
+        return run_cloudwatch_logs(quick=args.quick)
     rounds = 3 if args.quick else 13
     started = time.monotonic()
 
@@ -195,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     (DOCS / "performance.md").write_text(report.markdown(context, results) + "\n" + otlp_section)
     run_query(quick=args.quick)
+    run_cloudwatch_logs(quick=args.quick)
     log(f"done in {time.monotonic() - started:.0f} s")
     for name in report.HEADLINE:
         log(f"   {name} = {results[name]}")
@@ -215,6 +218,24 @@ def run_query(*, quick: bool = False) -> int:
     query.write_section(DOCS / "performance.md", query.markdown(measured))
     for name in ("query_bytes_ratio", "query_cost_hour_parquet_1tb_day"):
         log(f"   {name} = {figures[name]}")
+    return 0
+
+
+def run_cloudwatch_logs(*, quick: bool = False) -> int:
+    """CloudWatch Logs (benchmarks/cloudwatch_logs.py): merged into results.json, and its own
+    section of docs/performance.md."""
+    from . import cloudwatch_logs
+
+    figures = cloudwatch_logs.run(quick=quick, log=log)
+    for name in (
+        "typical_events_per_s",
+        "one_mib_events_per_s",
+        "worst_time_fraction",
+        "shard_capacity_mib_per_s",
+        "cost_per_gb_1_tb_day_kinesis_on_demand",
+        "cost_per_gb_1_tb_day_datadog",
+    ):
+        log(f"   {name} = {figures[cloudwatch_logs.PREFIX + name]}")
     return 0
 
 
