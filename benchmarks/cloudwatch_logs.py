@@ -178,15 +178,21 @@ def full_batch(workload: str, buffer: str) -> list[bytes]:
     return blobs
 
 
-def measure_worst() -> list[tuple[worst.WorstResult, int]]:
+def measure_worst(runs: int = 3) -> list[tuple[worst.WorstResult, int]]:
     """(the consumer's figures, the batch's compressed bytes) for a full batch of each
-    workload's largest records, through the real handler in a fresh process, per buffer."""
+    workload's largest records, through the real handler in a fresh process, per buffer:
+    the run with the least CPU of ``runs`` (other jobs on this machine can only add to it),
+    the highest peak RSS of them."""
     out = []
     for buffer in ("kinesis", "sqs"):
         for workload in LARGE_RECORDS:
             blobs = full_batch(workload, buffer)
             events = sum(len(_events(blob)) for blob in blobs)
-            result = worst.measure_consumer_batch(blobs, events, buffer, workload)
+            tries = [
+                worst.measure_consumer_batch(blobs, events, buffer, workload) for _ in range(runs)
+            ]
+            result = min(tries, key=lambda r: r.cpu_s)
+            result.peak_rss = max(r.peak_rss for r in tries)
             out.append((result, sum(map(len, blobs))))
     return out
 
@@ -346,6 +352,7 @@ def markdown(
             datadog_mb=log_cost.DATADOG_FORWARDER_MEMORY_MB,
         )
     )
+    add("")
     add("| daily volume of logs | " + " | ".join(COLUMNS.values()) + " |")
     add("|---|" + "---:|" * len(COLUMNS))
     for volume, row in costs.items():
@@ -368,16 +375,22 @@ def markdown(
     totals = " | ".join(f"**{tb[c].total_monthly:,.2f}**" for c in COLUMNS)
     add(f"| **total** | {totals} |")
     add("")
-    ours = min(tb[mode].per_gb for mode in log_cost.MODES)
+    best = min((tb[mode] for mode in log_cost.MODES), key=lambda b: b.per_gb)
+    datadog = tb["datadog"]
+    unindexed = datadog.total_monthly - datadog.monthly["Datadog indexing"]
     add(
         PROSE["cost_after"].format(
             r=f,
-            ours=ours,
-            datadog=tb["datadog"].per_gb,
+            ours=best.per_gb,
+            mode=best.mode,
+            datadog=datadog.per_gb,
+            datadog_unindexed=unindexed / (datadog.gb_per_day * cost.DAYS_PER_MONTH),
             firehose=tb["firehose"].per_gb,
-            datadog_ratio=tb["datadog"].per_gb / ours,
+            datadog_ratio=datadog.per_gb / best.per_gb,
             events_per_gb=cost.GB / work.message_bytes * work.events / 1e6,
+            event_bytes=work.message_bytes / work.events,
             cloudwatch=log_cost.cloudwatch_logs_per_gb(),
+            sqs=tb["sqs"].per_gb,
         )
     )
     add(SECTION_END)
@@ -409,7 +422,7 @@ def run(quick: bool = False, log: Any = print) -> dict[str, Any]:
     big = measure_throughput("one_mib", large, 1, 1 if quick else 3)
     forwarder_cpu = measure_forwarder(typical_deliveries(1)[0], 50 if quick else 200)
     log("    full batches of the largest records, fresh processes")
-    measured = measure_worst()
+    measured = measure_worst(1 if quick else 3)
     work = workload(typical, forwarder_cpu)
     costs = log_cost.table(work)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -120,8 +120,7 @@ PRICES: dict[str, Price] = {
     ),
     "datadog_logs_index_million": Price(
         1.70,
-        "$ per million log events indexed, 15-day retention, annual commitment ($2.55 on "
-        "demand)",
+        "$ per million log events indexed, 15-day retention, annual commitment ($2.55 on demand)",
         "doit.com 'Datadog pricing explained' and michaelscodingspot.com (list price as quoted)",
         "2026-12-03",
         False,
