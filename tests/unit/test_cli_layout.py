@@ -1,5 +1,7 @@
-"""The CLI package's roles depend on each other one way: the commands use the local stack and
-the client; the local stack never uses a command; the client uses neither."""
+"""The CLI package's roles depend on each other one way: the commands use the console, the
+query model, the local stack and the client; the console uses the query model, which uses
+the local stack's engine and the client's time parsing; the local stack never uses a
+command; the client uses none of them."""
 
 from __future__ import annotations
 
@@ -17,7 +19,17 @@ PACKAGE = ROOT / "cli" / "events_api_cli"
 ALLOWED = {
     "client": set(),
     "local": {"defaults", "lambda_events", "failed_batches"},
-    "commands": {"defaults", "lambda_events", "failed_batches", "local", "client"},
+    "explore": {"local", "client"},
+    "console": {"explore"},
+    "commands": {
+        "defaults",
+        "lambda_events",
+        "failed_batches",
+        "local",
+        "client",
+        "explore",
+        "console",
+    },
 }
 
 
