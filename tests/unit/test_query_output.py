@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from events_api_cli.commands.athena_query import convert
+from events_api_cli.explore.engines import convert
 from events_api_cli.commands.query_output import MAX_CELL, write
 
 pytestmark = pytest.mark.unit

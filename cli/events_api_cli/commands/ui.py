@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     prepare_environment()
     try:
-        engine: Engine = _athena(args.stack) if args.stack else _local(args.bucket)
+        engine: Engine = athena_engine(args.stack) if args.stack else local_engine(args.bucket)
     except TargetError as exc:
         return _error(str(exc))
     token = None if is_loopback(args.host) else secrets.token_urlsafe(24)
@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local(bucket: str | None) -> LocalEngine:
+def local_engine(bucket: str | None) -> LocalEngine:
+    """The local stack's bucket (AWS_ENDPOINT_URL, else events-api dev's default) on DuckDB."""
     from events_api import aws_clients
 
     from ..explore.engines import LocalEngine
@@ -107,7 +108,8 @@ def _local(bucket: str | None) -> LocalEngine:
     return LocalEngine(BucketMirror(aws_clients.s3(), bucket or LOCAL_BUCKET_NAME))
 
 
-def _athena(stack: str) -> AthenaEngine:
+def athena_engine(stack: str) -> AthenaEngine:
+    """Athena in the stack's workgroup (its Outputs), with the caller's credentials."""
     import boto3
 
     from events_api.athena import AthenaRunner

@@ -60,6 +60,12 @@ class Dialect:
             f"ELSE json_extract_string(event, {path}) END"
         )
 
+    def present(self, path: str) -> str:
+        """The field is there with a value other than null."""
+        if self.athena:
+            return f"coalesce(json_format(json_extract(event, {path})), 'null') <> 'null'"
+        return f"coalesce(json_type(event, {path}), 'NULL') <> 'NULL'"
+
     def epoch(self, expression: str) -> str:
         return f"to_unixtime({expression})" if self.athena else f"epoch({expression})"
 
@@ -120,7 +126,7 @@ def condition(flt: Filter, dialect: Dialect) -> str:
     if flt.op == EXISTS:
         if not f.paths:
             return "TRUE"
-        return " OR ".join(f"json_extract(event, {p}) IS NOT NULL" for p in f.paths)
+        return "(" + " OR ".join(dialect.present(p) for p in f.paths) + ")"
     if flt.op == "~":
         return f"strpos(lower({_as_text(f)}), lower({literal(flt.value)})) > 0"
     if f.kind == "timestamp":
