@@ -77,9 +77,9 @@ def _pool(size: int) -> list[dict[str, Any]]:
 def _store(hours: list[datetime], total: int, objects_per_hour: int, pool_size: int) -> int:
     """``total`` events over ``hours`` through the consumer's store path; the text bytes."""
     from events_api import records
-    from events_api.consumer import ConsumerService, SourceRecord
-    from events_api.object_writer import S3ObjectWriter
     from events_api.settings import ConsumerSettings
+    from events_api.store.consumer import ConsumerService, SourceRecord
+    from events_api.store.object_writer import S3ObjectWriter
     from events_api.timestamps import rfc3339
 
     pool = _pool(min(pool_size, total))
@@ -143,8 +143,8 @@ def measure(
 ) -> ConsoleResult:
     import boto3
 
-    from events_api.compaction import Compactor
-    from events_api.compaction_store import S3CompactionStore
+    from events_api.analytics.compaction import Compactor
+    from events_api.analytics.compaction_store import S3CompactionStore
     from events_api.observability import metrics
     from events_api_cli.explore.engines import LocalEngine
     from events_api_cli.explore.model import Query

@@ -19,11 +19,11 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from events_api import aws_clients, records
-from events_api.athena import AthenaRunner, query_cost_usd
-from events_api.consumer import ConsumerService, SourceRecord
-from events_api.object_writer import S3ObjectWriter
+from events_api import aws, records
+from events_api.analytics.athena import AthenaRunner, query_cost_usd
 from events_api.settings import ConsumerSettings
+from events_api.store.consumer import ConsumerService, SourceRecord
+from events_api.store.object_writer import S3ObjectWriter
 from events_api.timestamps import rfc3339
 from events_api_cli.console.server import Console, allowed_hosts, serve
 from events_api_cli.explore import service
@@ -40,7 +40,7 @@ BUCKET = "events-console-test"
 def stored() -> Iterator[Any]:
     """A bucket with 6 events in ``logs`` and 1 in ``otel``, stored by the consumer."""
     with mock_aws():
-        aws_clients.reset()
+        aws.reset()
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         consumer = ConsumerService(ConsumerSettings(BUCKET), S3ObjectWriter(BUCKET))
@@ -56,7 +56,7 @@ def stored() -> Iterator[Any]:
             [blob] = records.encode(meta, [json.dumps(e).encode() for e in events], 1 << 20)
             assert consumer.store("sqs", [SourceRecord(dataset, dataset, blob)]) == set()
         yield s3
-        aws_clients.reset()
+        aws.reset()
 
 
 @pytest.fixture

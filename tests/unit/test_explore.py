@@ -11,7 +11,7 @@ import duckdb
 import orjson
 import pytest
 
-from events_api.table import duckdb_raw_select, literal
+from events_api.analytics.table import duckdb_raw_select, literal
 from events_api_cli.explore import service, sql
 from events_api_cli.explore.engines import check_read_only
 from events_api_cli.explore.model import Calc, Filter, Query, QueryError

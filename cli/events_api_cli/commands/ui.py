@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def local_engine(bucket: str | None) -> LocalEngine:
     """The local stack's bucket (AWS_ENDPOINT_URL, else events-api dev's default) on DuckDB."""
-    from events_api import aws_clients
+    from events_api.aws import clients as aws_clients
 
     from ..explore.engines import LocalEngine
     from ..local.query_engine import BucketMirror
@@ -112,7 +112,7 @@ def athena_engine(stack: str) -> AthenaEngine:
     """Athena in the stack's workgroup (its Outputs), with the caller's credentials."""
     import boto3
 
-    from events_api.athena import AthenaRunner
+    from events_api.analytics.athena import AthenaRunner
 
     from ..explore.engines import AthenaEngine
     from .aws_target import stack_output

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from events_api.table import COMPACTED_PREFIX, MANIFEST_PREFIX, literal
+from events_api.analytics.table import COMPACTED_PREFIX, MANIFEST_PREFIX, literal
 
 from .model import QueryError
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import duckdb
     from mypy_boto3_s3 import S3Client
 
-    from events_api.athena import AthenaRunner, Execution
+    from events_api.analytics.athena import AthenaRunner, Execution
 
     from ..local.query_engine import BucketMirror
 
@@ -241,7 +241,7 @@ class AthenaSession:
     def run(self, sql: str) -> Answer:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from events_api.athena import QueryFailed, query_cost_usd
+        from events_api.analytics.athena import QueryFailed, query_cost_usd
 
         started = time.perf_counter()
 

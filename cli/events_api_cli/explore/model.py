@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from events_api.http_api import DATASET_RULE
+from events_api.ingest.http_api import DATASET_RULE
 
 from ..client.reader import parse_when
 

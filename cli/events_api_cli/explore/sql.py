@@ -1,6 +1,6 @@
 """The query model compiled to SQL over the ``events`` table, for DuckDB or Athena.
 
-Fields are the table's columns when one holds them (events_api.table: ``level``,
+Fields are the table's columns when one holds them (events_api.analytics.table: ``level``,
 ``_service``, ``duration``, ...; ``service`` and ``namespace`` name ``_service`` and
 ``_namespace``), else read from the stored JSON in ``event``: ``a.b.c`` is the top-level
 key ``a.b.c`` when an event has one (OpenTelemetry's flattened attributes) and the nested
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from events_api.table import COLUMNS, TABLE, Column, Kind, literal, quote
+from events_api.analytics.table import COLUMNS, TABLE, Column, Kind, literal, quote
 
 from .model import EXISTS, Calc, Filter, Query, QueryError, number
 

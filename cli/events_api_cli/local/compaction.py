@@ -1,7 +1,7 @@
 """The local stack's compaction: what the deployed compactor function does with Athena,
 done with DuckDB (``query_engine``) over the local bucket, by ``events-api compact`` on demand
 and by ``events-api dev`` every few minutes. The order of the steps and the choice of hours
-are events_api.compaction's.
+are events_api.analytics.compaction's.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ log = logging.getLogger("events_api_cli.compaction")
 def compact_locally(
     bucket: str, grace: timedelta, lookback: timedelta, cache: Path | None = None
 ) -> dict[str, Any]:
-    from events_api import aws_clients
-    from events_api.compaction import Compactor
-    from events_api.compaction_store import S3CompactionStore
+    from events_api.analytics.compaction import Compactor
+    from events_api.analytics.compaction_store import S3CompactionStore
+    from events_api.aws import clients as aws_clients
 
     from .query_engine import BucketMirror, LocalCompactionEngine
 

@@ -174,7 +174,7 @@ class _Shutdown:
 
 
 def run(args: argparse.Namespace) -> int:
-    from events_api.keys import generate_key, is_well_formed
+    from events_api.ingest.keys import generate_key, is_well_formed
 
     from . import lambda_runtime
 
