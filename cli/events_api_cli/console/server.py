@@ -279,6 +279,11 @@ class Handler(BaseHTTPRequestHandler):
             line({"error": str(exc), "status": 400})
         except _UNREACHABLE as exc:
             line({"error": _unreachable(exc), "status": 502})
+        except (BrokenPipeError, ConnectionResetError):
+            raise
+        except Exception:  # the status line is sent: the error has to be a line too
+            log.exception("console request failed: %s", self.path)
+            line({"error": "internal error (see the console's log)", "status": 500})
 
 
 def _unreachable_errors() -> tuple[type[Exception], ...]:
