@@ -220,7 +220,7 @@ def markdown(r: ConsoleResult) -> str:
             a=answered,
             results=answered.statements["results"],
             series=answered.statements["series"],
-            events=answered.statements["events"],
+            events=answered.statements["latest"] + answered.statements["events"],
             rest=answered.best_s - sum(answered.statements.values()),
         )
         for label, answered in (

@@ -128,7 +128,10 @@ def test_explore_answers_as_json_what_was_stored(client: Client) -> None:
     assert sorted(e["message"] for e in answer["events"]) == [f"m{n}" for n in range(6)]
     assert [s["group"] for s in answer["series"]["series"]] == ["error", "info"]
     assert [sum(s["values"]) for s in answer["series"]["series"]] == [3, 3]
-    assert [s["name"] for s in answer["statements"]] == ["results", "series", "events"]
+    assert [s["name"] for s in answer["statements"]] == ["results", "series", "latest", "events"]
+    # The whole events are read from the hours of the newest ids only.
+    assert """AND ((dt = '""" in answer["statements"][3]["sql"]
+    assert '"_id" IN (' in answer["statements"][3]["sql"]
     assert all("dataset = 'logs' AND dt = " in s["sql"] for s in answer["statements"])
     # Without a dataset: every dataset there is.
     status, answer = client.json("/explore.json")
@@ -234,7 +237,7 @@ def test_explore_on_athena_runs_the_same_model_with_athenas_dialect(stored: Any)
     for names, kinds, rows in (
         (["level", "count"], ["varchar", "bigint"], [["error", "3"]]),
         (["t", "g", "v"], ["double", "varchar", "bigint"], [["1795694400.0", "error", "3"]]),
-        (["event_time"], ["timestamp"], []),
+        (["_id", "dt", "hour"], ["varchar", "varchar", "varchar"], []),
     ):
         backend.query_results_queue.append(
             QueryResults(
@@ -259,7 +262,8 @@ def test_explore_on_athena_runs_the_same_model_with_athenas_dialect(stored: Any)
     assert all("dataset = 'logs' AND dt = " in s for s in submitted)
     assert "to_unixtime(event_time)" in submitted[1]
     assert answer["results"] == {"columns": ["level", "count"], "rows": [["error", 3]]}
-    assert answer["events"] == []
+    assert answer["events"] == []  # no newest ids: the events themselves are not read
+    assert [s["name"] for s in answer["statements"]] == ["results", "series", "latest"]
     assert answer["scannedBytes"] == 0
     assert answer["costUsd"] == 3 * query_cost_usd(0)
     assert progress[-1].state == "succeeded"

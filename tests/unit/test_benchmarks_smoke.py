@@ -170,7 +170,7 @@ def test_console_workload_counts_every_event_before_and_after_compaction(
     assert measured.events == 600
     assert measured.raw.total == measured.compacted.total == 600
     assert measured.raw.events == measured.compacted.events == 100
-    assert set(measured.raw.statements) == {"results", "series", "events"}
+    assert set(measured.raw.statements) == {"results", "series", "latest", "events"}
     assert measured.parquet_bytes > 0
     page = tmp_path / "performance.md"
     page.write_text("# Performance\n")

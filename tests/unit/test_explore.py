@@ -295,6 +295,26 @@ def test_filters_select_what_they_say(
     assert matches(events_table, where=where) == sorted(EVENTS[n]["message"] for n in expected)
 
 
+def test_the_newest_ids_then_their_hours_give_the_same_events(
+    events_table: duckdb.DuckDBPyConnection,
+) -> None:
+    query = q(dataset="logs", limit="3", since="400d")
+    start, end = query.window(NOW)
+    whole = events_table.execute(sql.events_sql(query, start, end, sql.DUCKDB)).fetchall()
+    latest = events_table.execute(sql.latest_sql(query, start, end, sql.DUCKDB)).fetchall()
+    assert latest == [
+        ("id-3", "2026-11-28", "03"),
+        ("id-2", "2026-11-28", "03"),
+        ("id-1", "2026-11-28", "03"),
+    ]
+    narrowed = sql.events_sql(query, start, end, sql.DUCKDB, latest=latest)
+    assert (
+        """ AND ((dt = '2026-11-28' AND hour IN ('03'))) AND "_id" IN ('id-3', 'id-2', 'id-1')"""
+        in narrowed
+    )
+    assert events_table.execute(narrowed).fetchall() == whole
+
+
 def test_search_finds_text_anywhere_in_any_case_as_json_writes_it(
     events_table: duckdb.DuckDBPyConnection,
 ) -> None:

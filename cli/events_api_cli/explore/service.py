@@ -128,8 +128,13 @@ def explore(
             series = recorder.run("series", sql.series_sql(query, start, end, dialect, groups))
             answer["series"] = _series(series, query, start, end, step, groups)
         if "events" in parts:
-            events = recorder.run("events", sql.events_sql(query, start, end, dialect))
-            answer["events"] = [_event(row) for row in events.rows]
+            latest = recorder.run("latest", sql.latest_sql(query, start, end, dialect)).rows
+            if latest:
+                ids = [(str(i), str(dt), str(hour)) for i, dt, hour in latest]
+                events = recorder.run(
+                    "events", sql.events_sql(query, start, end, dialect, latest=ids)
+                )
+                answer["events"] = [_event(row) for row in events.rows]
     return {**answer, **recorder.summary()}
 
 

@@ -269,11 +269,38 @@ def series_sql(
     )
 
 
-def events_sql(query: Query, start: datetime, end: datetime, dialect: Dialect) -> str:
-    """The newest matching events, whole."""
+def latest_sql(query: Query, start: datetime, end: datetime, dialect: Dialect) -> str:
+    """The newest matching events' ids and hours: the small columns only, so that the whole
+    events are then read from those hours alone (``events_sql``)."""
+    return (
+        f'SELECT "_id", dt, hour FROM {TABLE} WHERE {where(query, start, end, dialect)} '
+        f'ORDER BY event_time DESC, "_id" LIMIT {query.limit}'
+    )
+
+
+def events_sql(
+    query: Query,
+    start: datetime,
+    end: datetime,
+    dialect: Dialect,
+    latest: list[tuple[str, str, str]] | None = None,
+) -> str:
+    """The newest matching events, whole; with ``latest`` (``latest_sql``'s rows) only
+    those events are read, from their hours."""
+    narrowed = ""
+    if latest is not None:
+        days: dict[str, set[str]] = {}
+        for _id, dt, hour in latest:
+            days.setdefault(dt, set()).add(hour)
+        hours = " OR ".join(
+            f"(dt = {literal(dt)} AND hour IN ({', '.join(literal(h) for h in sorted(hs))}))"
+            for dt, hs in sorted(days.items())
+        )
+        ids = ", ".join(literal(row[0]) for row in latest)
+        narrowed = f' AND ({hours}) AND "_id" IN ({ids})'
     return (
         f'SELECT event_time, dataset, "_service", level, message, traceid, "_id", event '
-        f"FROM {TABLE} WHERE {where(query, start, end, dialect)} "
+        f"FROM {TABLE} WHERE {where(query, start, end, dialect)}{narrowed} "
         f'ORDER BY event_time DESC, "_id" LIMIT {query.limit}'
     )
 
