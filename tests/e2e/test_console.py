@@ -299,6 +299,43 @@ def test_explore_counts_filters_and_searches_what_was_sent(
     wait_for(lambda: len(table(browser, "Results")) == len(groups), "grouped results again")
 
 
+def test_the_query_command_takes_the_same_model_as_options(
+    stack: DevStack, logs: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    dataset, sent = logs
+    done = stack.cli(
+        *("query", "--dataset", dataset, "--where", "level != info", "--by", "service"),
+        *("--calc", "count", "--calc", "max(duration)", "--format", "ndjson"),
+        env={"XDG_CACHE_HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    kept = [e for e in sent if e["level"] != "info"]
+    assert sorted(json.loads(line)["service"] for line in done.stdout.splitlines()) == sorted(
+        set(SERVICES)
+    )
+    assert {
+        (row["service"], row["count"], row["max(duration)"])
+        for row in map(json.loads, done.stdout.splitlines())
+    } == {
+        (
+            s,
+            sum(e["service"] == s for e in kept),
+            max(e["duration"] for e in kept if e["service"] == s),
+        )
+        for s in SERVICES
+    }
+    events = stack.cli(
+        *("query", "--dataset", dataset, "--search", "EVENT 1", "--events", "--limit", "3"),
+        *("--format", "ndjson"),
+        env={"XDG_CACHE_HOME": str(tmp_path)},
+    )
+    assert events.returncode == 0, events.stderr
+    rows = [json.loads(line) for line in events.stdout.splitlines()]
+    # Newest first: event 1 is the newest of event 1 and event 10..19 by its own timestamp.
+    assert [row["message"] for row in rows] == ["event 1", "event 10", "event 11"]
+    assert json.loads(rows[0]["event"])["requestId"] == "req-1"
+
+
 def test_an_event_expands_to_its_whole_stored_json(
     browser: Any, console: str, stack: DevStack, logs: tuple[str, list[dict[str, Any]]]
 ) -> None:

@@ -23,7 +23,7 @@ from .query_output import FORMATS, write
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "query",
-        help="run SQL over the stored events (table events)",
+        help="run SQL, or the console's query model, over the stored events (table events)",
         description=(
             "Run SQL over the stored events: one table, events (docs/query.md lists its "
             "columns). Without --stack it reads the local stack's bucket with DuckDB "
