@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -416,7 +417,7 @@ def test_live_tail_shows_a_new_event_as_it_is_stored(
 
 
 def test_hostile_event_content_is_shown_as_text_never_run(
-    browser: Any, console: str, stack: DevStack, logs: tuple[str, list[dict[str, Any]]]
+    browser: Any, console: str, stack: DevStack
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -454,5 +455,33 @@ def test_hostile_event_content_is_shown_as_text_never_run(
     browser.find_element(By.CSS_SELECTOR, "#events a.trace").click()
     wait_for(lambda: "Error:" in browser.find_element(By.ID, "trace-status").text, "refusal")
     assert browser.execute_script(f"return window.{PWNED}") is None
-    open_explore(browser, console, f"dataset={logs[0]}&by=service&calc=count,p95(duration)")
+
+
+def test_an_hour_of_traffic_grouped_by_service_matches_what_was_sent(
+    browser: Any, console: str, stack: DevStack
+) -> None:
+    """2,400 events over the last hour from four services (the README's picture)."""
+    dataset = stack.new_dataset()
+    rng = random.Random(20261203)
+    now = time.time()
+    services = ("checkout", "search", "payments", "auth")
+    sent = [
+        {
+            "timestamp": round((now - 3570 * n / 2400 - 20) * 1000),
+            "service": rng.choices(services, weights=(5, 3, 2, 1))[0],
+            "level": rng.choices(LEVELS, weights=(20, 3, 1))[0],
+            "duration": round(rng.lognormvariate(3.5, 0.8), 1),
+            "message": f"request {n}",
+        }
+        for n in range(2400)
+    ]
+    assert stack.post_json(dataset, sent, gzipped=True).status == 202
+    stack.wait_stored(dataset, len(sent))
+    open_explore(browser, console, f"dataset={dataset}&by=service&calc=count,p95(duration)")
+    counts = Counter(e["service"] for e in sent)
+    assert [row[:2] for row in table(browser, "Results")] == [
+        [service, str(count)] for service, count in counts.most_common()
+    ]
+    for service, count in counts.items():
+        assert f"{service} total {count}" in chart_name(browser)
     screenshot(browser, "console-explore.png")
