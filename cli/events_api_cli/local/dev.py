@@ -354,7 +354,7 @@ def _announce(
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
         f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
-        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
+        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs, traces, metrics)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",
