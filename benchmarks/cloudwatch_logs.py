@@ -416,7 +416,7 @@ def run(quick: bool = False, log: Any = print) -> dict[str, Any]:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     rounds = 3 if quick else 9
-    log("11. CloudWatch Logs: typical deliveries and 1 MiB records through the consumer")
+    log("12. CloudWatch Logs: typical deliveries and 1 MiB records through the consumer")
     typical = measure_throughput("typical", typical_deliveries(), 100, rounds)
     large = [largest_record("typical", KINESIS_RECORD_BYTES, first_id=n * 10**9) for n in range(3)]
     big = measure_throughput("one_mib", large, 1, 1 if quick else 3)
