@@ -137,7 +137,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 
 def deployed_memory_mb(logical_id: str) -> int:
     """The function's MemorySize in template.yaml (the model prices what is deployed)."""
-    from events_api_cli.local.template_limits import function_limits
+    from events_api_cli.local.template import function_limits
 
     return function_limits(TEMPLATE, logical_id).memory_mb
 

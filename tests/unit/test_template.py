@@ -20,13 +20,9 @@ from events_api import http_api, records
 from events_api import settings as settings_module
 from events_api.observability import NAMESPACE, Metric
 from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
-from tests.unit.sam_template import (
-    ACCOUNT,
-    NO_VALUE,
-    REGION,
+from events_api_cli.local.template.deployment import ACCOUNT, REGION, STACK, Deployment
+from events_api_cli.local.template.document import (
     ROOT,
-    STACK,
-    Deployment,
     function_property,
     function_variables,
     functions,
@@ -35,6 +31,7 @@ from tests.unit.sam_template import (
     template,
     walk,
 )
+from events_api_cli.local.template.intrinsics import NO_VALUE
 
 pytestmark = pytest.mark.unit
 

@@ -197,13 +197,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import faults, moto_aws, template_limits
+    from . import faults, moto_aws
     from .api_gateway import FrontDoor
     from .compaction import PeriodicCompaction
     from .function_output import drop_emf_when_metrics_disabled
     from .gateway import Gateway, GatewayServer, GatewayThread
     from .lambda_worker import WorkerFunction
     from .poller import KinesisPoller, Poller, SqsPoller
+    from .template import function_limits
 
     # moto holds the keys and the stored events, with no authentication at all: it stays on
     # loopback whatever --host says; only the API (which checks keys) may be exposed.
@@ -253,7 +254,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             (OTLP_FUNCTION, "otlp", "OtlpFunction"),
             (CONSUMER_FUNCTION, "consumer", "ConsumerFunction"),
         ):
-            limits = template_limits.function_limits(template, logical_id)
+            limits = function_limits(template, logical_id)
             workers.append(
                 WorkerFunction(
                     name, repository, function, limits.timeout_seconds, limits.memory_mb
