@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
+    from .iam.enforcer import Authority
+
 log = logging.getLogger("events_api_cli.aws")
 
 #: Queue settings from template.yaml, except the visibility timeout: the template's 360 s
@@ -37,23 +40,44 @@ QUEUE_VISIBILITY_TIMEOUT = 60
 
 
 class MotoServer:
-    """moto's threaded server on ``host:port`` (port 0 picks a free one)."""
+    """moto's threaded server on ``host:port`` (port 0 picks a free one), with IAM enforced
+    for the roles ``authority`` knows (iam/enforcer.py) when one is given."""
 
-    def __init__(self, host: str, port: int) -> None:
-        from moto.server import ThreadedMotoServer
-
+    def __init__(self, host: str, port: int, authority: Authority | None = None) -> None:
         # moto logs every request through werkzeug; a dev console needs none of it.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.host = host
         self.port = port
+        self.authority = authority
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server.start()
-        self.host, self.port = self._server.get_host_and_port()
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        from .iam.enforcer import Enforcer, MotoLookups
+
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.authority is not None:
+            app = Enforcer(app, self.authority, MotoLookups(self.authority.account, LOCAL_REGION))
+        self._server = make_server(
+            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
     @property
     def endpoint_url(self) -> str:
