@@ -19,6 +19,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .policy import Request
 
+_SQS_BATCH_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
 
 class Unmapped(Exception):
     """The local stack cannot tell what IAM would check for this request."""
@@ -177,7 +183,9 @@ class Mapper:
         return Authorization(service, operation, "json", tuple(requests))
 
     def _sqs(self, operation: str, region: str, body: Mapping[str, Any]) -> list[Request]:
-        action = f"sqs:{operation}"
+        # SQS has no IAM action of their own for the batch calls: SendMessage, DeleteMessage
+        # and ChangeMessageVisibility grant their batch versions (SQS Developer Guide).
+        action = f"sqs:{_SQS_BATCH_ACTIONS.get(operation, operation)}"
         if operation == "ListQueues":
             return [Request(action, "*")]
         if operation in {"GetQueueUrl", "CreateQueue"}:
