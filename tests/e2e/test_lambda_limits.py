@@ -48,7 +48,13 @@ def checkout(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def probe(checkout: Path):
-    function = WorkerFunction("probe", checkout, "probe", timeout_seconds=2, memory_mb=160).start()
+    function = WorkerFunction(
+        "probe",
+        checkout / "functions" / "probe",
+        "app.lambda_handler",
+        timeout_seconds=2,
+        memory_mb=160,
+    ).start()
     yield function
     function.stop()
 

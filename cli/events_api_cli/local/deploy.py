@@ -8,12 +8,13 @@ schedules). A resource whose name is already taken in the account and region (or
 bucket, anywhere) is refused, as CloudFormation refuses it: so two stacks of the template
 can share one local account exactly when they could share an AWS account.
 
-What moto cannot hold is listed (``Deployed.not_created``) for ``events-api dev`` to say.
+Bucket policies stay out of moto (local/iam evaluates them: moto would refuse every
+plain HTTP call under the template's aws:SecureTransport deny). What moto cannot hold is
+listed (``Deployed.not_created``) for ``events-api dev`` to say.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ STOOD_IN_FOR = {
     "AWS::ApiGatewayV2::Integration": "the local gateway",
     "AWS::ApiGatewayV2::Stage": "the local gateway",
     "AWS::Lambda::Url": "the local gateway",
+    # Evaluated by events-api dev for the roles' calls. Not put in moto, which would apply
+    # its aws:SecureTransport deny to the plain HTTP of every local call.
     "AWS::S3::BucketPolicy": "evaluated by events-api dev",
 }
 
@@ -62,7 +65,7 @@ def deploy(stack: Stack, client: Client) -> Deployed:
     _refuse_taken_names(stack, client)
     deployed = Deployed()
     for bucket in stack.buckets.values():
-        _bucket(client("s3"), bucket.name, bucket.properties, bucket.policy)
+        _bucket(client("s3"), bucket.name, bucket.properties)
         deployed.created.append(bucket.logical_id)
     for stream in stack.streams.values():
         kinesis = client("kinesis")
@@ -135,7 +138,7 @@ def _workgroup_configuration(configuration: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in configuration.items() if k in keep}
 
 
-def _bucket(s3: Any, name: str, p: dict[str, Any], policy: dict[str, Any] | None) -> None:
+def _bucket(s3: Any, name: str, p: dict[str, Any]) -> None:
     s3.create_bucket(Bucket=name)
     if "BucketEncryption" in p:
         # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSide...
@@ -162,8 +165,6 @@ def _bucket(s3: Any, name: str, p: dict[str, Any], policy: dict[str, Any] | None
         s3.put_bucket_lifecycle_configuration(
             Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle]}
         )
-    if policy is not None:
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

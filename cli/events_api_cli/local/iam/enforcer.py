@@ -98,6 +98,13 @@ class Authority:
             self._principals[credentials.access_key] = (principal, credentials)
         return credentials
 
+    def principal_for_service(
+        self, role_logical_id: str, role_arn: str, session: str, policies: Iterable[NamedDocument]
+    ) -> Principal:
+        """The principal of a call AWS makes itself with a role (a scheduler's invocation),
+        which signs no request the enforcer would see."""
+        return Principal(role_logical_id, role_arn, session, tuple(policies), self.account)
+
     def principal(self, access_key: str) -> Principal | None:
         found = self._principals.get(access_key)
         return None if found is None else found[0]

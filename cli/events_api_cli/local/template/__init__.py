@@ -53,3 +53,18 @@ def batch_size(template: Path, logical_id: str) -> int:
         if logical_id in other.event_source_mappings:
             return other.event_source_mappings[logical_id].batch_size
     raise KeyError(logical_id)
+
+
+def bucket_name(stack_name: str) -> str:
+    """The events bucket of stack ``stack_name`` (its ``BucketName`` output), without the
+    transform: the commands' local default, cheap to work out."""
+    from .names import generated_name
+
+    return generated_name(stack_name, "EventsBucket", "AWS::S3::Bucket")
+
+
+def dead_letter_queue_name(stack_name: str) -> str:
+    """The SQS dead-letter queue of stack ``stack_name`` (with BufferType SQS)."""
+    from .names import generated_name
+
+    return generated_name(stack_name, "EventDeadLetterQueue", "AWS::SQS::Queue")
