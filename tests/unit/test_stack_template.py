@@ -128,3 +128,15 @@ def test_generated_names_are_stable_per_stack_and_within_the_services_limits() -
     bucket = generated_name("Dev", "EventsBucket", "AWS::S3::Bucket")
     assert bucket == bucket.lower()
     assert bucket != generated_name("prod", "EventsBucket", "AWS::S3::Bucket")
+
+
+def test_the_local_commands_defaults_are_the_local_stacks_outputs() -> None:
+    from events_api_cli.defaults import LOCAL_KEYS_PATH, LOCAL_STACK_NAME
+    from events_api_cli.local.template import bucket_name, dead_letter_queue_name
+
+    stack = load_stack(stack_name=LOCAL_STACK_NAME, parameters={"BufferType": "SQS"})
+    assert stack.outputs["ApiKeysPath"] == LOCAL_KEYS_PATH
+    assert stack.outputs["BucketName"] == bucket_name(LOCAL_STACK_NAME)
+    assert stack.outputs["DeadLetterQueueUrl"].endswith(
+        "/" + dead_letter_queue_name(LOCAL_STACK_NAME)
+    )

@@ -177,6 +177,7 @@ class KinesisPoller(Poller):
         )
         self.report_failures = "ReportBatchItemFailures" in mapping.function_response_types
         self.shards: dict[str, _Shard] = {}
+        self._destination_checked = False
 
     def _refresh_shards(self) -> None:
         pages = self.kinesis.get_paginator("list_shards").paginate(StreamARN=self.stream_arn)
@@ -315,6 +316,11 @@ class KinesisPoller(Poller):
                 reason,
             )
             return
+        if not self._destination_checked:
+            # The mapping needs s3:ListBucket on an S3 destination besides s3:PutObject
+            # (Lambda developer guide): it looks the bucket up before writing to it.
+            self.s3.head_bucket(Bucket=self.failure_bucket)
+            self._destination_checked = True
         now = datetime.now(UTC)
         key = failed_batches.object_key(self.mapping.uuid, shard.shard_id, now)
         body = failed_batches.document(

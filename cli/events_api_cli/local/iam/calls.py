@@ -37,6 +37,7 @@ _KEEP_SEGMENT = re.compile(r"[a-z][a-z-]*|\$\{[A-Za-z:]+\}|")
 class Entry:
     configuration: str
     function: str
+    role: str
     caller: str
     action: str
     resource: str
@@ -54,12 +55,20 @@ class Entry:
         return cls(
             str(document["configuration"]),
             str(document["function"]),
+            str(document["role"]),
             str(document["caller"]),
             str(document["action"]),
             str(document["resource"]),
             context,
             str(document.get("outcome", Outcome.ALLOWED.value)),
         )
+
+
+def parameters_of(configuration: str) -> dict[str, str]:
+    """The parameter values a configuration names (``configuration`` reversed)."""
+    if configuration == "default":
+        return {}
+    return dict(item.split("=", 1) for item in configuration.split(","))
 
 
 def configuration(stack: Stack) -> str:
@@ -79,7 +88,8 @@ def _segments(path: str) -> str:
         if _KEEP_SEGMENT.fullmatch(segment):
             out.append(segment)
         elif "=" in segment:
-            out.append(segment.split("=", 1)[0] + "=_")
+            name, _, value = segment.partition("=")
+            out.append(f"{name}=_" if value else f"{name}=")
         else:
             out.append("_")
     return "/".join(out)
@@ -182,6 +192,7 @@ class CallRecorder:
         entry = Entry(
             self.configuration,
             function,
+            call.principal.role_logical_id,
             caller_of(call.principal.session, name),
             call.request.action,
             normalise_resource(call.request.resource, self.names),
