@@ -2,7 +2,7 @@
 ``import boto3`` alone in a fresh process (medians of interleaved runs).
 
 Every child process does the same preamble (environment, event file, a hook that stubs
-the network the moment botocore or ``events_api.aws_http`` loads), then times only its own
+the network the moment botocore or ``events_api.aws.http_client`` loads), then times only its own
 work, so the two kinds of child are measured the same way. The time is the child's CPU time: on this
 shared machine wall time mostly measures the queue for a core (the children do no I/O
 beyond reading their modules). Run as a child:
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 #: The modules that talk to the network: botocore's, and the ingest path's own client.
-_NETWORK_MODULES = ("botocore.httpsession", "events_api.aws_http")
+_NETWORK_MODULES = ("botocore.httpsession", "events_api.aws.http_client")
 
 
 def _install_stub_hook(key_document: bytes) -> None:

@@ -128,7 +128,7 @@ def measure(batches: list[Batch], rounds: int) -> ConsumerResult:
     stub = stubs.StubAws().install()
     lambdas.set_env("kinesis")
     module = lambdas.load_function("consumer", tag="_bench")
-    from events_api import aws_clients
+    from events_api.aws import clients as aws_clients
 
     naive = NaiveConsumer(aws_clients.s3(), lambdas.BUCKET)
     blobs = buffer_records(batches)
@@ -159,7 +159,7 @@ def measure(batches: list[Batch], rounds: int) -> ConsumerResult:
 def stored_ratio(batches: list[Batch]) -> float:
     """Raw event bytes / stored gzip bytes, as the consumer writes them (level 1)."""
     from events_api import records
-    from events_api.fast_enrichment import enrich_text
+    from events_api.store.enrichment import enrich_text
 
     blobs = buffer_records(batches)
     text = b"".join(enrich_text(records.decode(blob))[0] for blob in blobs)

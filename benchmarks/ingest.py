@@ -158,7 +158,7 @@ class Harness:
             self.services[buffer] = module.service()
             self.handlers[buffer] = module.lambda_handler
         lambdas.set_env("kinesis")
-        from events_api import aws_clients
+        from events_api.aws import clients as aws_clients
 
         self.naive = NaiveIngest(aws_clients.kinesis(), lambdas.STREAM)
 

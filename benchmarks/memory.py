@@ -27,7 +27,7 @@ def _status(field: str) -> int:
 
 
 def child(variant: str, encoding: str) -> None:
-    from events_api.keys import KeyRecord, generate_key
+    from events_api.ingest.keys import KeyRecord, generate_key
 
     from . import data, ingest, lambdas
 

@@ -348,7 +348,7 @@ class ColdStarts:
 
 
 def measure_cold_starts(runs: int) -> ColdStarts:
-    from events_api.keys import KeyRecord, generate_key
+    from events_api.ingest.keys import KeyRecord, generate_key
 
     from . import data, report
 

@@ -3,7 +3,7 @@ gzip NDJSON for the same hour, and what Athena charges for it at 1 TB/day.
 
 Events shaped like real logs (data.LogGenerator) are stored through the consumer's own
 store path into moto's S3 (in-process), many small objects per hour as a busy consumer
-writes them; then the local stack's compaction (DuckDB, events_api.compaction's steps)
+writes them; then the local stack's compaction (DuckDB, events_api.analytics.compaction's steps)
 rewrites the closed hours. The query is "what happened at 3 am in service X":
 
     SELECT event_time, level, message, duration FROM events
@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-#: Athena's price per TiB scanned and its 10 MB minimum (events_api.athena has both).
+#: Athena's price per TiB scanned and its 10 MB minimum (events_api.analytics.athena has both).
 QUERY_COLUMNS = ("event_time", "level", "message", "duration", "_service", "_source")
 SERVICE = "checkout-api"
 DATASET = "logs"
@@ -65,7 +65,7 @@ class QueryResult:
     def monthly(self) -> dict[str, float]:
         """Athena per query at 1 TB/day of events as sent (an hour's query, a 30-day one),
         and what compaction costs a month (its scan plus the archive copies)."""
-        from events_api.athena import query_cost_usd
+        from events_api.analytics.athena import query_cost_usd
 
         hour_text = TB / 24
         scale = hour_text / self.event_text_bytes_per_hour
@@ -91,9 +91,9 @@ class QueryResult:
 def _store(hours: list[datetime], objects_per_hour: int, events_per_object: int) -> int:
     """Events through the consumer's store path; the bytes of event text stored per hour."""
     from events_api import records
-    from events_api.consumer import ConsumerService, SourceRecord
-    from events_api.object_writer import S3ObjectWriter
     from events_api.settings import ConsumerSettings
+    from events_api.store.consumer import ConsumerService, SourceRecord
+    from events_api.store.object_writer import S3ObjectWriter
     from events_api.timestamps import rfc3339
 
     from .data import LogGenerator
@@ -155,11 +155,11 @@ def measure(
     import boto3
     from moto import mock_aws
 
-    from events_api import aws_clients
-    from events_api.compaction import Compactor
-    from events_api.compaction_store import S3CompactionStore
+    from events_api import aws
+    from events_api.analytics.compaction import Compactor
+    from events_api.analytics.compaction_store import S3CompactionStore
+    from events_api.analytics.table import Hour
     from events_api.observability import metrics
-    from events_api.table import Hour
     from events_api_cli.local.query_engine import BucketMirror, LocalCompactionEngine, LocalEngine
 
     # moto in this process, quiet functions; everything is put back as it was afterwards.
@@ -176,7 +176,7 @@ def measure(
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    aws_clients.reset()
+    aws.reset()
     yesterday = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     starts = [yesterday.replace(hour=3) + timedelta(hours=h) for h in range(hours)]
     target = Hour(DATASET, starts[0].strftime("%Y-%m-%d"), starts[0].strftime("%H"))
@@ -237,7 +237,7 @@ def measure(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        aws_clients.reset()
+        aws.reset()
 
 
 def results(r: QueryResult) -> dict[str, Any]:

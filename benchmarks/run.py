@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 3 if args.quick else 13
     started = time.monotonic()
 
-    from events_api.keys import KeyRecord, generate_key
+    from events_api.ingest.keys import KeyRecord, generate_key
 
     from . import charts, consumer, cost, data, e2e, ingest, memory, report, size_report, sizes
     from .coldstart import measure as cold_measure

@@ -101,7 +101,7 @@ def bare_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
     from aws_lambda_powertools.logging import correlation_paths
 
-    from events_api.http_api import respond
+    from events_api.ingest.http_api import respond
     from events_api.observability import logger, metrics
 
     # It has no metric of its own (the ingest handler always has some): say nothing of it.
@@ -116,11 +116,11 @@ def bare_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 
 def buffer_call(harness: ingest.Harness, case: ingest.Case) -> Callable[[], object]:
-    """The Kinesis PutRecords call alone (``aws_http``: the JSON document, base64, SigV4
+    """The Kinesis PutRecords call alone (``aws.http_client``: the JSON document, base64, SigV4
     signing, the stubbed send, the answer read) for this request's records: the share of
     the handler no body work can shave."""
     from events_api import records
-    from events_api.publishers import Entry
+    from events_api.ingest.publishers import Entry
 
     service = harness.services["kinesis"]
     meta = records.RequestMeta("bench", lambdas.REQUEST_ID, "2026-11-26T12:00:00.000Z")

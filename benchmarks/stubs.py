@@ -1,8 +1,8 @@
 """AWS stubbed at the HTTP layer: requests are built and signed as usual (by botocore or by
-``events_api.aws_http``), then answered here instead of going over the network.
+``events_api.aws.http_client``), then answered here instead of going over the network.
 
 ``StubAws.install()`` replaces ``URLLib3Session.send`` (the one place botocore touches the
-network) and is ``aws_http``'s transport, so a handler's own code and its clients' run in
+network) and is ``aws.http_client``'s transport, so a handler's own code and its clients' run in
 full. It answers Kinesis PutRecords, SQS SendMessageBatch, SSM GetParameter and S3
 PutObject, and with ``record=True`` it also decodes every request to count what AWS would
 bill (records, bytes, calls).
@@ -64,8 +64,8 @@ class StubAws:
         return self
 
     def install_transport(self) -> StubAws:
-        """Answer ``events_api.aws_http``'s requests (botocore is not imported for this)."""
-        from events_api import aws_http
+        """Answer ``events_api.aws.http_client``'s requests (botocore is not imported for this)."""
+        from events_api.aws import http_client as aws_http
 
         aws_http.use_transport(self)
         return self
@@ -73,7 +73,7 @@ class StubAws:
     def uninstall(self) -> None:
         from botocore import httpsession
 
-        from events_api import aws_http
+        from events_api.aws import http_client as aws_http
 
         aws_http.use_transport(None)
         if self._original is not None:
@@ -89,8 +89,8 @@ class StubAws:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float
     ) -> Any:
-        """``aws_http``'s transport."""
-        from events_api.aws_http import Response
+        """``aws.http_client``'s transport."""
+        from events_api.aws.http_client import Response
 
         status, answer_headers, payload = self.answer(
             method, url, headers.get("X-Amz-Target", ""), body

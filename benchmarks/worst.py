@@ -62,8 +62,9 @@ def request_body(event: bytes) -> bytes:
 
 def buffer_records(workload: str, wanted: int, buffer: str = "kinesis") -> tuple[list[bytes], int]:
     """``wanted`` records as ingest writes them for successive requests; and their events."""
-    from events_api import batch, records
-    from events_api.publishers import KinesisPublisher, SqsPublisher
+    from events_api import records
+    from events_api.ingest import batch
+    from events_api.ingest.publishers import KinesisPublisher, SqsPublisher
     from events_api.settings import AWS_MAX_RECORD_BYTES
 
     publisher = KinesisPublisher if buffer == "kinesis" else SqsPublisher
@@ -95,7 +96,7 @@ def buffer_records(workload: str, wanted: int, buffer: str = "kinesis") -> tuple
 
 def sqs_event(blobs: list[bytes]) -> dict[str, Any]:
     """What Lambda's SQS event source mapping delivers for these messages."""
-    from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+    from events_api.records import SQS_ATTRIBUTE, SQS_BODY
     from events_api_cli.lambda_events import binary_attribute, sqs_record
 
     return {
@@ -175,7 +176,7 @@ def consumer_child(event_file: str) -> dict[str, Any]:
 
 
 def ingest_child(workload: str) -> dict[str, Any]:
-    from events_api.keys import KeyRecord, generate_key
+    from events_api.ingest.keys import KeyRecord, generate_key
 
     from . import data, ingest, lambdas
 
@@ -298,7 +299,7 @@ def measure_ingest(workload: str) -> WorstResult:
 def billing_6mib() -> dict[str, float]:
     """Item 2's billing of the 6 MiB log batch with the bounded records (more, smaller
     records for requests of many small events)."""
-    from events_api.keys import KeyRecord, generate_key
+    from events_api.ingest.keys import KeyRecord, generate_key
 
     from . import data, ingest
 

@@ -19,8 +19,8 @@ import atheris
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "shared")]
 
 with atheris.instrument_imports():
-    from events_api import batch
     from events_api.errors import ApiError
+    from events_api.ingest import batch
     from events_api.otlp.decode import LOGS, TRACES, Encoding, decode
     from events_api.otlp.flatten import flatten_logs, flatten_traces
     from events_api.settings import MAX_EVENT_BYTES

@@ -24,7 +24,7 @@ TARGETS = {
         "fuzz_body.py",
         "corpus",
         "fuzz",
-        "fuzz/fuzz_body.py (events_api.batch: read_body, parse_json, parse_ndjson)",
+        "fuzz/fuzz_body.py (events_api.ingest.batch: read_body, parse_json, parse_ndjson)",
     ),
     "otlp": (
         "fuzz_otlp.py",

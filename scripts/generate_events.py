@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from events_api import records
-from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api.ingest.publishers import SQS_ATTRIBUTE, SQS_BODY
 from events_api_cli.lambda_events import binary_attribute, kinesis_record, sqs_record
 
 REQUEST_IDS = ("JKJaXmPLvHcESHA=", "JKJbBnQMvHcEJvw=")

@@ -2,7 +2,7 @@
 
 A test's tier is its folder: tests/unit, integration, e2e and reliability each mark their
 tests with the marker of that name (``make unit`` is ``pytest -m unit``, and so on). And the
-ingest path's own AWS client (``events_api.aws_http``) reaches moto in-process while
+ingest path's own AWS client (``events_api.aws.http_client``) reaches moto in-process while
 ``mock_aws`` is on, as botocore's clients do (tests/moto_bridge.py).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from events_api import aws_http
+from events_api.aws import http_client as aws_http
 from tests.moto_bridge import InProcessMoto
 
 TIERS = ("unit", "integration", "e2e", "reliability")

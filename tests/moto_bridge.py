@@ -1,7 +1,7 @@
-"""The ingest path's own AWS client (``events_api.aws_http``) answered by moto in-process.
+"""The ingest path's own AWS client (``events_api.aws.http_client``) answered by moto in-process.
 
 botocore clients reach moto's in-process backends through a botocore event hook that
-``mock_aws`` switches on. ``aws_http`` does not use botocore, so while ``mock_aws`` is on
+``mock_aws`` switches on. ``aws.http_client`` does not use botocore, so while ``mock_aws`` is on
 its requests go to the same backends through moto's own request handler (the one that hook
 calls), and otherwise over the network as in production (to moto's server in e2e tests).
 Either way, moto parses the exact bytes the function would send AWS.
@@ -17,8 +17,8 @@ from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
 from moto.core.models import botocore_stubber
 
-from events_api import aws_http
-from events_api.aws_http import Call, HttpTransport, Response
+from events_api.aws import http_client as aws_http
+from events_api.aws.http_client import Call, HttpTransport, Response
 
 
 class InProcessMoto:
@@ -45,7 +45,7 @@ class InProcessMoto:
 
 @dataclass
 class OnCall:
-    """An ``aws_http`` hook made of plain functions, for one operation of one service."""
+    """An ``aws.http_client`` hook made of plain functions, for one operation of one service."""
 
     service: str
     operation: str

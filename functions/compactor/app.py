@@ -1,5 +1,5 @@
 """Compactor function: started hourly by EventBridge Scheduler, it has Athena rewrite the
-closed hours of stored events as Parquet (events_api.compaction says which and in what
+closed hours of stored events as Parquet (events_api.analytics.compaction says which and in what
 order). CloudFormation also calls it once per deployment (the EventsView custom resource)
 so that the events view exists from the start. Wiring only."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from events_api import compactor
-from events_api.custom_resource import is_stack_request
+from events_api.analytics import compactor
+from events_api.analytics.custom_resource import is_stack_request
 from events_api.observability import logger, metrics
 from events_api.settings import CompactorSettings
 
@@ -24,6 +24,9 @@ def settings() -> CompactorSettings:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
     if is_stack_request(event):
-        return compactor.on_stack_request(settings(), event)
-    return compactor.run(settings(), lambda: context.get_remaining_time_in_millis() / 1000)
+        return compactor.on_stack_request(settings, event, time_left)
+    return compactor.run(settings(), time_left)

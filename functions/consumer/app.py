@@ -20,14 +20,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from events_api.consumer import (
+from events_api.observability import logger, metrics
+from events_api.settings import ConsumerSettings
+from events_api.store.consumer import (
     ConsumerService,
     build_consumer_service,
     source_of,
     source_records,
 )
-from events_api.observability import logger, metrics
-from events_api.settings import ConsumerSettings
 
 _EVENT_TYPES = {"kinesis": EventType.KinesisDataStreams, "sqs": EventType.SQS}
 

@@ -1,6 +1,6 @@
 """Ingest function: HTTP API or function URL (payload 2.0) -> validated events on the buffer.
 
-Wiring only; the contract's steps live in ``events_api.ingest``. The service is built on
+Wiring only; the contract's steps live in ``events_api.ingest.service``. The service is built on
 the first invocation (settings read once, clients created lazily), never at import time.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from events_api.ingest import IngestService, build_ingest_service
+from events_api.ingest.service import IngestService, build_ingest_service
 from events_api.observability import logger, metrics
 from events_api.settings import IngestSettings
 

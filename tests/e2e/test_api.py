@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from events_api.keys import generate_key
+from events_api.ingest.keys import generate_key
 from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from events_api.enrichment import STORED_FIELDS
 from events_api.otlp.flatten import rfc3339_nanos
+from events_api.store.enrichment import STORED_FIELDS
 from tests.e2e.conftest import DevStack
 from tests.otlp_support import SPEC_LOG_EVENT, spec_logs
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from events_api import aws_clients, records
-from events_api.consumer import ConsumerService, SourceRecord
-from events_api.object_writer import S3ObjectWriter
+from events_api import aws, records
+from events_api.analytics.table import VIEW_COLUMNS
 from events_api.settings import ConsumerSettings
-from events_api.table import VIEW_COLUMNS
+from events_api.store.consumer import ConsumerService, SourceRecord
+from events_api.store.object_writer import S3ObjectWriter
 from events_api.timestamps import rfc3339
 from tests.e2e.conftest import DevProcess, DevStack, events_api_command
 
@@ -152,9 +152,9 @@ def consumer_store(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    aws_clients.reset()
+    aws.reset()
     yield ConsumerService(ConsumerSettings(stack.bucket), S3ObjectWriter(stack.bucket))
-    aws_clients.reset()
+    aws.reset()
 
 
 def store_past(
@@ -258,9 +258,9 @@ def test_events_api_dev_compacts_closed_hours_on_its_own(
         # The fixture's store path writes to the first stack: point it at this one.
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("AWS_ENDPOINT_URL", str(dev.ready["awsEndpoint"]))
-            aws_clients.reset()
+            aws.reset()
             store_past(consumer_store, dataset, received, [b'{"n":1}', b'{"n":2}'], dataset)
-        aws_clients.reset()
+        aws.reset()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not keys_under(own, f"compacted/dataset={dataset}/"):
             time.sleep(0.5)

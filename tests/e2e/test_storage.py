@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from events_api.enrichment import STORED_FIELDS
+from events_api.store.enrichment import STORED_FIELDS
 from tests.e2e.conftest import DevStack
 
 pytestmark = pytest.mark.e2e

@@ -13,10 +13,10 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from moto import mock_aws
 
-from events_api import aws_clients
-from events_api.key_store import SsmKeyStore
+from events_api import aws
+from events_api.ingest.key_store import SsmKeyStore
 from events_api.observability import metrics
-from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api.records import SQS_ATTRIBUTE, SQS_BODY
 from events_api_cli import lambda_events
 from events_api_cli.local.api_gateway import FrontDoor
 from tests import support
@@ -126,11 +126,11 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "events-api")
     monkeypatch.setenv("API_KEYS_PATH", KEYS_PATH)
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
-    aws_clients.reset()
+    aws.reset()
     metrics.clear_metrics()
     cold_start.is_cold_start = True
     yield
-    aws_clients.reset()
+    aws.reset()
     metrics.clear_metrics()
 
 

@@ -1,4 +1,4 @@
-"""``aws_http``'s network transport against a real HTTP server on loopback: connections kept
+"""``aws.http_client``'s network transport against a real HTTP server on loopback: connections kept
 alive, reopened when the peer closed them while idle, and a silent peer timed out."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from events_api import aws_http
-from events_api.aws_http import HttpTransport, JsonClient
+from events_api.aws import http_client as aws_http
+from events_api.aws.http_client import HttpTransport, JsonClient
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

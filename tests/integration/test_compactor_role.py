@@ -19,8 +19,8 @@ import boto3
 import pytest
 from moto.athena.models import QueryResults, athena_backends
 
-from events_api import aws_clients
-from events_api.table import Hour
+from events_api import aws
+from events_api.analytics.table import Hour
 from events_api_cli.defaults import LOCAL_STACK_NAME
 from events_api_cli.local.deploy import deploy
 from events_api_cli.local.iam.calls import CallRecorder
@@ -73,12 +73,12 @@ def enforced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[
             monkeypatch.delenv(name)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        aws_clients.reset()
+        aws.reset()
         module = load_function("compactor")
         yield module, moto, stack.buckets["EventsBucket"].name
         module.settings.cache_clear()
     finally:
-        aws_clients.reset()
+        aws.reset()
         moto.stop()
         recorder.write(iam_record.record_file(tmp_path))
 

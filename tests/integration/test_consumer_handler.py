@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from benchmarks import worst
-from events_api import aws_clients, records
-from events_api.consumer import RESERVE_MS
+from events_api import records
+from events_api.aws import clients as aws_clients
+from events_api.store.consumer import RESERVE_MS
 from events_api_cli.local.template import TEMPLATE_PATH, batch_size
 from tests.integration.conftest import consumer_event
 from tests.support import FakeLambdaContext, http_event, load_event

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from events_api import aws_http
+from events_api.aws import http_client as aws_http
 from events_api_cli.local.iam.enforcer import Authority, Call, Credentials
 from events_api_cli.local.iam.policy import NamedDocument
 from events_api_cli.local.moto_aws import MotoServer

@@ -13,9 +13,9 @@ import boto3
 import pytest
 
 from events_api import records
-from events_api.aws_http import Call
-from events_api.key_store import SsmKeyStore
-from events_api.keys import generate_key, key_hash
+from events_api.aws.http_client import Call
+from events_api.ingest.key_store import SsmKeyStore
+from events_api.ingest.keys import generate_key, key_hash
 from tests.integration.conftest import KEYS_PATH, Stack
 from tests.moto_bridge import SSM_THROTTLING, UNREACHABLE, OnCall, raising
 from tests.support import (

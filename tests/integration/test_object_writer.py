@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from events_api import aws_clients
-from events_api.object_writer import WRITE_ATTEMPTS, S3ObjectWriter
+from events_api.aws import clients as aws_clients
+from events_api.store.object_writer import WRITE_ATTEMPTS, S3ObjectWriter
 from tests.integration.conftest import BUCKET
 
 pytestmark = pytest.mark.integration

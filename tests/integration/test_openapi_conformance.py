@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from events_api import records
-from events_api.key_store import SsmKeyStore
-from events_api.keys import generate_key
+from events_api.ingest.key_store import SsmKeyStore
+from events_api.ingest.keys import generate_key
 from tests.integration.conftest import KEYS_PATH, Stack
 from tests.moto_bridge import UNREACHABLE, OnCall, raising
 from tests.openapi_spec import (

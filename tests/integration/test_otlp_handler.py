@@ -15,8 +15,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from events_api import records
-from events_api.key_store import SsmKeyStore
-from events_api.keys import generate_key
+from events_api.ingest.key_store import SsmKeyStore
+from events_api.ingest.keys import generate_key
 from tests.integration.conftest import KEYS_PATH, Stack, consumer_event
 from tests.integration.test_ingest_handler import failing_buffer  # noqa: F401 - a fixture
 from tests.moto_bridge import UNREACHABLE, OnCall, raising

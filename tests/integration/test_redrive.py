@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from events_api import records
-from events_api.consumer import ConsumerService
-from events_api.object_writer import S3ObjectWriter
-from events_api.publishers import SQS_ATTRIBUTE, SQS_BODY
+from events_api.records import SQS_ATTRIBUTE, SQS_BODY
 from events_api.settings import ConsumerSettings
+from events_api.store.consumer import ConsumerService
+from events_api.store.object_writer import S3ObjectWriter
 from events_api_cli import failed_batches
 from events_api_cli.commands.redrive import Redriver
 from tests.integration.conftest import BUCKET, kinesis_event

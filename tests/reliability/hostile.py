@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from events_api import batch
 from events_api.errors import ApiError
+from events_api.ingest import batch
 from events_api.settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
 from tests.otlp_support import (
     JSON,

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from events_api import aws_http
+from events_api.aws import http_client as aws_http
 from events_api_cli.local.faults import NO_FAULT, CallFault
 from tests.support import ROOT
 

@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 import pytest
 
-from events_api import aws_http, records
+from events_api import records
+from events_api.aws import http_client as aws_http
 from events_api_cli.local.faults import (
     CALL_FAULTS,
     NO_FAULT,
@@ -252,8 +253,8 @@ def test_buffer_fault_matrix(ingest, stack, monkeypatch) -> None:
 def test_no_call_starts_once_the_budget_is_spent() -> None:
     """Regression: deliver() used to make every call of an attempt before looking at the
     clock, so a slow peer stretched a request to (calls x timeout), past the Lambda timeout."""
-    from events_api.buffer import BufferUnavailable, deliver
-    from events_api.publishers import Entry
+    from events_api.ingest.buffer import BufferUnavailable, deliver
+    from events_api.ingest.publishers import Entry
 
     now = [0.0]
 

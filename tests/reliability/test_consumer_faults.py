@@ -22,7 +22,9 @@ import boto3
 import orjson
 import pytest
 
-from events_api import aws_clients, object_writer, records
+from events_api import records
+from events_api.aws import clients as aws_clients
+from events_api.store import object_writer
 from events_api_cli.local import event_source_mapping as mapping
 from events_api_cli.local.faults import NO_FAULT, CallFault, FaultInjector
 from tests.integration.conftest import BUCKET, consumer_event

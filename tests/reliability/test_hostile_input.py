@@ -19,10 +19,11 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events_api import batch, records
-from events_api.consumer import ConsumerService, SourceRecord
+from events_api import records
 from events_api.errors import ApiError
+from events_api.ingest import batch
 from events_api.settings import ConsumerSettings
+from events_api.store.consumer import ConsumerService, SourceRecord
 from tests.integration.conftest import BUCKET, Stack, consumer_event
 from tests.reliability.hostile import NDJSON, depth, events_api_corpus, parser_limit
 from tests.reliability.support import SCALE, record, scaled

@@ -18,9 +18,9 @@ import boto3
 import orjson
 import pytest
 
-from events_api.aws_http import Call
-from events_api.key_store import SsmKeyStore
-from events_api.keys import (
+from events_api.aws.http_client import Call
+from events_api.ingest.key_store import SsmKeyStore
+from events_api.ingest.keys import (
     BASE62,
     PREFIX,
     KeyAuthenticator,

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from events_api.keys import generate_key
+from events_api.ingest.keys import generate_key
 from tests.e2e.conftest import DevStack
 from tests.reliability.local_stack import local_stack, scan, wait_until
 from tests.reliability.support import SCALE, record, scaled

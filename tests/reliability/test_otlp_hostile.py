@@ -24,8 +24,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from events_api import batch, records
+from events_api import records
 from events_api.errors import ApiError
+from events_api.ingest import batch
 from events_api.otlp.decode import LOGS, TRACES, Encoding, decode
 from events_api.otlp.flatten import flatten_logs, flatten_traces
 from events_api.settings import MAX_EVENT_BYTES

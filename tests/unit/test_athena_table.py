@@ -2,8 +2,8 @@
 
 Partition projection only finds what the consumer writes if the table's
 storage.location.template, filled with projected values, is exactly
-events_api.stored_objects.partition_prefix(...) under the events bucket. These tests project the
-values the way Athena does (injected, date, integer) and compare them with the keys the
+events_api.store.stored_objects.partition_prefix(...) under the events bucket. These tests
+project the values the way Athena does (injected, date, integer) and compare them with the keys the
 consumer writes, so a change on either side that breaks queries fails here.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from events_api import table as events_table
-from events_api.enrichment import STORED_FIELDS
-from events_api.http_api import DATASET_RULE
-from events_api.stored_objects import ObjectPlan, partition_prefix
+from events_api.analytics import table as events_table
+from events_api.ingest.http_api import DATASET_RULE
+from events_api.store.enrichment import STORED_FIELDS
+from events_api.store.stored_objects import ObjectPlan, partition_prefix
 from events_api.timestamps import rfc3339
 from events_api_cli.local.template.deployment import STACK, Deployment
 from events_api_cli.local.template.document import ROOT, resources, template

@@ -12,8 +12,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 
-from events_api import aws_http
-from events_api.aws_http import Call, Credentials, JsonClient, Response, Signer
+from events_api.aws import http_client as aws_http
+from events_api.aws.http_client import Call, Credentials, JsonClient, Response, Signer
 
 #: AWS's Signature Version 4 test suite: credentials and the time of every case.
 SUITE_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -9,8 +9,8 @@ import zlib
 
 import pytest
 
-from events_api import batch
 from events_api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from events_api.ingest import batch
 from events_api.settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
 
 pytestmark = pytest.mark.unit

@@ -7,6 +7,7 @@ it is built from honest.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,11 +94,16 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
 
     assert "CloudWatch Logs" not in out
     logged = cost.monthly_cost(work, "kinesis provisioned", 10.0, logs=True).monthly
-    # 725 bytes written per request, Lambda's 275 platform bytes per invocation of each
-    # function (one consumer invocation per record here), at $0.50 per GB.
-    log_bytes = 307_200 * (725 + 275) + 307_200 * 275
-    assert logged["CloudWatch Logs"] == pytest.approx(log_bytes / 1024**3 * 0.50)
+    # 725 bytes written per request, at $0.50 per GB; the template's SystemLogLevel WARN
+    # leaves out Lambda's own records.
+    assert logged["CloudWatch Logs"] == pytest.approx(307_200 * 725 / 1024**3 * 0.50)
     assert {k: v for k, v in logged.items() if k != "CloudWatch Logs"} == out
+    # At INFO, Lambda's start and report records per invocation of each function too (one
+    # consumer invocation per record here): 375 bytes, newlines included.
+    info = replace(work, system_log_level="INFO")
+    verbose = cost.monthly_cost(info, "kinesis provisioned", 10.0, logs=True).monthly
+    log_bytes = 307_200 * (725 + 375) + 307_200 * 375
+    assert verbose["CloudWatch Logs"] == pytest.approx(log_bytes / 1024**3 * 0.50)
 
 
 def test_the_model_prices_the_memory_the_template_deploys() -> None:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from events_api.aws_http import AwsError, AwsUnreachable
-from events_api.buffer import BufferUnavailable, deliver
-from events_api.publishers import Entry, KinesisPublisher, SqsPublisher
+from events_api.aws.http_client import AwsError, AwsUnreachable
+from events_api.ingest.buffer import BufferUnavailable, deliver
+from events_api.ingest.publishers import Entry, KinesisPublisher, SqsPublisher
 
 pytestmark = pytest.mark.unit
 

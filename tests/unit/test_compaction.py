@@ -1,4 +1,4 @@
-"""Compaction's choices and order (events_api.compaction), with a recording engine and an
+"""Compaction's choices and order (events_api.analytics.compaction), with a recording engine and an
 in-memory bucket: which hours are closed, when an hour is due again, and that every step
 of an hour happens in the order that keeps queries exact."""
 
@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from events_api.athena import query_cost_usd
-from events_api.compaction import (
+from events_api.analytics.athena import query_cost_usd
+from events_api.analytics.compaction import (
     CompactionError,
     Compactor,
     Manifest,
     RawObject,
     closed_hours,
 )
-from events_api.table import Hour
+from events_api.analytics.table import Hour
 
 pytestmark = pytest.mark.unit
 
@@ -169,6 +169,38 @@ def test_a_failed_hour_keeps_its_manifest_and_objects_and_releases_its_lock() ->
     assert bad not in bucket.manifests
     assert bucket.objects[bad] == [RawObject("b", T0)]
     assert bucket.locks == set()
+
+
+def test_a_view_that_cannot_be_prepared_does_not_stop_the_hours() -> None:
+    class Throttled(Exception):
+        pass
+
+    bucket = Bucket(objects={hour(T0): [RawObject("a", T0)]})
+    engine = Engine(bucket)
+
+    def throttled() -> None:
+        raise Throttled("Rate exceeded")
+
+    engine.prepare = throttled  # type: ignore[method-assign]
+    report = compactor(bucket, engine).run()
+    assert report.errors == ["Throttled: Rate exceeded"]
+    assert [r.hour for r in report.compacted] == [hour(T0)]
+
+
+def test_a_dataset_that_cannot_be_listed_leaves_the_others_due() -> None:
+    denied, good = hour(T0, "denied"), hour(T0, "good")
+    bucket = Bucket(objects={denied: [RawObject("d", T0)], good: [RawObject("g", T0)]})
+    listing = bucket.raw_objects
+
+    def raw_objects(h: Hour) -> list[RawObject]:
+        if h.dataset == "denied":
+            raise PermissionError("AccessDenied")
+        return listing(h)
+
+    bucket.raw_objects = raw_objects  # type: ignore[method-assign]
+    report = compactor(bucket).run()
+    assert report.errors == ["dataset denied not listed: PermissionError: AccessDenied"]
+    assert [r.hour for r in report.compacted] == [good]
 
 
 def test_an_hour_locked_by_another_run_is_skipped_untouched() -> None:

@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from events_api import aws_clients
+from events_api.aws import session as aws_session
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The services the functions and the local stack create clients for.
@@ -41,7 +41,7 @@ def test_layer_requirements_are_the_projects_runtime_dependencies() -> None:
 def sessions() -> tuple[botocore.session.Session, botocore.session.Session]:
     stock = botocore.session.get_session()
     fast = botocore.session.get_session()
-    aws_clients._use_fast_loader(fast)
+    aws_session._use_fast_loader(fast)
     return stock, fast
 
 

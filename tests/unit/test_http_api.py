@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from events_api.errors import BadRequest
-from events_api.http_api import HttpRequest, dataset_from_path, parse_event, respond
+from events_api.ingest.http_api import HttpRequest, dataset_from_path, parse_event, respond
 
 pytestmark = pytest.mark.unit
 

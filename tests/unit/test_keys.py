@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from events_api.keys import (
+from events_api.ingest.keys import (
     KEY_LENGTH,
     MAX_STALE_SECONDS,
     KeyAuthenticator,

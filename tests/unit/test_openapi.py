@@ -15,10 +15,10 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
 from events_api import errors
-from events_api.batch import content_encoding
 from events_api.errors import ApiError
-from events_api.http_api import DATASET_RULE, MAX_LABEL_CHARS, NDJSON_TYPES
-from events_api.keys import generate_key
+from events_api.ingest.batch import content_encoding
+from events_api.ingest.http_api import DATASET_RULE, MAX_LABEL_CHARS, NDJSON_TYPES
+from events_api.ingest.keys import generate_key
 from tests.openapi_spec import PATH, operations, raw_spec, response_spec, spec, validate
 
 pytestmark = pytest.mark.unit

@@ -36,13 +36,15 @@ def test_a_rule_the_parameters_break_is_refused() -> None:
 
 def test_a_template_the_sam_transform_refuses_names_the_resource_and_property() -> None:
     broken = copy.deepcopy(template())
-    broken["Resources"]["ConsumerFunction"]["Properties"]["Policies"].append(
-        {"NoSuchPolicyTemplate": {"QueueName": "q"}}
-    )
+    policies = broken["Resources"]["ConsumerFunction"]["Properties"]["Policies"]
+    policies.append({"NoSuchPolicyTemplate": {"QueueName": "q"}})
+    index = len(policies) - 1
     with pytest.raises(TemplateError) as refused:
         load_stack(stack_name="s", document=broken)
     assert (refused.value.resource, refused.value.property_path) == ("ConsumerFunction", "Policies")
-    assert "Policy at index 5 in the 'Policies' property is not valid" in refused.value.reason
+    assert (
+        f"Policy at index {index} in the 'Policies' property is not valid" in refused.value.reason
+    )
 
 
 def test_functions_get_the_transformed_templates_environment_limits_layers_and_log_group() -> None:

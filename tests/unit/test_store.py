@@ -12,9 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events_api import records
-from events_api.enrichment import STORED_FIELDS, enrich
-from events_api.fast_enrichment import enrich_text
-from events_api.stored_objects import ObjectPlan, object_name, partition_prefix, quarantine_key
+from events_api.store.enrichment import STORED_FIELDS, enrich, enrich_text
+from events_api.store.stored_objects import (
+    ObjectPlan,
+    object_name,
+    partition_prefix,
+    quarantine_key,
+)
 from events_api.timestamps import normalise_timestamp, rfc3339
 
 pytestmark = pytest.mark.unit

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from events_api import http_api, records
+from events_api import records
 from events_api import settings as settings_module
+from events_api.ingest import http_api
 from events_api.observability import NAMESPACE, Metric
 from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
 from events_api_cli.local.template.deployment import ACCOUNT, REGION, STACK, Deployment
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.unit
 
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
-VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy", "KinesisStreamReadPolicy"}
+VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy"}
 INGEST_VARIABLES = {
     "BUFFER_TYPE",
     "STREAM_NAME",
@@ -435,18 +436,59 @@ def test_api_keys_path_parameter_requires_slashes_at_both_ends() -> None:
         assert not pattern.fullmatch(bad), bad
 
 
-def test_consumer_writes_objects_but_cannot_change_the_bucket() -> None:
-    actions: set[str] = set()
-    for entry in functions()["ConsumerFunction"]["Properties"]["Policies"]:
-        for policy in if_branches(entry):
-            for statement in policy.get("Statement", []):
-                granted = statement["Action"]
-                actions.update([granted] if isinstance(granted, str) else granted)
-    # ListBucket: the Kinesis mapping's S3 failure destination needs it with PutObject.
-    assert {action for action in actions if action.startswith("s3:")} == {
-        "s3:PutObject",
-        "s3:ListBucket",
+def granted(function: str, stack: Deployment) -> set[tuple[str, str]]:
+    """Every (action, resource) the function's inline statements allow in ``stack``
+    (policy templates, checked apart, are left out)."""
+    pairs = set()
+    for policy in stack.resolve(functions()[function]["Properties"]["Policies"]):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            assert statement["Effect"] == "Allow"
+            actions, targets = statement["Action"], statement["Resource"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                for target in [targets] if isinstance(targets, str) else targets:
+                    pairs.add((action, target))
+    return pairs
+
+
+def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> None:
+    stack = Deployment(BufferType="Kinesis")
+    bucket, stream = stack.refs["EventsBucket.Arn"], stack.refs["EventStream.Arn"]
+    # S3WritePolicy would add PutLifecycleConfiguration: the consumer only creates objects,
+    # under dataset= and quarantine/; its event source mapping writes failed batches under
+    # aws/lambda/ (with ListBucket) and reads the stream with exactly these actions.
+    assert granted("ConsumerFunction", stack) == {
+        ("s3:PutObject", f"{bucket}/dataset=*"),
+        ("s3:PutObject", f"{bucket}/quarantine/*"),
+        ("s3:PutObject", f"{bucket}/aws/lambda/*"),
+        ("s3:ListBucket", bucket),
+        *(
+            (f"kinesis:{action}", stream)
+            for action in (
+                "DescribeStream",
+                "DescribeStreamSummary",
+                "GetRecords",
+                "GetShardIterator",
+                "ListShards",
+            )
+        ),
     }
+    sqs = Deployment(BufferType="SQS")
+    assert granted("ConsumerFunction", sqs) == {
+        ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/dataset=*"),
+        ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/quarantine/*"),
+    }
+
+
+@pytest.mark.parametrize("function", ["IngestFunction", "OtlpFunction"])
+def test_the_ingest_side_puts_record_batches_and_reads_keys_only(function: str) -> None:
+    stack = Deployment(BufferType="Kinesis")
+    keys = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/events-api/{STACK}/keys/*"
+    # PutRecords only: the functions never call PutRecord.
+    assert granted(function, stack) == {
+        ("kinesis:PutRecords", stack.refs["EventStream.Arn"]),
+        ("ssm:GetParameter", keys),
+    }
+    assert granted(function, Deployment(BufferType="SQS")) == {("ssm:GetParameter", keys)}
 
 
 # ---------------------------------------------------------------- buffers and event sources
@@ -632,6 +674,23 @@ def test_every_function_logs_to_its_own_group_created_before_it_with_the_chosen_
     assert len(used) == len(functions())
 
 
+def test_functions_log_json_with_lambdas_platform_lines_at_warn_unless_asked() -> None:
+    shared = template()["Globals"]["Function"]["LoggingConfig"]
+    assert shared["LogFormat"] == "JSON"
+    assert shared["SystemLogLevel"] == {"Ref": "SystemLogLevel"}
+    parameter = template()["Parameters"]["SystemLogLevel"]
+    assert parameter["Default"] == "WARN"
+    assert parameter["AllowedValues"] == ["WARN", "INFO", "DEBUG"]
+    # The application level never filters the EMF metric lines (no level: INFO to Lambda)
+    # whatever LogLevel says; with LogLevel DEBUG it lets the debug lines through.
+    for log_level in template()["Parameters"]["LogLevel"]["AllowedValues"]:
+        expected = "DEBUG" if log_level == "DEBUG" else "INFO"
+        assert Deployment(LogLevel=log_level).resolve(shared["ApplicationLogLevel"]) == expected
+    # Each function adds only its log group: none overrides the format or the levels.
+    for function in functions().values():
+        assert set(function["Properties"]["LoggingConfig"]) == {"LogGroup"}
+
+
 #: Resources whose physical name the template sets: each must derive from the stack name,
 #: so that two stacks (dev and prod) in one account and region never collide.
 STACK_NAMED = {
@@ -725,7 +784,7 @@ def test_cors_allows_the_given_origins_to_post_with_every_header_the_api_reads()
     assert {"content-type", "content-encoding"} <= headers
     # Every request header the handler reads is allowed (header names are lower-case).
     package = Path(http_api.__file__).parent
-    source = (package / "http_api.py").read_text() + (package / "ingest.py").read_text()
+    source = (package / "http_api.py").read_text() + (package / "service.py").read_text()
     read = set(re.findall(r'(?:headers\.get|\.label|\.header)\(\s*"([a-z-]+)"', source))
     assert {"x-api-key", "authorization", "x-service", "content-encoding"} <= read
     assert read <= headers
@@ -1214,43 +1273,82 @@ def test_compactor_runs_hourly_one_at_a_time_within_lambdas_longest_timeout() ->
     assert event["Properties"]["ScheduleExpression"] == "cron(20 * * * ? *)"
 
 
-def test_compactor_writes_only_its_own_prefixes_and_runs_only_in_the_workgroup() -> None:
+def test_compactor_is_granted_exactly_what_compaction_and_athena_need() -> None:
     stack = Deployment()
-    bucket = stack.refs["EventsBucket.Arn"]
-    for statement in compactor_statements():
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        granted = stack.resolve(statement["Resource"])
-        granted = granted if isinstance(granted, list) else [granted]
-        if {"s3:PutObject", "s3:DeleteObject"} & set(actions) and any(
-            g.startswith(bucket) for g in granted
-        ):
-            if actions == ["s3:DeleteObject"]:
-                # Moving compacted raw objects to the archive: deletes only.
-                assert granted == [f"{bucket}/dataset=*"]
-            else:
-                assert sorted(granted) == sorted(
-                    f"{bucket}/{prefix}*"
-                    for prefix in (
-                        "compacted/",
-                        "compaction-manifests/",
-                        "archive/",
-                        "compaction-locks/",
-                    )
-                )
-        if any(a.startswith("athena:") for a in actions):
-            # Start, wait for and read the statements (the sources query has results).
-            assert {"athena:StartQueryExecution", "athena:GetQueryResults"} <= set(actions)
-            assert granted == [
-                f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"
-            ]
-        if any(a.startswith("glue:") for a in actions):
-            database = stack.refs["AnalyticsDatabase"]
-            assert all(
-                g.endswith((":catalog", f":database/{database}", f":table/{database}/*"))
-                for g in granted
+    bucket, results = stack.refs["EventsBucket.Arn"], stack.refs["QueryResultsBucket.Arn"]
+    database = stack.refs["AnalyticsDatabase"]
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    workgroup = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"
+    catalog_and_database = (f"{glue}:catalog", f"{glue}:database/{database}")
+    expected = {
+        ("s3:ListBucket", bucket),
+        ("s3:GetBucketLocation", bucket),
+        # What Athena reads for the events view, and the compactor's own reads: never
+        # quarantine/, aws/lambda/ (failed batches) or archive/.
+        *(
+            ("s3:GetObject", f"{bucket}/{prefix}*")
+            for prefix in ("dataset=", "compacted/", "compaction-manifests/", "compaction-locks/")
+        ),
+        # UNLOAD's Parquet (multipart for large files) and emptied slots.
+        *(
+            (action, f"{bucket}/compacted/*")
+            for action in (
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
             )
+        ),
+        ("s3:PutObject", f"{bucket}/compaction-manifests/*"),
+        ("s3:PutObject", f"{bucket}/archive/*"),
+        ("s3:PutObject", f"{bucket}/compaction-locks/*"),
+        ("s3:DeleteObject", f"{bucket}/compaction-locks/*"),
+        ("s3:DeleteObject", f"{bucket}/dataset=*"),
+        # Start, wait for and read statements; none is ever stopped.
+        ("athena:StartQueryExecution", workgroup),
+        ("athena:GetQueryExecution", workgroup),
+        ("athena:GetQueryResults", workgroup),
+        # Athena's required grant on the default database and the catalog.
+        ("glue:GetDatabase", f"{glue}:catalog"),
+        ("glue:GetDatabase", f"{glue}:database/default"),
+        ("glue:CreateDatabase", f"{glue}:catalog"),
+        ("glue:CreateDatabase", f"{glue}:database/default"),
+        # The tables' definitions (partition projection: no partition calls), and the
+        # view, the one table it creates or replaces.
+        *(("glue:GetDatabase", arn) for arn in catalog_and_database),
+        *(("glue:GetTable", arn) for arn in (*catalog_and_database, f"{glue}:table/{database}/*")),
+        *(
+            (action, arn)
+            for action in ("glue:CreateTable", "glue:UpdateTable")
+            for arn in (*catalog_and_database, f"{glue}:table/{database}/events")
+        ),
+        # Statement results in the workgroup's own bucket.
+        ("s3:ListBucket", results),
+        ("s3:GetBucketLocation", results),
+        *(
+            (action, f"{results}/*")
+            for action in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
+        ),
+    }
+    assert granted("CompactorFunction", stack) == expected
+
+
+def test_a_second_stack_in_the_account_gets_a_schedule_name_of_its_own() -> None:
+    (event,) = functions()["CompactorFunction"]["Properties"]["Events"].values()
+    # Without OmitName SAM names the schedule after the event (CompactorFunctionHourly), and
+    # schedule names are unique per account and region.
+    assert event["Properties"]["OmitName"] is True
+    assert "Name" not in event["Properties"]
+
+
+def test_cloudformation_waits_for_the_events_view_less_than_the_functions_timeout() -> None:
+    from events_api.analytics.compactor import STACK_REQUEST_SECONDS
+
+    service_timeout = resources()["EventsView"]["Properties"]["ServiceTimeout"]
+    timeout = functions()["CompactorFunction"]["Properties"]["Timeout"]
+    # The function answers within STACK_REQUEST_SECONDS; CloudFormation gives up soon
+    # after on a function that could not run at all, instead of waiting an hour.
+    assert STACK_REQUEST_SECONDS < service_timeout < timeout
 
 
 def test_the_events_view_is_created_at_deployment_by_the_compactor() -> None:

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from events_api import aws_clients
-from events_api.stored_objects import partition_prefix
-from events_api.table import ARCHIVE_PREFIX
+from events_api.analytics.table import ARCHIVE_PREFIX
+from events_api.aws import clients as aws_clients
+from events_api.store.stored_objects import partition_prefix
 from events_api.timestamps import rfc3339
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from events_api.athena import AthenaRunner, Execution, QueryFailed, query_cost_usd
+from events_api.analytics.athena import AthenaRunner, Execution, QueryFailed, query_cost_usd
 
 from .query_output import write
 

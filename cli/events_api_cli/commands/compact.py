@@ -3,7 +3,7 @@
 Locally (the default) DuckDB does the rewriting, as ``events-api dev`` does on its own
 every few minutes; with ``--stack NAME`` the stack's compactor function runs (Athena does
 the rewriting there) and its report is printed. Either way the order of the steps and the
-choice of hours are events_api.compaction's.
+choice of hours are events_api.analytics.compaction's.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ..defaults import LOCAL_KEYS_PATH
 from .aws_target import TargetError, prepare_environment, stack_output
 
 if TYPE_CHECKING:
-    from events_api.key_store import SsmKeyStore
+    from events_api.ingest.key_store import SsmKeyStore
 
 _DATASET = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -80,7 +80,7 @@ def _keys_path(args: argparse.Namespace) -> str:
 
 
 def _store(args: argparse.Namespace) -> SsmKeyStore:
-    from events_api.key_store import SsmKeyStore
+    from events_api.ingest.key_store import SsmKeyStore
 
     return SsmKeyStore(_keys_path(args))
 
@@ -91,7 +91,7 @@ def _fail(message: str) -> int:
 
 
 def generate_command(args: argparse.Namespace) -> int:
-    from events_api.keys import generate_key
+    from events_api.ingest.keys import generate_key
 
     print(generate_key())
     return 0
@@ -100,7 +100,7 @@ def generate_command(args: argparse.Namespace) -> int:
 def create_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from events_api.keys import generate_key
+    from events_api.ingest.keys import generate_key
 
     datasets = None
     if args.datasets:

@@ -2,7 +2,7 @@
 
 Without ``--stack`` it runs on the local stack with DuckDB embedded here (no AWS, works
 offline); with ``--stack NAME`` on Amazon Athena in the stack's workgroup. Both engines
-show the same columns (events_api.table). Bad SQL is one line on stderr and exit code 1;
+show the same columns (events_api.analytics.table). Bad SQL is one line on stderr and exit code 1;
 a target that cannot be reached is exit code 2.
 """
 
@@ -77,7 +77,7 @@ def _run_locally(sql: str, bucket: str, fmt: str, out: BinaryIO) -> int:
     import duckdb
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from events_api import aws_clients
+    from events_api.aws import clients as aws_clients
 
     from ..local.query_engine import BucketMirror, LocalEngine, rows_of
     from .aws_target import use_local_stack_by_default

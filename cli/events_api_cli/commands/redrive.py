@@ -27,7 +27,7 @@ from ..defaults import DEFAULT_AWS_PORT, LOCAL_STACK_NAME
 from ..local.template import bucket_name, dead_letter_queue_name
 
 if TYPE_CHECKING:
-    from events_api.consumer import ConsumerService, SourceRecord
+    from events_api.store.consumer import ConsumerService, SourceRecord
 
 QUARANTINE_PREFIX = "quarantine/"
 
@@ -76,7 +76,7 @@ class Redriver:
         *,
         dry_run: bool = False,
     ) -> None:
-        from events_api import aws_clients
+        from events_api.aws import clients as aws_clients
 
         self.service, self.bucket = service, bucket
         self.dead_letter_queue_url = dead_letter_queue_url
@@ -108,7 +108,7 @@ class Redriver:
         return self.service.store(source, items)
 
     def failed_batches(self) -> Place:
-        from events_api.consumer import source_records
+        from events_api.store.consumer import source_records
 
         from .. import failed_batches
 
@@ -131,7 +131,7 @@ class Redriver:
         return place
 
     def dead_letters(self, queue_url: str) -> Place:
-        from events_api.consumer import source_records
+        from events_api.store.consumer import source_records
 
         from ..lambda_events import sqs_event_record
 
@@ -175,7 +175,7 @@ class Redriver:
 
     def quarantined(self) -> Place:
         from events_api import records
-        from events_api.consumer import SourceRecord
+        from events_api.store.consumer import SourceRecord
 
         place = Place(f"quarantined records (s3://{self.bucket}/{QUARANTINE_PREFIX})")
         for key in self._keys(QUARANTINE_PREFIX):
@@ -204,7 +204,7 @@ def _quarantine_parts(key: str) -> tuple[str, str]:
 
 def _target(stack: str | None) -> tuple[str, str | None]:
     """(events bucket, dead-letter queue URL or None)."""
-    from events_api import aws_clients
+    from events_api.aws import clients as aws_clients
 
     from .aws_target import stack_outputs
 
@@ -235,9 +235,9 @@ def run(args: argparse.Namespace) -> int:
     # The consumer's code runs here: no metrics documents or info logs on the terminal.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    from events_api.consumer import ConsumerService
-    from events_api.object_writer import S3ObjectWriter
     from events_api.settings import ConsumerSettings
+    from events_api.store.consumer import ConsumerService
+    from events_api.store.object_writer import S3ObjectWriter
 
     try:
         bucket, dead_letter_queue = _target(args.stack)

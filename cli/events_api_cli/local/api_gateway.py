@@ -175,7 +175,8 @@ def is_text_body(
 @dataclass(frozen=True, slots=True)
 class RawRequest:
     """One HTTP request as it arrived at the front door, before API Gateway shapes it (the
-    function's parsed view of the event it becomes is ``events_api.http_api.HttpRequest``)."""
+    function's parsed view of the event it becomes is
+    ``events_api.ingest.http_api.HttpRequest``)."""
 
     method: str
     target: str

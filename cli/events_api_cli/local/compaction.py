@@ -1,7 +1,7 @@
 """The local stack's compaction: what the deployed compactor function does with Athena,
 done with DuckDB (``query_engine``) over the local bucket, by ``events-api compact`` on demand
 and by ``events-api dev`` every few minutes. The order of the steps and the choice of hours
-are events_api.compaction's.
+are events_api.analytics.compaction's.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def compact_locally(
 ) -> dict[str, Any]:
     """``s3``: the client to work with (``events-api dev`` gives it the compactor's role);
     by default the shared one of this process."""
-    from events_api import aws_clients
-    from events_api.compaction import Compactor
-    from events_api.compaction_store import S3CompactionStore
+    from events_api.analytics.compaction import Compactor
+    from events_api.analytics.compaction_store import S3CompactionStore
+    from events_api.aws import clients as aws_clients
 
     from .query_engine import BucketMirror, LocalCompactionEngine
 

@@ -210,7 +210,7 @@ def template_parameters(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from events_api.keys import generate_key, is_well_formed
+    from events_api.ingest.keys import generate_key, is_well_formed
 
     from . import lambda_runtime
     from .template import TemplateError, load_stack

@@ -19,8 +19,8 @@ can be watched (and the reliability suite can prove that nothing accepted is los
 file changes (empty or missing: no faults), so a test can start an outage and lift it while
 the stack runs.
 
-The faults are hooks on the clients the real handlers use: ``events_api.aws_http`` hooks
-on the buffer's client, botocore event hooks on ``events_api.aws_clients``' S3 client. A
+The faults are hooks on the clients the real handlers use: ``events_api.aws.http_client`` hooks
+on the buffer's client, botocore event hooks on ``events_api.aws.clients``' S3 client. A
 failed entry or call never reaches moto (except for "after success" timeouts, which do),
 so moto holds exactly what AWS would hold. The same injector takes a scripted
 :class:`Policy` in the reliability tests.
@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from events_api import aws_http
+from events_api.aws import http_client as aws_http
 
 ENV = "EVENTS_API_DEV_FAULTS"
 
@@ -204,7 +204,7 @@ class FaultInjector:
         sqs: aws_http.JsonClient | None = None,
         s3: Any = None,
     ) -> FaultInjector:
-        """Hook into these clients (any may be None): the buffer's ``aws_http`` clients and
+        """Hook into these clients (any may be None): the buffer's ``aws.http_client`` clients and
         a botocore S3 client."""
         for service, client in (("kinesis", kinesis), ("sqs", sqs)):
             if client is not None:
@@ -219,7 +219,7 @@ class FaultInjector:
 
     def install_on_shared_clients(self, buffer: str | None = None) -> FaultInjector:
         """Hook into the shared clients the handlers use."""
-        from events_api import aws_clients
+        from events_api.aws import clients as aws_clients
 
         return self.install(
             kinesis=aws_http.client("kinesis") if buffer in (None, "kinesis") else None,
@@ -269,7 +269,7 @@ class FaultInjector:
 
 
 class _BufferFaults:
-    """The injector's ``aws_http`` hook on one buffer service's client."""
+    """The injector's ``aws.http_client`` hook on one buffer service's client."""
 
     def __init__(self, injector: FaultInjector, service: str) -> None:
         self._injector, self._service = injector, service

@@ -69,7 +69,7 @@ class MotoServer:
 
 def use_local_aws(endpoint_url: str) -> None:
     """Point every boto3 client of this process (the handlers' too) at ``endpoint_url``."""
-    from events_api import aws_clients
+    from events_api import aws
 
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)
@@ -86,7 +86,7 @@ def use_local_aws(endpoint_url: str) -> None:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
     )
-    aws_clients.reset()
+    aws.reset()
 
 
 def client(service: str, endpoint_url: str) -> Any:
@@ -118,7 +118,7 @@ def new_key_id() -> str:
 
 def register_key(keys_path: str, key: str, name: str) -> str:
     """Store ``key`` under ``keys_path`` through the same adapter the ingest function reads."""
-    from events_api.key_store import SsmKeyStore
+    from events_api.ingest.key_store import SsmKeyStore
 
     key_id = new_key_id()
     SsmKeyStore(keys_path).create(key, key_id, name)

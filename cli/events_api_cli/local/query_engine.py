@@ -8,8 +8,8 @@ Parquet readers. Rows keep their S3 identity: a raw row's ``path`` is
 ``s3://bucket/key`` of its object, the value compaction records as ``_source``.
 
 The same module compacts an hour locally (``LocalCompactionEngine``), with the SQL of
-events_api.table and the steps of events_api.compaction, so the local stack follows the
-same rules as Athena does in AWS.
+events_api.analytics.table and the steps of events_api.analytics.compaction, so the local
+stack follows the same rules as Athena does in AWS.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from events_api.compaction import CompactionError
-from events_api.table import (
+from events_api.analytics.compaction import CompactionError
+from events_api.analytics.table import (
     COLUMN_NAMES,
     COMPACTED_PREFIX,
     MANIFEST_COLUMN,

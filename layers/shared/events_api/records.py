@@ -48,6 +48,10 @@ BATCH_MAX_RAW_BYTES = 200 * 1024 * 1024
 #: Records per consumer invocation for each buffer: the BatchSize of its event source
 #: mapping in template.yaml (tests/unit/test_template.py holds them equal).
 CONSUMER_BATCH_RECORDS = {"kinesis": 100, "sqs": 10}
+#: How a record travels on SQS: as a binary message attribute, which SQS bills at its raw
+#: size (a base64 body would cost a third more), under a fixed body.
+SQS_BODY = "events-api record"
+SQS_ATTRIBUTE = "record"
 
 
 @dataclass(frozen=True, slots=True)

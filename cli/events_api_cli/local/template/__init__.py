@@ -20,6 +20,7 @@ __all__ = [
     "default_stack",
     "function_limits",
     "load_stack",
+    "parameter_default",
 ]
 
 #: The stack name the limits below are read for (any name gives the same numbers).
@@ -40,6 +41,11 @@ def default_stack(template: Path = TEMPLATE_PATH) -> Stack:
 def function_limits(template: Path, logical_id: str) -> Function:
     """A function as deployed with default parameters (``memory_mb``, ``timeout_seconds``...)."""
     return default_stack(template).functions[logical_id]
+
+
+def parameter_default(template: Path, name: str) -> str:
+    """A template parameter's Default, as text."""
+    return str(default_stack(template).parameters[name])
 
 
 def batch_size(template: Path, logical_id: str) -> int:

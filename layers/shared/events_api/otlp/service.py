@@ -3,8 +3,9 @@
 request -> method -> key -> signal (path) -> dataset -> dataset scope -> encoding ->
 content type -> body size -> decoding -> flattening -> buffer records -> delivery -> answer.
 
-Keys, body reading, record packing and delivery are the Events API's own (``ingest``,
-``batch``); only the decoding, flattening and the answers' shape are OTLP's.
+Keys, body reading, record packing and delivery are the Events API's own
+(``ingest.service``, ``ingest.batch``); only the decoding, flattening and the answers'
+shape are OTLP's.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from .. import batch
-from ..buffer import Publisher
 from ..errors import ApiError, BadRequest, MethodNotAllowed
-from ..http_api import DATASET_RULE, HttpRequest, parse_event
-from ..ingest import (
+from ..ingest import batch
+from ..ingest.buffer import Publisher
+from ..ingest.http_api import DATASET_RULE, HttpRequest, parse_event
+from ..ingest.keys import KeyAuthenticator
+from ..ingest.service import (
     admit,
     authenticate,
     buffer_events,
@@ -27,7 +29,6 @@ from ..ingest import (
     build_publisher,
     now_rfc3339,
 )
-from ..keys import KeyAuthenticator
 from ..observability import Metric, count, count_rejection, logger
 from ..settings import IngestSettings
 from . import answers

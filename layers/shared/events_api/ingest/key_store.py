@@ -1,6 +1,6 @@
 """The SSM Parameter Store adapter for API keys: one SecureString per key hash.
 
-The look-up on every request goes through ``aws_http``; managing keys (the CLI) uses
+The look-up on every request goes through ``aws.http_client``; managing keys (the CLI) uses
 botocore, imported only there.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from . import aws_clients, aws_http
+from ..aws import clients as aws_clients
+from ..aws import http_client as aws_http
 from .keys import KeyRecord, KeyStoreUnavailable, key_hash
 
 

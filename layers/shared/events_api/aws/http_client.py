@@ -14,7 +14,7 @@ kept-alive connection per endpoint, with the standard SDK settings:
 - endpoint: ``AWS_ENDPOINT_URL_<SERVICE>``, else ``AWS_ENDPOINT_URL``, else the service's
   regional endpoint.
 
-Timeouts are botocore's as configured in ``aws_clients`` (2 s to connect, 5 s to read), and
+Timeouts are botocore's as configured in ``clients`` (2 s to connect, 5 s to read), and
 one attempt per call: the callers' own retry loops own the time budget. The one exception
 is a kept-alive connection the peer closed while idle (a frozen Lambda sandbox finds those
 on thaw), which is reopened and the request sent once more at once.
@@ -250,9 +250,9 @@ def _environment_credentials(environ: Mapping[str, str]) -> Credentials | None:
 def _botocore_credentials() -> Any:
     """botocore's credential chain (profiles, SSO), from the session its clients share; the
     object refreshes itself, so it is resolved once per client."""
-    from . import aws_clients
+    from .session import shared_session
 
-    found = aws_clients.session().get_credentials()
+    found = shared_session().get_credentials()
     if found is None:
         raise AwsUnreachable("no AWS credentials found")
     return found
@@ -262,9 +262,9 @@ def _region(environ: Mapping[str, str]) -> str:
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     if region:
         return region
-    from . import aws_clients
+    from .session import shared_session
 
-    return str(aws_clients.session().get_config_variable("region") or "us-east-1")
+    return str(shared_session().get_config_variable("region") or "us-east-1")
 
 
 def endpoint_url(service: str, region: str, environ: Mapping[str, str]) -> str:

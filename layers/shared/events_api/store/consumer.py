@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import records
-from .fast_enrichment import enrich_text
-from .observability import Metric, count, logger
-from .publishers import SQS_ATTRIBUTE
-from .settings import ConsumerSettings
+from .. import records
+from ..observability import Metric, count, logger
+from ..records import SQS_ATTRIBUTE
+from ..settings import ConsumerSettings
+from .enrichment import enrich_text
 from .stored_objects import ObjectPlan, partition_prefix, quarantine_key
 
 NDJSON_GZIP = "application/x-ndjson"

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from .errors import ApiError, BadRequest
+from ..errors import ApiError, BadRequest
 
 DATASET_RULE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_LABEL_CHARS = 256

@@ -1,7 +1,8 @@
-"""Lazily created, shared botocore clients: nothing talks to AWS at import time.
+"""The one botocore session the process shares: the botocore clients' and, when the
+environment holds no credentials, the credential chain of ``http_client``.
 
-botocore honours the standard variables (region, credentials, ``AWS_ENDPOINT_URL``), so
-the same code runs against AWS, moto in-process, and moto's server in the local stack.
+boto3 itself is never imported: the handlers need clients only, and boto3 would add its own
+import and a session per call.
 """
 
 from __future__ import annotations
@@ -9,36 +10,19 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from mypy_boto3_athena import AthenaClient
-    from mypy_boto3_kinesis import KinesisClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_ssm import SSMClient
-
-_clients: dict[str, Any] = {}
 _sessions: list[Any] = []
 _lock = threading.Lock()
 
-# Our own retry loops own the time budget, so botocore makes a single attempt per call and
-# gives up on a silent peer well before API Gateway's 30-second limit.
-_CONFIG_ARGS: dict[str, Any] = {
-    "connect_timeout": 2,
-    "read_timeout": 5,
-    "retries": {"mode": "standard", "total_max_attempts": 1},
-    "max_pool_connections": 32,
-}
 
-
-def session() -> Any:
-    """One botocore session for every client, and for ``aws_http``'s credentials when the
-    environment has none (boto3 itself is never imported: the handlers need clients only,
-    and boto3 would add its own import and a session per call)."""
-    if not _sessions:
+def shared_session() -> Any:
+    """The session, created on first use with the fast model loader."""
+    with _lock:
+        if _sessions:
+            return _sessions[0]
         import botocore.session
 
         created = botocore.session.get_session()
@@ -114,42 +98,6 @@ def _use_fast_loader(session: Any) -> None:
     session.register_component("data_loader", loader)
 
 
-def _client(service: str) -> Any:
+def forget() -> None:
     with _lock:
-        client = _clients.get(service)
-        if client is None:
-            from botocore.config import Config
-
-            client = session().create_client(service, config=Config(**_CONFIG_ARGS))
-            _clients[service] = client
-        return client
-
-
-def kinesis() -> KinesisClient:
-    return _client("kinesis")  # type: ignore[no-any-return]
-
-
-def sqs() -> SQSClient:
-    return _client("sqs")  # type: ignore[no-any-return]
-
-
-def ssm() -> SSMClient:
-    return _client("ssm")  # type: ignore[no-any-return]
-
-
-def s3() -> S3Client:
-    return _client("s3")  # type: ignore[no-any-return]
-
-
-def athena() -> AthenaClient:
-    return _client("athena")  # type: ignore[no-any-return]
-
-
-def reset() -> None:
-    """Forget every client (tests and the local stack switch endpoints and credentials)."""
-    from . import aws_http
-
-    with _lock:
-        _clients.clear()
         _sessions.clear()
-    aws_http.reset()

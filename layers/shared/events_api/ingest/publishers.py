@@ -1,6 +1,6 @@
 """Buffer adapters: one PutRecords / SendMessageBatch call each, per-entry failures out.
 
-Both calls go through ``aws_http`` (the JSON protocol without botocore): the documents are
+Both calls go through ``aws.http_client`` (the JSON protocol without botocore): the documents are
 built here, with each record's data base64'd as the protocol carries blobs.
 """
 
@@ -10,12 +10,9 @@ from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import aws_http
+from ..aws import http_client as aws_http
+from ..records import SQS_ATTRIBUTE, SQS_BODY
 
-#: Body of every SQS message: the record itself travels as a binary attribute, which SQS
-#: bills at its raw size (a base64 body would cost a third more).
-SQS_BODY = "events-api record"
-SQS_ATTRIBUTE = "record"
 _SQS_ATTRIBUTE_OVERHEAD = len(SQS_ATTRIBUTE) + len("Binary") + len(SQS_BODY)
 
 

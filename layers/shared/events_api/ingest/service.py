@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import batch, records
-from .buffer import BufferUnavailable, Publisher, deliver
-from .errors import (
+from .. import records
+from ..errors import (
     ApiError,
     Forbidden,
     MethodNotAllowed,
@@ -21,12 +20,14 @@ from .errors import (
     TooManyRequests,
     Unauthorised,
 )
+from ..observability import Metric, count, count_rejection, logger
+from ..settings import IngestSettings
+from ..timestamps import rfc3339
+from . import batch
+from .buffer import BufferUnavailable, Publisher, deliver
 from .http_api import HttpRequest, dataset_from_path, error_response, parse_event, respond
 from .keys import KeyAuthenticator, KeyLookupThrottled, KeyRecord, KeyStoreUnavailable
-from .observability import Metric, count, count_rejection, logger
 from .publishers import Entry
-from .settings import IngestSettings
-from .timestamps import rfc3339
 
 ACCEPTED = {"message": "Request Accepted"}
 
@@ -182,8 +183,8 @@ def buffer_events(
 
 
 def build_publisher(settings: IngestSettings) -> Publisher:
+    from ..settings import BufferType
     from .publishers import KinesisPublisher, SqsPublisher
-    from .settings import BufferType
 
     if settings.buffer_type is BufferType.KINESIS:
         return KinesisPublisher(settings.stream_name)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .aws_http import AwsCallFailed
+from ..aws.http_client import AwsCallFailed
+from ..retry import backoff_delay
 from .publishers import Entry
-from .retry import backoff_delay
 
 _BASE_DELAY = 0.05
 _MAX_DELAY = 1.0

@@ -20,8 +20,8 @@ from typing import cast
 import msgspec
 from isal import isal_zlib
 
-from .errors import BadRequest, InvalidEvent, PayloadTooLarge, UnsupportedMediaType
-from .settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
+from ..errors import BadRequest, InvalidEvent, PayloadTooLarge, UnsupportedMediaType
+from ..settings import MAX_BODY_BYTES, MAX_EVENT_BYTES
 
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _VALUE = msgspec.json.Decoder(msgspec.Raw)

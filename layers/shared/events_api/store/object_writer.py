@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import aws_clients
-from .retry import backoff_delay
+from ..aws import clients as aws_clients
+from ..retry import backoff_delay
 
 WRITE_ATTEMPTS = 4
 _BASE_DELAY = 0.1
