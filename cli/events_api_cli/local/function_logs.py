@@ -32,6 +32,25 @@ _EVENT_OVERHEAD = 26
 _MAX_EVENT_BYTES = 262_144 - _EVENT_OVERHEAD
 _FLUSH_SECONDS = 0.5
 _SHOWN_LEVELS = {"WARNING", "ERROR", "CRITICAL"}
+#: Lambda's application log levels, lowest first (LoggingConfig ApplicationLogLevel).
+_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+_SPELLINGS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def kept_at(line: str, application_log_level: str | None) -> bool:
+    """Whether Lambda keeps a JSON log line at this ApplicationLogLevel: a line whose
+    ``level`` is below it is dropped; lines without a level (metric documents) are kept."""
+    if application_log_level is None or not line.startswith("{"):
+        return True
+    try:
+        document = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return True
+    level = str(document.get("level", "")).upper() if isinstance(document, dict) else ""
+    level = _SPELLINGS.get(level, level)
+    if level not in _LEVELS:
+        return True
+    return _LEVELS.index(level) >= _LEVELS.index(application_log_level.upper())
 
 
 def stream_name(now: datetime | None = None) -> str:
@@ -61,8 +80,10 @@ class FunctionLogs:
         log_group: str,
         logs_client: Callable[[], Any],
         echo: Callable[[str], None],
+        application_log_level: str | None = None,
     ) -> None:
         self.function_name = function_name
+        self.application_log_level = application_log_level
         self.log_group = log_group
         self._client = logs_client
         self._echo = echo
@@ -90,7 +111,8 @@ class FunctionLogs:
                 line = raw.decode(errors="replace").rstrip("\n")
                 if shown_on_console(line):
                     self._echo(line)
-                self._lines.put((stream, int(time.time() * 1000), line))
+                if kept_at(line, self.application_log_level):
+                    self._lines.put((stream, int(time.time() * 1000), line))
 
     def stop(self, timeout: float = 5.0) -> None:
         self._lines.put(None)

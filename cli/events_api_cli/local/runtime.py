@@ -50,6 +50,15 @@ def function_environment(
         for k, v in os.environ.items()
         if not k.startswith(("AWS_", "POWERTOOLS_", "_HANDLER", "LAMBDA_"))
     }
+    # What Lambda sets from LoggingConfig when the format is JSON (Powertools reads both).
+    log_settings = (
+        {
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": function.application_log_level or "INFO",
+        }
+        if function.log_format == "JSON"
+        else {}
+    )
     return {
         **keep,
         **function.environment,
@@ -58,6 +67,7 @@ def function_environment(
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        **log_settings,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,

@@ -35,16 +35,17 @@ def _field(text: str, low: int, high: int) -> set[int] | None:
         return None
     values: set[int] = set()
     for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
+        stepped = "/" in part
+        part, _, step_text = part.partition("/")
+        step = int(step_text) if stepped else 1
         if part in {"*", ""}:
             start, end = low, high
         elif "-" in part:
             start, end = (int(x) for x in part.split("-", 1))
         else:
-            start = end = int(part)
+            # "5/15": from 5, every 15, to the field's end.
+            start = int(part)
+            end = high if stepped else start
         values.update(range(start, end + 1, step))
     return values
 

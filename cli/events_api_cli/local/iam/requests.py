@@ -387,7 +387,7 @@ class Mapper:
             keys = {
                 "s3:prefix": (query.get("prefix") or [""])[0],
                 "s3:delimiter": (query.get("delimiter") or [""])[0],
-                "s3:max-keys": (query.get("max-keys") or ["1000"])[0],
+                "s3:max-keys": (query.get("max-keys") or [""])[0],
             }
             return one("ListBucket", {k: v for k, v in keys.items() if v})
         if method == "PUT":

@@ -66,6 +66,10 @@ class Function:
     log_group: str
     reserved_concurrency: int | None = None
     architectures: tuple[str, ...] = ("x86_64",)
+    #: LoggingConfig's LogFormat, ApplicationLogLevel and SystemLogLevel (Text: no levels).
+    log_format: str = "Text"
+    application_log_level: str | None = None
+    system_log_level: str | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,9 @@ def _read_out(stack: Stack) -> None:
             log_group=str(logging_config.get("LogGroup") or f"/aws/lambda/{name}"),
             reserved_concurrency=None if reserved is None else int(reserved),
             architectures=tuple(p.get("Architectures") or ("x86_64",)),
+            log_format=str(logging_config.get("LogFormat", "Text")),
+            application_log_level=logging_config.get("ApplicationLogLevel"),
+            system_log_level=logging_config.get("SystemLogLevel"),
         )
     by_name = {f.name: f.logical_id for f in stack.functions.values()}
     for logical_id, p in stack.of_type("AWS::Lambda::EventSourceMapping").items():
