@@ -10,7 +10,14 @@ request is answered AccessDenied in the service's shape (``responses``) and neve
 moto. Requests signed with any other key (the developer's, the tests', the stack's own
 set-up) are the account administrator's and pass unchecked, as they would in AWS.
 
-Every decision on a role's credentials is recorded (``calls``) for the IAM report.
+Every decision on a role's credentials goes to ``Authority.listeners`` (the IAM record,
+iam/calls.py).
+
+Why not moto's own enforcement (``INITIAL_NO_AUTH_ACTION_COUNT``): it applies to every
+request the server gets (the developer's, the tests' and the CLI's too, which would then
+need IAM users of their own), it checks resources for S3 only, and it knows no role
+sessions minted outside it. This layer checks action and resource for every service the
+roles use, evaluates the bucket policies, and leaves the administrator's requests alone.
 """
 
 from __future__ import annotations
