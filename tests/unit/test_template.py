@@ -401,6 +401,9 @@ def test_no_iam_statement_grants_every_resource() -> None:
         assert "NotResource" not in statement, statement
         if statement["Effect"] == "Deny":
             continue
+        if "Principal" in statement and "Resource" not in statement:
+            assert statement["Action"] == "sts:AssumeRole", statement  # a role's trust policy
+            continue
         granted = statement["Resource"]
         granted = granted if isinstance(granted, list) else [granted]
         assert "*" not in granted, statement
@@ -706,6 +709,7 @@ def test_no_resource_name_is_hard_coded() -> None:
     for name, resource in resources().items():
         if resource["Type"] in {
             "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::EventInvokeConfig",
             "AWS::Lambda::Permission",
             "AWS::Athena::NamedQuery",
         }:
@@ -1387,3 +1391,254 @@ def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mapping
     assert sqs["BatchSize"] == mapping.SQS_BATCH_SIZE
     redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["maxReceiveCount"] == mapping.SQS_MAX_RECEIVE_COUNT
+
+
+# ---------------------------------------------------------------- log sources: CloudWatch Logs
+
+LOG_RESOURCES = {
+    "LogSubscriptionRole",
+    "LogForwarderFunction",
+    "LogForwarderLogGroup",
+    "LogForwarderInvokeConfig",
+    "LogForwarderInvokePermission",
+    "AccountLogSubscription",
+    "LogSubscriberFunction",
+    "LogSubscriberLogGroup",
+    "LogGroupSubscriptions",
+}
+LOG_GROUPS = "/aws/lambda/orders-*,/ecs/api"
+
+
+def log_stack(buffer: str, mode: str) -> Deployment:
+    extra = {"SubscribedLogGroups": LOG_GROUPS} if mode == "LogGroups" else {}
+    return Deployment(BufferType=buffer, LogSubscription=mode, **extra)
+
+
+def own_log_groups(stack: Deployment) -> set[str]:
+    """The log group of every function the deployment has (each names one: LoggingConfig)."""
+    groups = set()
+    for name, function in functions().items():
+        if stack.exists(name):
+            group = function["Properties"]["LoggingConfig"]["LogGroup"]
+            assert group == {"Ref": group["Ref"]}, name
+            groups.add(stack.resolve(resources()[group["Ref"]]["Properties"]["LogGroupName"]))
+    return groups
+
+
+@pytest.mark.parametrize(
+    ("buffer", "mode", "expected"),
+    [
+        ("Kinesis", "None", set()),
+        ("SQS", "None", set()),
+        ("Kinesis", "Account", {"LogSubscriptionRole", "AccountLogSubscription"}),
+        (
+            "SQS",
+            "Account",
+            {
+                "LogForwarderFunction",
+                "LogForwarderLogGroup",
+                "LogForwarderInvokeConfig",
+                "LogForwarderInvokePermission",
+                "AccountLogSubscription",
+            },
+        ),
+        (
+            "Kinesis",
+            "LogGroups",
+            {
+                "LogSubscriptionRole",
+                "LogSubscriberFunction",
+                "LogSubscriberLogGroup",
+                "LogGroupSubscriptions",
+            },
+        ),
+        (
+            "SQS",
+            "LogGroups",
+            LOG_RESOURCES - {"LogSubscriptionRole", "AccountLogSubscription"},
+        ),
+    ],
+)
+def test_log_subscription_creates_only_what_its_mode_and_buffer_need(
+    buffer: str, mode: str, expected: set[str]
+) -> None:
+    stack = log_stack(buffer, mode)
+    assert {name for name in LOG_RESOURCES if stack.exists(name)} == expected
+    assert stack.refused_by_rules() == []
+
+
+def test_log_subscription_is_off_by_default() -> None:
+    assert template()["Parameters"]["LogSubscription"]["Default"] == "None"
+    assert not any(Deployment().exists(name) for name in LOG_RESOURCES)
+
+
+def test_log_groups_mode_refuses_an_empty_selection() -> None:
+    assert Deployment(LogSubscription="LogGroups").refused_by_rules() == [
+        "LogSubscription LogGroups needs SubscribedLogGroups"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("/aws/lambda/orders", True),
+        ("/aws/lambda/orders-*,/ecs/api,API-Gateway-Execution-Logs_abc/prod", True),
+        ("*", False),
+        ("/a/*b", False),
+        ("/a, /b", False),
+        ("/a,,/b", False),
+    ],
+)
+def test_subscribed_log_groups_accepts_names_and_prefixes_only(value: str, allowed: bool) -> None:
+    pattern = template()["Parameters"]["SubscribedLogGroups"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is allowed
+
+
+def test_cloudwatch_logs_may_put_only_onto_the_stream_and_only_for_this_account() -> None:
+    stack = log_stack("Kinesis", "Account")
+    role = stack.resolve(resources()["LogSubscriptionRole"]["Properties"])
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "logs.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringLike": {"aws:SourceArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:*"},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        },
+    }
+    [policy] = role["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "kinesis:PutRecord",
+            "Resource": stack.refs["EventStream.Arn"],
+        }
+    ]
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_the_account_policy_excludes_every_log_group_of_the_stack(buffer: str) -> None:
+    stack = log_stack(buffer, "Account")
+    policy = stack.resolve(resources()["AccountLogSubscription"]["Properties"])
+    assert policy["PolicyType"] == "SUBSCRIPTION_FILTER_POLICY"
+    assert policy["Scope"] == "ALL"
+    criteria = policy["SelectionCriteria"]
+    assert criteria.startswith("LogGroupName NOT IN ")
+    excluded = set(json.loads(criteria.removeprefix("LogGroupName NOT IN ")))
+    assert excluded == own_log_groups(stack)
+    document = json.loads(policy["PolicyDocument"])
+    if buffer == "Kinesis":
+        assert document == {
+            "DestinationArn": stack.refs["EventStream.Arn"],
+            "RoleArn": stack.refs["LogSubscriptionRole.Arn"],
+            "FilterPattern": "",
+            "Distribution": "Random",
+        }
+    else:
+        assert document == {
+            "DestinationArn": stack.refs["LogForwarderFunction.Arn"],
+            "FilterPattern": "",
+        }
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_the_subscriber_leaves_out_every_log_group_of_the_stack(buffer: str) -> None:
+    from events_api.settings import LogSubscriberSettings
+
+    stack = log_stack(buffer, "LogGroups")
+    settings = LogSubscriberSettings.from_env(
+        stack.resolve(function_variables("LogSubscriberFunction"))
+    )
+    assert settings.selection == ("/aws/lambda/orders-*", "/ecs/api")
+    assert own_log_groups(stack) <= settings.excluded
+    assert settings.filter_name == f"{STACK}-events-api"
+    if buffer == "Kinesis":
+        assert settings.destination_arn == stack.refs["EventStream.Arn"]
+        assert settings.role_arn == stack.refs["LogSubscriptionRole.Arn"]
+    else:
+        assert settings.destination_arn == stack.refs["LogForwarderFunction.Arn"]
+        assert settings.role_arn is None
+
+
+def test_the_subscriber_runs_every_minute_once_at_a_time_and_at_deployment() -> None:
+    properties = functions()["LogSubscriberFunction"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == 1
+    [schedule] = properties["Events"].values()
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    custom = resources()["LogGroupSubscriptions"]
+    assert custom["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["LogSubscriberFunction", "Arn"]}
+    assert custom["Properties"]["SubscribedLogGroups"] == {"Ref": "SubscribedLogGroups"}
+
+
+def test_the_subscriber_may_pass_only_the_stream_role_and_only_to_cloudwatch_logs() -> None:
+    stack = log_stack("Kinesis", "LogGroups")
+    statements = [
+        statement
+        for policy in stack.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
+        for statement in policy["Statement"]
+    ]
+    actions = {str(s["Action"]): s for s in statements}
+    assert actions["iam:PassRole"]["Resource"] == stack.refs["LogSubscriptionRole.Arn"]
+    assert actions["iam:PassRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "logs.amazonaws.com"}
+    }
+    log_groups = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"
+    assert all(s["Resource"] == log_groups for s in statements if "logs:" in str(s["Action"]))
+    sqs = log_stack("SQS", "LogGroups")
+    passed = sqs.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
+    assert "iam:PassRole" not in str(passed)
+
+
+def test_the_forwarder_keeps_failed_deliveries_whole_in_the_events_bucket() -> None:
+    stack = log_stack("SQS", "Account")
+    config = stack.resolve(resources()["LogForwarderInvokeConfig"]["Properties"])
+    assert config == {
+        "FunctionName": stack.refs["LogForwarderFunction"],
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Destination": stack.refs["EventsBucket.Arn"]}},
+    }
+
+
+def test_only_cloudwatch_logs_of_this_account_may_invoke_the_forwarder() -> None:
+    stack = log_stack("SQS", "Account")
+    permission = stack.resolve(resources()["LogForwarderInvokePermission"]["Properties"])
+    assert permission == {
+        "FunctionName": stack.refs["LogForwarderFunction.Arn"],
+        "Action": "lambda:InvokeFunction",
+        "Principal": "logs.amazonaws.com",
+        "SourceArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*",
+        "SourceAccount": ACCOUNT,
+    }
+
+
+def test_the_forwarder_reads_its_settings_from_the_template() -> None:
+    from events_api.settings import LogForwarderSettings
+
+    stack = log_stack("SQS", "Account")
+    settings = LogForwarderSettings.from_env(
+        stack.resolve(function_variables("LogForwarderFunction"))
+    )
+    assert settings.queue_url == stack.refs["EventQueue"]
+    assert function_property("LogForwarderFunction", "MemorySize") == 128
+
+
+@pytest.mark.parametrize(
+    ("function", "settings_class", "next_class"),
+    [
+        ("LogForwarderFunction", "LogForwarderSettings", "LogSubscriberSettings"),
+        ("LogSubscriberFunction", "LogSubscriberSettings", "CompactorSettings"),
+    ],
+)
+def test_log_functions_set_exactly_the_variables_settings_reads(
+    function: str, settings_class: str, next_class: str
+) -> None:
+    own = set(functions()[function]["Properties"]["Environment"]["Variables"])
+    source = Path(settings_module.__file__).read_text()
+    section = source[source.index(f"class {settings_class}") : source.index(f"class {next_class}")]
+    optional = {"BUFFER_BUDGET_SECONDS"}  # a default the template leaves alone
+    assert own == set(re.findall(r'"([A-Z_]+)"', section)) - optional

@@ -32,6 +32,8 @@ STOOD_IN_FOR = {
     "AWS::ApiGatewayV2::Integration": "the local gateway",
     "AWS::ApiGatewayV2::Stage": "the local gateway",
     "AWS::Lambda::Url": "the local gateway",
+    "AWS::Logs::AccountPolicy": "the local subscriber (log_subscriptions.py)",
+    "AWS::Lambda::EventInvokeConfig": "the local subscriptions' invocations",
     # Evaluated by events-api dev for the roles' calls. Not put in moto, which would apply
     # its aws:SecureTransport deny to the plain HTTP of every local call.
     "AWS::S3::BucketPolicy": "evaluated by events-api dev",

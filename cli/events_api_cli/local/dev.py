@@ -206,6 +206,8 @@ def template_parameters(args: argparse.Namespace) -> dict[str, str]:
         if name in values and values[name] != spelled[option]:
             raise ValueError(f"--parameter {name}={values[name]} contradicts its own option")
         values[name] = spelled[option]
+    # Contract §10: locally every log group is stored, as LogSubscription Account stores them.
+    values.setdefault("LogSubscription", "Account")
     return values
 
 
@@ -256,6 +258,7 @@ def _serve(args: argparse.Namespace, stack: Stack, api_key: str, shutdown: _Shut
     from .deploy import NameCollision, deploy
     from .iam.enforcer import Authority
     from .iam.policy import NamedDocument
+    from .log_subscriptions import SubscriptionRefused
     from .running import RunningStack
 
     authority = Authority(stack.account)
@@ -323,7 +326,11 @@ def _serve(args: argparse.Namespace, stack: Stack, api_key: str, shutdown: _Shut
                 file=sys.stderr,
             )
             return 1
-        running.start_pollers_and_schedules()
+        try:
+            running.start_pollers_and_schedules()
+        except SubscriptionRefused as exc:
+            print(f"events-api dev: stack {stack.name} cannot be created: {exc}", file=sys.stderr)
+            return 2
 
         api = f"http://{_display_host(args.host)}:{server.port}"
         aws = f"http://{_display_host(moto.host)}:{moto.port}"

@@ -22,6 +22,7 @@ from .gateway import Gateway, GatewayServer, GatewayThread
 from .iam.enforcer import Authority, Credentials
 from .lambda_runtime import Function as Invocable
 from .lambda_worker import WorkerFunction
+from .log_subscriptions import LocalLogSubscriptions, account_subscription, destination_function
 from .poller import KinesisPoller, Poller, SqsPoller
 from .runtime import (
     differences,
@@ -63,13 +64,29 @@ class RunningStack:
         self.schedules: list[LocalSchedule] = []
         self.compactions: list[ScheduledCompaction] = []
         self.gateway: GatewayThread | None = None
+        self.log_subscriptions: LocalLogSubscriptions | None = None
         self.differences = differences(stack, deployed, schedule_every)
+        subscription = account_subscription(stack)
+        if subscription is not None:
+            how = (
+                "moto delivers to the stream"
+                if ":kinesis:" in subscription.destination_arn
+                else "a local stream stands between the filters and the function's invocations"
+            )
+            self.differences.append(
+                f"{subscription.logical_id}: a subscriber thread puts its filter on each new log "
+                f"group within a second ({how})"
+            )
         for function in stack.functions.values():
             if function.code.name in STAND_INS:
                 self.differences.append(
                     f"{function.logical_id}: {STAND_INS[function.code.name]}; its S3 calls "
                     "are made with its role, its Athena and Glue calls are not made"
                 )
+
+    @property
+    def invocables(self) -> dict[str, Invocable]:
+        return dict(self.workers)
 
     # -- credentials --------------------------------------------------------------------
     def credentials(self, function: Function, session: str) -> Credentials:
@@ -94,6 +111,9 @@ class RunningStack:
         wired = {route.function for route in self.stack.routes}
         wired |= {url.function for url in self.stack.function_urls.values()}
         wired |= {m.function for m in self.stack.event_source_mappings.values() if m.enabled}
+        forwarder = destination_function(self.stack)
+        if forwarder is not None:
+            wired.add(forwarder.logical_id)
         for schedule in self.stack.schedules.values():
             target = self.stack.function_by_arn(schedule.target_arn)
             if target is not None and target.code.name not in STAND_INS:
@@ -157,7 +177,10 @@ class RunningStack:
         return server
 
     def start_pollers_and_schedules(self) -> None:
-        from . import moto_aws
+        """Raises log_subscriptions.SubscriptionRefused as CloudWatch Logs would refuse."""
+        from . import log_subscriptions, moto_aws
+
+        self.log_subscriptions = log_subscriptions.start(self)
 
         for mapping in self.stack.event_source_mappings.values():
             if not mapping.enabled:
@@ -220,6 +243,8 @@ class RunningStack:
             self.gateway.stop()
         for poller in self.pollers:
             poller.stop()
+        if self.log_subscriptions is not None:
+            self.log_subscriptions.stop()
         for schedule in self.schedules:
             schedule.stop()
         for compaction in self.compactions:

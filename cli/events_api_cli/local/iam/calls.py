@@ -28,7 +28,9 @@ from .policy import Outcome, Request
 CALLERS = {
     "lambda-esm-": "event source mapping",
     "lambda-logs": "Lambda log agent",
+    "lambda-async": "Lambda asynchronous invocation",
     "scheduler": "EventBridge Scheduler",
+    "logs": "CloudWatch Logs",
 }
 _KEEP_SEGMENT = re.compile(r"[a-z][a-z-]*|\$\{[A-Za-z:]+\}|")
 
