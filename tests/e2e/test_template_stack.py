@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -53,9 +55,16 @@ def test_the_functions_logs_are_in_their_log_groups_written_with_their_roles(
     )
     group = str(stack.dev.ready["outputs"]["IngestLogGroupName"])
     assert group == "/aws/lambda/local-ingest"
-    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    deadline = time.monotonic() + 15
+    streams: list[dict[str, Any]] = []
+    while not streams and time.monotonic() < deadline:
+        time.sleep(0.5)  # Lambda ships logs a moment after the invocation, so does the agent
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
     assert streams
     assert all("[$LATEST]" in s["logStreamName"] for s in streams)
+    # The request's metrics (EMF) are there, for CloudWatch to turn into metrics.
+    events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"])
+    assert any('"_aws"' in event["message"] for event in events["events"])
 
 
 @pytest.fixture
