@@ -58,7 +58,7 @@ e2e: $(STAMP) ## events-api dev on loopback, real HTTP, both buffers
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 iam-record: $(STAMP) ## Run the suites that record the roles' calls and write them to tests/iam_calls.json
-	IAM_RECORD_UPDATE=1 $(BIN)/pytest tests/integration/test_compactor_role.py tests/e2e tests/reliability $(PYTEST_ARGS)
+	IAM_RECORD_UPDATE=1 $(BIN)/pytest tests/integration/test_compactor_role.py tests/integration/test_log_subscriber_role.py tests/e2e tests/reliability $(PYTEST_ARGS)
 
 iam-report: $(STAMP) ## Write the IAM report (calls, grants, least-privilege debt) into docs/operations.md
 	$(BIN)/python -m events_api_cli.local.iam.report

@@ -11,8 +11,8 @@ Every ``events-api dev`` the e2e and reliability suites start writes what its ro
 - ``IAM_RECORD_UPDATE=1`` (``make iam-record``) writes what was seen instead: the whole
   record after a complete run, else what was seen added to it.
 
-The compactor's calls as in AWS (Athena's engine) come from
-tests/integration/test_compactor_role.py, which records the same way.
+The compactor's calls as in AWS (Athena's engine) and the log subscriber's (a mode no e2e
+stack runs) come from the ``ROLE_TESTS``, which record the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import pytest
 from events_api_cli.local.iam.calls import Entry, read_entries, write_entries
 
 RECORD = Path(__file__).resolve().parent / "iam_calls.json"
+#: Integration tests that run a function's code as in AWS with its role enforced and record.
+ROLE_TESTS = ("test_compactor_role.py", "test_log_subscriber_role.py")
 UPDATE_ENV = "IAM_RECORD_UPDATE"
 _ROOT = RECORD.parent
 _written: list[Path] = []

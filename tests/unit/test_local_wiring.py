@@ -146,6 +146,27 @@ def test_athena_glue_and_logs_resources() -> None:
     assert put[0][1] == arn("logs", "log-group:/g:log-stream:s")
 
 
+def test_a_subscription_filter_with_a_role_needs_iam_pass_role() -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/r"
+    body = {"logGroupName": "/g", "filterName": "f", "destinationArn": "d", "roleArn": role}
+    assert authorise("logs", "Logs_20140328.PutSubscriptionFilter", body) == [
+        ("logs:PutSubscriptionFilter", arn("logs", "log-group:/g:*"), {}),
+        ("iam:PassRole", role, {"iam:PassedToService": "logs.amazonaws.com"}),
+    ]
+
+
+def test_configurations_read_back_with_commas_in_values() -> None:
+    from events_api_cli.local.iam.calls import parameters_of
+
+    assert parameters_of(
+        "BufferType=SQS,SubscribedLogGroups=/a/*,/b,LogSubscription=LogGroups"
+    ) == {
+        "BufferType": "SQS",
+        "SubscribedLogGroups": "/a/*,/b",
+        "LogSubscription": "LogGroups",
+    }
+
+
 def test_a_service_the_local_stack_does_not_map_is_refused_not_passed() -> None:
     with pytest.raises(Unmapped):
         authorise("dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "t"})

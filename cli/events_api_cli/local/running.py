@@ -78,6 +78,12 @@ class RunningStack:
                 f"group within a second ({how})"
             )
         for function in stack.functions.values():
+            if ":function:" in function.environment.get("LOG_DESTINATION_ARN", ""):
+                self.differences.append(
+                    f"{function.logical_id}: its subscription filters name a function, which "
+                    "moto's CloudWatch Logs cannot deliver to (LogSubscription LogGroups needs "
+                    "BufferType Kinesis locally)"
+                )
             if function.code.name in STAND_INS:
                 self.differences.append(
                     f"{function.logical_id}: {STAND_INS[function.code.name]}; its S3 calls "

@@ -70,7 +70,9 @@ def parameters_of(configuration: str) -> dict[str, str]:
     """The parameter values a configuration names (``configuration`` reversed)."""
     if configuration == "default":
         return {}
-    return dict(item.split("=", 1) for item in configuration.split(","))
+    # A value may hold commas itself (a list parameter): split before each NAME=.
+    items = re.split(r",(?=[A-Za-z][A-Za-z0-9]*=)", configuration)
+    return dict(item.split("=", 1) for item in items)
 
 
 def configuration(stack: Stack) -> str:

@@ -126,7 +126,9 @@ def analyse(entries: set[Entry], template: Path = TEMPLATE_PATH) -> dict[GrantKe
                                     action_matches(action, request.action)
                                     and evaluate([scoped], request).allowed
                                 ):
-                                    grant.used_by.add(f"{entry.caller}: {entry.action}")
+                                    grant.used_by.add(
+                                        f"{entry.caller}: {entry.action} `{entry.resource}`"
+                                    )
     return grants
 
 
@@ -154,8 +156,9 @@ def render(
         "Generated from `tests/iam_calls.json`, the calls the e2e and reliability suites made",
         "through `events-api dev` with IAM enforced (each function with its own role), and from",
         "`template.yaml`. Configurations are the stacks' parameters other than the defaults.",
-        "A grant is one action on one resource of one statement of the role; a grant no call",
-        "used is least-privilege debt, listed with the reason it stays.",
+        'A grant is one action on one resource of one statement of the role; "used by" names',
+        "the calls it allowed (so a grant wider than its calls shows); a grant no call used",
+        "is least-privilege debt, listed with the reason it stays.",
     ]
     for function in sorted({key.function for key in grants}):
         own = sorted(

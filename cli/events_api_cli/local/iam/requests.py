@@ -268,6 +268,16 @@ class Mapper:
         if not group:
             return [Request(action, self._arn("logs", region, "log-group:*"))]
         stream = body.get("logStreamName")
+        if operation == "PutSubscriptionFilter" and body.get("roleArn"):
+            # Passing a role to CloudWatch Logs needs iam:PassRole on it (IAM user guide).
+            return [
+                Request(action, self._arn("logs", region, f"log-group:{group}:*")),
+                Request(
+                    "iam:PassRole",
+                    str(body["roleArn"]),
+                    {"iam:PassedToService": "logs.amazonaws.com"},
+                ),
+            ]
         if operation in {"CreateLogStream", "PutLogEvents", "GetLogEvents"} and stream:
             rest = f"log-group:{group}:log-stream:{stream}"
         else:
