@@ -15,9 +15,7 @@ parent:
 
 One worker per function, so invocations of one function are serialised (moto's Kinesis
 can lose a record to two concurrent PutRecords) while the two functions run side by side,
-as in AWS. A killed worker is replaced at the next invocation (a cold start). The worker
-inherits the environment (the local AWS endpoint, the functions' variables) and stdout and
-stderr, so the handlers log where they did in-process. Requests and answers travel on two
+as in AWS. A killed worker is replaced at the next invocation (a cold start). Requests and answers travel on two
 pipes as frames: a 4-byte big-endian length, then the bytes.
 
 The worker's environment is the function's, as Lambda sets it (``environment``: the

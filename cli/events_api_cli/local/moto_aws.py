@@ -1,8 +1,10 @@
-"""moto's server standing in for AWS, and the stack's resources inside it.
+"""moto's server standing in for AWS, with IAM enforced in front of it (local/iam).
 
-The handlers find AWS the way they do in Lambda: through the standard variables. This
-module points those at moto (``AWS_ENDPOINT_URL``, region, dummy credentials) and cuts off
-any shared config or profile, so a local run can never reach a real account.
+The stack's resources are created in it from the template (local/deploy.py). The dev
+process's own calls (set-up, the keys) find it through the standard variables, which this
+module points at moto (``AWS_ENDPOINT_URL``, region, dummy credentials: the account's
+administrator) with any shared config or profile cut off, so a local run can never reach a
+real account; the functions get their own roles' credentials (local/runtime.py).
 """
 
 from __future__ import annotations
