@@ -161,11 +161,11 @@ def test_query_workload_on_a_small_bucket_reads_fewer_bytes_after_compaction(
     assert page.read_text().startswith("# Performance\n\nbefore\n")
 
 
-@pytest.mark.parametrize("signal", ["logs", "traces"])
+@pytest.mark.parametrize("signal", ["logs", "traces", "metrics"])
 def test_otlp_bench_compares_paths_that_make_the_same_events(signal: str) -> None:
     from benchmarks import otlp
 
-    body = otlp.logs_body(20) if signal == "logs" else otlp.traces_body(20)
+    body = otlp.WORKLOADS[signal](20)
     ours = [json.loads(e) for e in otlp.ours(signal, body)]
     assert len(ours) == 20
     assert ours == [json.loads(e) for e in otlp.naive(signal, body)]
@@ -177,10 +177,10 @@ def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
     figures = {
         "rounds": 3,
         "cold_start_runs": 5,
-        **{f"{s}_items": 10 for s in ("logs", "traces")},
-        **{f"{s}_body_bytes": 100 for s in ("logs", "traces")},
-        **{f"{s}_per_s_{v}": 1 for s in ("logs", "traces") for v in ("ours", "naive")},
-        **{f"{s}_speedup{b}": 3.5 for s in ("logs", "traces") for b in ("", "_best")},
+        **{f"{s}_items": 10 for s in otlp.WORKLOADS},
+        **{f"{s}_body_bytes": 100 for s in otlp.WORKLOADS},
+        **{f"{s}_per_s_{v}": 1 for s in otlp.WORKLOADS for v in ("ours", "naive")},
+        **{f"{s}_speedup{b}": 3.5 for s in otlp.WORKLOADS for b in ("", "_best")},
         "cold_start_ms": {"ingest, with OTLP": 1.0},
         "cold_start_import_ms": {"ingest, with OTLP": 1.0},
         "ingest_cold_start_change": 0.0,
@@ -192,5 +192,6 @@ def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
     assert text.startswith(otlp.SECTION_START)
     assert text.rstrip().endswith(otlp.SECTION_END)
     assert "| log records | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
+    assert "| data points | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
     assert "loads 100 modules from the full build and 100 from the build without OTLP" in text
     assert "protobuf loaded: no" in text

@@ -185,13 +185,19 @@ def test_http_api_may_invoke_only_the_ingest_function_from_this_api() -> None:
 
 def test_otlp_paths_reach_the_otlp_function_on_the_same_api() -> None:
     route = resources()["HttpApiOtlpRoute"]["Properties"]
-    # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs
-    # and /otlp/v1/traces; every method, so the handler answers 405 as the API does.
+    # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs,
+    # /otlp/v1/traces and /otlp/v1/metrics; every method, so the handler answers 405 as the
+    # API does.
     assert route == {
         "ApiId": {"Ref": "HttpApi"},
         "RouteKey": "ANY /otlp/{proxy+}",
         "Target": {"Fn::Sub": "integrations/${HttpApiOtlpIntegration}"},
     }
+    from events_api.otlp.decode import SIGNALS
+
+    assert sorted(SIGNALS) == ["/otlp/v1/logs", "/otlp/v1/metrics", "/otlp/v1/traces"]
+    prefix = route["RouteKey"].removeprefix("ANY ").removesuffix("{proxy+}")
+    assert all(path.startswith(prefix) for path in SIGNALS)
     integration = resources()["HttpApiOtlpIntegration"]["Properties"]
     assert integration["IntegrationUri"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
     assert integration["PayloadFormatVersion"] == "2.0"

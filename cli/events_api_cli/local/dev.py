@@ -389,7 +389,7 @@ def _announce(
     lines = [
         f"events-api dev is running stack {stack.name} of template.yaml (Ctrl-C to stop)",
         f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
-        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
+        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs, traces, metrics)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{bucket}/dataset=.../dt=.../hour=.../",
