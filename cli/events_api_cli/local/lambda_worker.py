@@ -15,8 +15,8 @@ parent:
 
 One worker per function, so invocations of one function are serialised (moto's Kinesis
 can lose a record to two concurrent PutRecords) while the two functions run side by side,
-as in AWS. A killed worker is replaced at the next invocation (a cold start). Requests and answers travel on two
-pipes as frames: a 4-byte big-endian length, then the bytes.
+as in AWS. A killed worker is replaced at the next invocation (a cold start). Requests and
+answers travel on two pipes as frames: a 4-byte big-endian length, then the bytes.
 
 The worker's environment is the function's, as Lambda sets it (``environment``: the
 template's variables, Lambda's own, the role's credentials); its stdout and stderr go to
