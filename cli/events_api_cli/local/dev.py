@@ -95,7 +95,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any other template parameter, as `sam deploy --parameter-overrides` (repeatable)",
+        help=(
+            "any other template parameter, as `sam deploy --parameter-overrides` (repeatable; "
+            "LogSubscription is Account unless given: every local log group is stored)"
+        ),
     )
     parser.add_argument(
         "--stack-name",
