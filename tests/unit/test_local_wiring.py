@@ -211,3 +211,26 @@ def test_a_functions_environment_is_the_templates_and_lambdas() -> None:
     assert (env["AWS_LAMBDA_LOG_FORMAT"], env["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "INFO")
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SESSION_TOKEN"]) == ("ASIAX", "token")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+
+
+def test_recorded_calls_are_written_relative_to_the_template_and_replay_exactly() -> None:
+    from events_api_cli.local.iam.calls import Entry, Names, normalise_resource, replay
+
+    stack = load_stack(stack_name="local")
+    names = Names(stack)
+    bucket = stack.buckets["EventsBucket"].name
+    key = f"arn:aws:s3:::{bucket}/dataset=e2e-1a2b/dt=2026-12-03/hour=09/sqs-4f.ndjson.gz"
+    assert normalise_resource(key, names) == "arn:aws:s3:::${EventsBucket}/dataset=_/dt=_/hour=_/_"
+    parameter = arn("ssm", "parameter/events-api/local/keys/9f86d081884c7d65")
+    assert normalise_resource(parameter, names) == (
+        "arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/events-api/${AWS::StackName}/keys/_"
+    )
+    entry = Entry(
+        "default",
+        "ConsumerFunction",
+        "ConsumerFunctionRole",
+        "function",
+        "s3:PutObject",
+        normalise_resource(key, names),
+    )
+    assert replay(entry, names).resource == f"arn:aws:s3:::{bucket}/dataset=_/dt=_/hour=_/_"
