@@ -234,3 +234,43 @@ def test_recorded_calls_are_written_relative_to_the_template_and_replay_exactly(
         normalise_resource(key, names),
     )
     assert replay(entry, names).resource == f"arn:aws:s3:::{bucket}/dataset=_/dt=_/hour=_/_"
+
+
+def test_a_schedule_runs_its_target_only_if_its_role_may_invoke_it() -> None:
+    from dataclasses import replace
+
+    from events_api_cli.local.iam.enforcer import Authority
+    from events_api_cli.local.scheduler import LocalSchedule
+    from events_api_cli.local.template.stack import Policy
+
+    stack = load_stack(stack_name="local")
+    schedule = stack.schedules["CompactorFunctionHourly"]
+    role = stack.roles["CompactorFunctionHourlyRole"]
+    runs: list[int] = []
+
+    def fire(with_role: Any) -> bool:
+        return LocalSchedule(schedule, with_role, Authority(ACCOUNT), lambda: runs.append(1)).fire()
+
+    assert fire(role)
+    other = "arn:aws:lambda:us-east-1:123456789012:function:other"
+    assert not fire(
+        replace(
+            role,
+            policies=(
+                Policy(
+                    "p",
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "lambda:InvokeFunction",
+                                "Resource": other,
+                            }
+                        ]
+                    },
+                ),
+            ),
+        )
+    )
+    assert not fire(replace(role, trusted_services=("lambda.amazonaws.com",)))
+    assert runs == [1]

@@ -256,6 +256,10 @@ def start(running: Running) -> LocalLogSubscriptions | None:
         role = next((r for r in stack.roles.values() if r.arn == subscription.role_arn), None)
         if role is None:
             raise SubscriptionRefused(f"{subscription.logical_id}: no role of this stack to use")
+        if "logs.amazonaws.com" not in role.trusted_services:
+            raise SubscriptionRefused(
+                f"{subscription.logical_id}: CloudWatch Logs cannot assume {role.logical_id}"
+            )
         principal = running.authority.principal_for_service(
             role.logical_id, role.arn, "logs", role_policies(role)
         )

@@ -129,6 +129,12 @@ class RunningStack:
     def start_functions(self) -> str | None:
         """Start a worker per invoked function; the refusal CloudFormation would give when
         an event source mapping's role cannot read its source, else None."""
+        for function in self.stack.functions.values():
+            if "lambda.amazonaws.com" not in function.role.trusted_services:
+                return (
+                    f"{function.logical_id}: its role {function.role.logical_id} does not let "
+                    "lambda.amazonaws.com assume it"
+                )
         for mapping in self.stack.event_source_mappings.values():
             role = self.stack.functions[mapping.function].role
             refused = refused_mapping_actions(

@@ -184,6 +184,7 @@ def differences(stack: Stack, deployed: Deployed, schedule_every: float | None) 
         notes.append(f"{schedule.logical_id}: fires {when}")
     notes.append(
         "requests to the local AWS endpoint are plain HTTP on loopback, evaluated as "
-        "aws:SecureTransport true; KMS keys of AWS managed aliases are not checked"
+        "aws:SecureTransport true; KMS keys of AWS managed aliases are not checked; trust "
+        "policies are checked for the service they name, not for their conditions"
     )
     return notes

@@ -108,6 +108,14 @@ class LocalSchedule(threading.Thread):
 
     def fire(self) -> bool:
         """One invocation: True when the schedule's role may invoke the target and it ran."""
+        if "scheduler.amazonaws.com" not in self.role.trusted_services:
+            log.error(
+                "%s: the scheduler cannot assume %s (its trust policy does not name "
+                "scheduler.amazonaws.com)",
+                self.schedule.physical_name,
+                self.role.name,
+            )
+            return False
         policies = [NamedDocument(p.name, p.document) for p in self.role.policies]
         principal = self.authority.principal_for_service(
             self.role.logical_id, self.role.arn, "scheduler", policies
