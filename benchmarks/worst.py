@@ -241,7 +241,7 @@ def _run_child(*args: str) -> dict[str, Any]:
 
 
 def measure_consumer(workload: str, buffer: str = "kinesis") -> WorstResult:
-    from events_api_cli.local.template_limits import batch_size, function_limits
+    from events_api_cli.local.template import batch_size, function_limits
 
     from .consumer import kinesis_event
 
@@ -274,7 +274,7 @@ def measure_consumer(workload: str, buffer: str = "kinesis") -> WorstResult:
 
 
 def measure_ingest(workload: str) -> WorstResult:
-    from events_api_cli.local.template_limits import function_limits
+    from events_api_cli.local.template import function_limits
 
     limits = function_limits(TEMPLATE, "IngestFunction")
     row = _run_child("ingest", workload)

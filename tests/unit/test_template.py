@@ -21,13 +21,9 @@ from events_api import settings as settings_module
 from events_api.ingest import http_api
 from events_api.observability import NAMESPACE, Metric
 from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
-from tests.unit.sam_template import (
-    ACCOUNT,
-    NO_VALUE,
-    REGION,
+from events_api_cli.local.template.deployment import ACCOUNT, REGION, STACK, Deployment
+from events_api_cli.local.template.document import (
     ROOT,
-    STACK,
-    Deployment,
     function_property,
     function_variables,
     functions,
@@ -36,6 +32,7 @@ from tests.unit.sam_template import (
     template,
     walk,
 )
+from events_api_cli.local.template.intrinsics import NO_VALUE
 
 pytestmark = pytest.mark.unit
 
@@ -223,12 +220,17 @@ def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_outpu
     )
 
 
-def test_local_gateway_routes_the_templates_otlp_path() -> None:
-    from events_api_cli.local import api_gateway
+def test_local_gateway_selects_the_templates_routes_as_an_http_api_does() -> None:
+    from events_api_cli.local.api_gateway import select_route
 
-    route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
-    assert route_key == api_gateway.OTLP_ROUTE_KEY
-    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == api_gateway.OTLP_PREFIX
+    keys = [
+        "$default",
+        resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"],
+    ]
+    assert select_route(keys, "POST", "/otlp/v1/logs") == (keys[1], {"proxy": "v1/logs"})
+    assert select_route(keys, "GET", "/otlp/v1/traces") == (keys[1], {"proxy": "v1/traces"})
+    assert select_route(keys, "POST", "/v1/logs") == ("$default", {})
+    assert select_route(keys, "POST", "/otlp") == ("$default", {})
 
 
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
