@@ -119,7 +119,7 @@ def _failures() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from events_api.ingest.key_index import KeyIndexFull
-    from events_api.ingest.key_store import KeyIndexConflict
+    from events_api.ingest.key_index_writer import KeyIndexConflict
 
     return (TargetError, BotoCoreError, ClientError, KeyIndexFull, KeyIndexConflict)
 

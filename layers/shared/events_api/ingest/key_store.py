@@ -4,50 +4,43 @@ index beside them (``key_index``).
 The ingest function's two calls (the whole index, one key) go through
 ``aws.http_client``; managing keys (the CLI) uses botocore, imported only there.
 
-Managing keys keeps the index. A key's parameter is written before its index entry and
-deleted before it leaves the index, so the key parameters stay the store of record and
-the index can always be rebuilt from them (``reindex``, also what a first key does).
-Parameter Store has no compare-and-swap, but PutParameter returns the version it wrote and
-versions count every write: a write that is not exactly one past the version its writer
-read followed another writer's, and one of the two changes may be lost, so the writer that
-sees it rebuilds the shard from the key parameters (read the version, list the keys, write,
-check again). The writer whose change was overwritten saw a clean write; the one that
-overwrote it did not, and repairs both.
+Managing keys keeps the index (``key_index_writer``). A key's parameter is written before
+its index entry and deleted before it leaves the index, so the key parameters stay the
+store of record, and ``reindex`` rebuilds the index from them.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..aws import clients as aws_clients
 from ..aws import http_client as aws_http
-from ..retry import backoff_delay
 from . import key_index
-from .key_index import KeyIndex
+from .key_index import KeyIndex, KeyIndexFull
+from .key_index_writer import KeyIndexConflict, KeyIndexWriter
 from .keys import KeyRecord, KeyStoreUnavailable, key_hash
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 _HASH_NAME = re.compile(r"[0-9a-f]{64}")
-#: Rebuilds of a shard that kept being written by others before this writer gives up
-#: (``events-api keys reindex`` then finishes the job).
-REBUILD_ATTEMPTS = 8
-
-
-class KeyIndexConflict(Exception):
-    """The index could not be brought in line with the key parameters (it kept changing
-    while this writer rebuilt it, or a write failed): ``reindex`` finishes the job."""
 
 
 class SsmKeyStore:
-    def __init__(self, path: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._path = path
         self._sleep = sleep
+        self._clock = clock
 
     # -- the ingest function's calls ------------------------------------------------------
 
@@ -98,9 +91,14 @@ class SsmKeyStore:
             Description=f"events-api key {key_id} ({name})",
         )
         try:
-            self._index_change(hashed, add=True)
-        except BaseException:
+            self._index().change(hashed, add=True)
+        except BaseException as exc:
             _ssm().delete_parameter(Name=self._path + hashed)
+            if isinstance(exc, Exception) and not isinstance(exc, KeyIndexFull):
+                raise KeyIndexConflict(
+                    f"the key was not created: its index entry could not be written ({exc}); "
+                    "if other keys are refused, run `events-api keys reindex`"
+                ) from exc
             raise
         return record
 
@@ -115,92 +113,41 @@ class SsmKeyStore:
                     yield parameter["Name"], record
 
     def revoke(self, key_id: str) -> bool:
-        """Delete the key with this id, then its index entry; False when there is none."""
+        """Revoke the key with this id; False when there is none."""
         for name, record in self.items():
             if record.id == key_id:
-                _ssm().delete_parameter(Name=name)
-                try:
-                    self._index_change(name[len(self._path) :], add=False)
-                except Exception as exc:
-                    raise KeyIndexConflict(
-                        f"key {key_id} is revoked (its parameter is deleted) but is still in "
-                        f"the key index ({exc}): run `events-api keys reindex`"
-                    ) from exc
-                return True
+                return self.delete(name[len(self._path) :], key_id)
         return False
+
+    def delete(self, hashed_key: str, key_id: str = "") -> bool:
+        """Delete a key's parameter, then its index entry; False when there is none."""
+        ssm = _ssm()
+        try:
+            ssm.delete_parameter(Name=self._path + hashed_key)
+        except ssm.exceptions.ParameterNotFound:
+            return False
+        try:
+            self._index().change(hashed_key, add=False)
+        except Exception as exc:
+            raise KeyIndexConflict(
+                f"key {key_id or hashed_key[:12]} is revoked (its parameter is deleted) but "
+                f"is still in the key index ({exc}): run `events-api keys reindex`"
+            ) from exc
+        return True
 
     def reindex(self) -> int:
         """Rebuild every shard of the index from the key parameters (keys made or deleted
         by hand in Parameter Store); the number of keys indexed."""
-        return self._rebuild(set(range(key_index.SHARDS)))
+        return self._index().rebuild()
 
-    # -- the index ------------------------------------------------------------------------
+    def _index(self) -> KeyIndexWriter:
+        return KeyIndexWriter(self._path, self._live_hashes, sleep=self._sleep, clock=self._clock)
 
-    def _index_change(self, hashed: str, *, add: bool) -> None:
-        item = key_index.entry(hashed)
-        shard = key_index.shard_of(item)
-        current, version = self._read_shard(shard)
-        if current is None:  # no index yet, or one this version cannot read: build it all
-            self._rebuild(set(range(key_index.SHARDS)))
-            return
-        wanted = current | {item} if add else current - {item}
-        if wanted == current or self._write_shard(shard, wanted, version):
-            return
-        # Another write landed between this one's read and write: one of the two changes
-        # may be lost, and only the key parameters know which.
-        self._rebuild({shard})
-
-    def _rebuild(self, shards: set[int]) -> int:
-        pending = set(shards)
-        for attempt in range(1, REBUILD_ATTEMPTS + 1):
-            # Versions first, then the keys: a write by anyone after these reads makes the
-            # write below land more than one version later, and it is tried again.
-            read = {shard: self._read_shard(shard) for shard in sorted(pending)}
-            live = self._live_entries()
-            for shard, (current, version) in read.items():
-                if current == live[shard] or self._write_shard(shard, live[shard], version):
-                    pending.discard(shard)
-            if not pending:
-                return sum(len(entries) for entries in live.values())
-            self._sleep(backoff_delay(attempt, base=0.05, cap=2.0))
-        raise KeyIndexConflict(
-            f"the key index kept changing while it was rebuilt (shards {sorted(pending)}): "
-            "run `events-api keys reindex`"
-        )
-
-    def _live_entries(self) -> dict[int, frozenset[bytes]]:
-        """Each shard's entries as the key parameters have them."""
-        names = (name[len(self._path) :] for name, _ in self.items())
-        return key_index.group(hashed for hashed in names if _HASH_NAME.fullmatch(hashed))
-
-    def _read_shard(self, shard: int) -> tuple[frozenset[bytes] | None, int]:
-        """The shard's entries (None when it is missing or unreadable) and its version (0
-        when it is missing)."""
-        ssm = _ssm()
-        try:
-            parameter = ssm.get_parameter(
-                Name=key_index.shard_name(self._path, shard), WithDecryption=True
-            )["Parameter"]
-        except ssm.exceptions.ParameterNotFound:
-            return None, 0
-        return key_index.decode(parameter.get("Value", "")), int(parameter.get("Version", 0))
-
-    def _write_shard(self, shard: int, entries: Iterable[bytes], version: int) -> bool:
-        """Write the shard; True when nothing else was written to it since ``version``."""
-        value = key_index.encode(entries)
-        ssm = _ssm()
-        try:
-            written = ssm.put_parameter(
-                Name=key_index.shard_name(self._path, shard),
-                Value=value,
-                Type="SecureString",
-                Tier="Standard",
-                Overwrite=version > 0,
-                Description=f"events-api key index, shard {shard} of {key_index.SHARDS}",
-            )["Version"]
-        except ssm.exceptions.ParameterAlreadyExists:
-            return False
-        return written == version + 1
+    def _live_hashes(self) -> Iterator[str]:
+        for name, _ in self.items():
+            hashed = name[len(self._path) :]
+            if _HASH_NAME.fullmatch(hashed):
+                yield hashed
 
 
 def _ssm() -> SSMClient:
