@@ -129,10 +129,28 @@ FRONT_DOORS = ("HttpApi", "FunctionUrl")
 
 #: Lambda gives a function one full vCPU at 1,769 MB, and a proportional share below.
 LAMBDA_FULL_CPU_MB = 1769
-#: Lambda's own START, END and REPORT lines per invocation in the text log format, at their
-#: documented shapes with a request id and typical figures (about 95 + 50 + 130 bytes).
-LAMBDA_PLATFORM_LOG_BYTES = 275
+#: Lambda's own records per invocation in the JSON log format at SystemLogLevel INFO, at
+#: their documented shapes with a request id and typical figures. At WARN (the template's
+#: default) Lambda writes none of them.
+LAMBDA_PLATFORM_RECORDS = (
+    '{"time":"2026-11-29T12:00:00.000Z","type":"platform.start","record":'
+    '{"requestId":"6f7f0961-5bc7-4b2e-9a7f-6d1e2f3a4b5c","version":"$LATEST"}}',
+    '{"time":"2026-11-29T12:00:00.002Z","type":"platform.report","record":'
+    '{"requestId":"6f7f0961-5bc7-4b2e-9a7f-6d1e2f3a4b5c","metrics":{"durationMs":1.52,'
+    '"billedDurationMs":2,"memorySizeMB":512,"maxMemoryUsedMB":98},"status":"success"}}',
+)
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+def platform_log_bytes(system_log_level: str | None = None) -> int:
+    """What Lambda logs of its own per invocation at ``system_log_level`` (the template's
+    SystemLogLevel default unless given)."""
+    from events_api_cli.local.template_limits import parameter_default
+
+    level = system_log_level or parameter_default(TEMPLATE, "SystemLogLevel")
+    if level == "WARN":
+        return 0
+    return sum(len(record) + 1 for record in LAMBDA_PLATFORM_RECORDS)
 
 
 def deployed_memory_mb(logical_id: str) -> int:
@@ -166,6 +184,8 @@ class Workload:
     #: What the ingest function writes to its log per request (measured: its log line
     #: and EMF metrics); priced only when the model is asked to include logs.
     log_bytes_per_request: int = 0
+    #: Lambda's SystemLogLevel (None: the template's default).
+    system_log_level: str | None = None
     #: Assumption (no AWS here): wall time per buffer call spent waiting on the network.
     network_seconds_per_call: float = 0.020
     #: Assumption: raw bytes per consumer invocation (Lambda's 6 MB payload, base64 data).
@@ -298,8 +318,9 @@ def monthly_cost(
         invocations, consumer_seconds, work.consumer_memory_mb
     )
     if logs:
-        log_bytes = requests * (work.log_bytes_per_request + LAMBDA_PLATFORM_LOG_BYTES)
-        log_bytes += invocations * LAMBDA_PLATFORM_LOG_BYTES
+        platform = platform_log_bytes(work.system_log_level)
+        log_bytes = requests * (work.log_bytes_per_request + platform)
+        log_bytes += invocations * platform
         out.monthly["CloudWatch Logs"] = log_bytes / GB * price("cloudwatch_logs_gb")
     # One object per batch (one dataset and hour per batch).
     out.monthly["S3 PUT"] = invocations * price("s3_put") / 1000

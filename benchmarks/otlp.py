@@ -2,8 +2,8 @@
 
 Two measurements, both in one run:
 
-1. Throughput: an OTLP/HTTP protobuf export (logs, then traces) turned into the flat
-   events the buffer carries, by ``events_api.otlp`` (upb parsing, one pass over the
+1. Throughput: an OTLP/HTTP protobuf export (logs, traces, then metrics) turned into the
+   flat events the buffer carries, by ``events_api.otlp`` (upb parsing, one pass over the
    messages, one ``orjson.dumps`` per event) and by a naive path: ``MessageToDict`` of the
    whole request, then each record's event built from the dicts and ``json.dumps``'d. Both
    produce the same events (checked before timing); CPU time, interleaved rounds.
@@ -43,6 +43,9 @@ SECTION_START = "<!-- otlp:start -->"
 SECTION_END = "<!-- otlp:end -->"
 LOG_RECORDS = 2_000
 SPANS = 1_000
+DATA_POINTS = 1_000
+#: What each export is called in the report, by signal.
+NOUNS = {"logs": "log records", "traces": "spans", "metrics": "data points"}
 
 
 # ---------------------------------------------------------------- workloads
@@ -153,16 +156,86 @@ def traces_body(spans: int = SPANS) -> bytes:
     return request.SerializeToString()
 
 
+_BOUNDS = [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0,
+           5000.0, 7500.0, 10000.0]  # fmt: skip
+_ROUTES = ("/orders", "/orders/{id}", "/orders/{id}/pay", "/cart", "/search")
+
+
+def metrics_body(points: int = DATA_POINTS) -> bytes:
+    """An SDK-like export of a busy service: a request-duration histogram (the SDK's default
+    bounds), a counter, a gauge and an exponential histogram (4 / 3 / 2 / 1 of every ten
+    points), delta temporality, three attributes a point, an exemplar on every tenth."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    _attributes(resource_metrics.resource.attributes, _RESOURCE)
+    scope_metrics = resource_metrics.scope_metrics.add()
+    scope_metrics.scope.name = "checkout.metrics"
+    scope_metrics.scope.version = "1.0.0"
+    start, end = 1_795_694_340_000_000_000, 1_795_694_400_000_000_000
+
+    def metric(name: str, unit: str, share: int) -> tuple[Any, range]:
+        added = scope_metrics.metrics.add(name=name, unit=unit, description=f"{name} ({unit})")
+        return added, range(points * share // 10)
+
+    def series(point: Any, n: int) -> None:
+        _attributes(
+            point.attributes,
+            {
+                "http.route": _ROUTES[n % len(_ROUTES)],
+                "http.request.method": "POST" if n % 3 else "GET",
+                "http.response.status_code": 200 if n % 7 else 500,
+            },
+        )
+
+    duration, count = metric("http.server.request.duration", "ms", 4)
+    duration.histogram.aggregation_temporality = 1
+    for n in count:
+        buckets = [n % 3, n % 5, n % 7, 9, 4, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, n % 2]
+        point = duration.histogram.data_points.add(
+            start_time_unix_nano=start, time_unix_nano=end, count=sum(buckets),
+            sum=12.5 * sum(buckets), min=0.5, max=10_500.0 if n % 2 else 260.0,
+            explicit_bounds=_BOUNDS, bucket_counts=buckets,
+        )  # fmt: skip
+        series(point, n)
+        if n % 10 == 0:
+            exemplar = point.exemplars.add(time_unix_nano=end - n, as_double=260.0)
+            exemplar.trace_id, exemplar.span_id = n.to_bytes(16, "big"), (n + 1).to_bytes(8, "big")
+    orders, count = metric("orders.placed", "{order}", 3)
+    orders.sum.aggregation_temporality, orders.sum.is_monotonic = 1, True
+    for n in count:
+        series(orders.sum.data_points.add(start_time_unix_nano=start, time_unix_nano=end,
+                                          as_int=n % 50), n)  # fmt: skip
+    depth, count = metric("queue.depth", "{message}", 2)
+    for n in count:
+        series(depth.gauge.data_points.add(time_unix_nano=end, as_double=n / 4), n)
+    size, count = metric("http.server.request.body.size", "By", 1)
+    size.exponential_histogram.aggregation_temporality = 1
+    for n in count:
+        point = size.exponential_histogram.data_points.add(
+            start_time_unix_nano=start, time_unix_nano=end, count=30, sum=48_000.0, min=40.0,
+            max=9_000.0, scale=3, zero_count=0,
+        )  # fmt: skip
+        point.positive.offset = 42
+        point.positive.bucket_counts.extend([1, 2, 3, 4, 5, 4, 3, 2, 1, 1, 1, 1, 1, 1])
+        series(point, n)
+    return request.SerializeToString()
+
+
+WORKLOADS = {"logs": logs_body, "traces": traces_body, "metrics": metrics_body}
+
+
 # ---------------------------------------------------------------- the two paths
 
 
 def ours(signal: str, body: bytes) -> list[bytes]:
-    from events_api.otlp.decode import LOGS, TRACES, Encoding, decode
-    from events_api.otlp.flatten import flatten_logs, flatten_traces
+    from events_api.otlp.decode import SIGNALS, Encoding, decode
 
-    if signal == "logs":
-        return flatten_logs(decode(LOGS, body, Encoding.PROTOBUF)).events  # type: ignore[arg-type]
-    return flatten_traces(decode(TRACES, body, Encoding.PROTOBUF)).events  # type: ignore[arg-type]
+    named = SIGNALS[f"/otlp/v1/{signal}"]
+    return named.flatten(decode(named, body, Encoding.PROTOBUF)).events
 
 
 def _naive_value(value: dict[str, Any]) -> Any:
@@ -216,12 +289,81 @@ def _naive_context(parent: dict[str, Any], scope_key: str) -> list[tuple[dict[st
     return out
 
 
+_NAIVE_KINDS = {"gauge": "gauge", "sum": "sum", "histogram": "histogram",
+                "exponentialHistogram": "exponentialHistogram"}  # fmt: skip
+
+
+def _naive_point(kind: str, point: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"timestamp": _naive_time(point["timeUnixNano"])}
+    if "startTimeUnixNano" in point:
+        fields["startTimestamp"] = _naive_time(point["startTimeUnixNano"])
+    if kind in ("gauge", "sum"):
+        fields["value"] = int(point["asInt"]) if "asInt" in point else point["asDouble"]
+        return fields
+    fields.update(count=int(point["count"]), sum=point["sum"], min=point["min"], max=point["max"])
+    if kind == "histogram":
+        fields["explicitBounds"] = point["explicitBounds"]
+        fields["bucketCounts"] = [int(n) for n in point["bucketCounts"]]
+    else:
+        positive = point["positive"]
+        fields.update(scale=point["scale"], zeroCount=int(point.get("zeroCount", 0)),
+                      zeroThreshold=point.get("zeroThreshold", 0.0),
+                      positiveOffset=positive.get("offset", 0),
+                      positiveBucketCounts=[int(n) for n in positive["bucketCounts"]])  # fmt: skip
+    if point.get("exemplars"):
+        fields["exemplars"] = [
+            {"timestamp": _naive_time(e["timeUnixNano"]), "value": e["asDouble"],
+             "traceId": _naive_hex(e["traceId"]), "spanId": _naive_hex(e["spanId"]),
+             "attributes": {}}
+            for e in point["exemplars"]
+        ]  # fmt: skip
+    return fields
+
+
+def _naive_metrics(body: bytes) -> list[bytes]:
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    events: list[bytes] = []
+    temporalities = {1: "delta", 2: "cumulative"}
+    document = MessageToDict(
+        ExportMetricsServiceRequest.FromString(body), use_integers_for_enums=True
+    )
+    for parent in document.get("resourceMetrics", []):
+        for shared, scoped in _naive_context(parent, "scopeMetrics"):
+            for metric in scoped.get("metrics", []):
+                kind = next(k for k in _NAIVE_KINDS if k in metric)
+                data = metric[kind]
+                fields: dict[str, Any] = {
+                    "meta.signal_type": "metric",
+                    "name": metric["name"],
+                    "description": metric["description"],
+                    "unit": metric["unit"],
+                    "type": _NAIVE_KINDS[kind],
+                }
+                if kind != "gauge":
+                    fields["temporality"] = temporalities[data["aggregationTemporality"]]
+                if kind == "sum":
+                    fields["isMonotonic"] = data.get("isMonotonic", False)
+                for point in data["dataPoints"]:
+                    event = dict(shared)
+                    _naive_attributes(event, point.get("attributes", []))
+                    event.update(fields)
+                    event.update(_naive_point(kind, point))
+                    events.append(json.dumps(event, separators=(",", ":")).encode())
+    return events
+
+
 def naive(signal: str, body: bytes) -> list[bytes]:
     """MessageToDict, then each record's event from the dicts, json.dumps'd one by one."""
     from google.protobuf.json_format import MessageToDict
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    if signal == "metrics":
+        return _naive_metrics(body)
     events: list[bytes] = []
     if signal == "logs":
         document = MessageToDict(
@@ -305,7 +447,7 @@ class Throughput:
 
 
 def measure_throughput(signal: str, rounds: int) -> Throughput:
-    body = logs_body() if signal == "logs" else traces_body()
+    body = WORKLOADS[signal]()
     mine, theirs = ours(signal, body), naive(signal, body)
     # Same work on both sides: the same events, field for field.
     assert [json.loads(e) for e in mine] == [json.loads(e) for e in theirs], signal
@@ -450,16 +592,18 @@ def markdown(r: dict[str, Any], when: str, command: str) -> str:
         f"jobs); CPU time, {r['rounds']} interleaved rounds, "
         "medians (best round's ratio beside it). An SDK-like protobuf export: "
         f"{r['logs_items']:,} log records ({r['logs_body_bytes']:,} bytes, eight attributes "
-        f"each, nine on the resource) and {r['traces_items']:,} spans "
-        f"({r['traces_body_bytes']:,} bytes). *Ours*: `events_api.otlp` (upb parse, one "
-        "pass over the messages, `orjson` per event). *Naive*: `MessageToDict` of the "
-        "request, each event built from the dicts and `json.dumps`'d; both make the same "
-        "events (checked before timing).",
+        f"each, nine on the resource), {r['traces_items']:,} spans "
+        f"({r['traces_body_bytes']:,} bytes) and {r['metrics_items']:,} metric data points "
+        f"({r['metrics_body_bytes']:,} bytes: histograms with 16 buckets, counters, gauges "
+        "and exponential histograms, three attributes each). *Ours*: `events_api.otlp` "
+        "(upb parse, one pass over the messages, `orjson` per event). *Naive*: "
+        "`MessageToDict` of the request, each event built from the dicts and `json.dumps`'d; "
+        "both make the same events (checked before timing).",
         "",
         "| export | ours (items/s) | naive (items/s) | speed-up (best round) | target |",
         "|---|---:|---:|---:|---|",
     ]
-    for signal, noun in (("logs", "log records"), ("traces", "spans")):
+    for signal, noun in NOUNS.items():
         ok = "met" if r[f"{signal}_speedup"] >= 3 else "**missed**"
         lines.append(
             f"| {noun} | {r[f'{signal}_per_s_ours']:,} | {r[f'{signal}_per_s_naive']:,} | "
@@ -518,7 +662,7 @@ def run(quick: bool) -> tuple[dict[str, Any], str]:
     from datetime import UTC, datetime
 
     rounds = 3 if quick else 13
-    throughput = [measure_throughput("logs", rounds), measure_throughput("traces", rounds)]
+    throughput = [measure_throughput(signal, rounds) for signal in WORKLOADS]
     cold = measure_cold_starts(5 if quick else 21)
     r = results(throughput, cold)
     r["load_average"] = [round(x, 2) for x in os.getloadavg()]

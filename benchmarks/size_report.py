@@ -112,10 +112,13 @@ def at_volume(work: cost.Workload, door: str, *, logs: bool = False) -> cost.Bre
     return cost.best(cost.door_table(work, cost.VOLUMES[SIZE_VOLUME], logs=logs)[door])
 
 
-def with_logs(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
+def with_logs(
+    c: Any, door: str, case: str = sizes.SMALL, system_log_level: str | None = None
+) -> cost.Breakdown:
     """``case`` through ``door`` with CloudWatch Logs included (the functions' log lines, EMF
-    metrics and Lambda's platform lines)."""
-    return at_volume(c.size_workloads[case][door], door, logs=True)
+    metrics and Lambda's platform records at ``system_log_level``, else the template's)."""
+    work = replace(c.size_workloads[case][door], system_log_level=system_log_level)
+    return at_volume(work, door, logs=True)
 
 
 def cpu_free(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
@@ -281,9 +284,17 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         "**CloudWatch Logs**. The handler writes "
         f"{small.log_bytes:,} bytes to its log per request at the default level (its EMF "
         "metrics document; the per-request line is at DEBUG since the 2026-11-29 run, "
-        "rejections are logged at INFO), and Lambda adds its START, END and REPORT lines "
-        f"(about {cost.LAMBDA_PLATFORM_LOG_BYTES} bytes an invocation, for the consumer "
-        f"too), at ${cost.price('cloudwatch_logs_gb'):.2f} per GB: with them the totals "
+        "rejections are logged at INFO); Lambda's own start and report records are left "
+        "out by the template's default SystemLogLevel WARN (with INFO they add about "
+        f"{cost.platform_log_bytes('INFO')} bytes an invocation, for the consumer too, "
+        "$"
+        + ", $".join(
+            f"{with_logs(c, d, system_log_level='INFO').per_gb - logged[d].per_gb:.4f}"
+            for d in cost.FRONT_DOORS
+        )
+        + " per GB more through the "
+        + " and ".join(DOOR_LABELS[d] for d in cost.FRONT_DOORS)
+        + f"). At ${cost.price('cloudwatch_logs_gb'):.2f} per GB of logs the totals "
         "are "
         + ", ".join(
             f"**${logged[d].per_gb:.4f}** ({DOOR_LABELS[d]}, {logged[d].mode})"

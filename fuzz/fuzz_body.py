@@ -17,19 +17,19 @@ from pathlib import Path
 
 import atheris
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "shared")]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT / "fuzz")]
 
 with atheris.instrument_imports():
+    from body_input import parse
+
     from events_api.errors import ApiError
     from events_api.ingest import batch
     from events_api.settings import MAX_EVENT_BYTES
 
 
 def TestOneInput(data: bytes) -> None:
-    provider = atheris.FuzzedDataProvider(data)
-    flags = provider.ConsumeIntInRange(0, 3)
-    body = provider.ConsumeBytes(provider.remaining_bytes())
-    ndjson, gzipped = bool(flags & 1), bool(flags & 2)
+    ndjson, gzipped, body = parse(data)
     try:
         raw = batch.read_body(body, gzipped)
         decoded = batch.parse_ndjson(raw) if ndjson else batch.parse_json(raw)

@@ -1,11 +1,14 @@
 """atheris fuzz target: OTLP/HTTP decoding and flattening (events_api.otlp).
 
-Any bytes, gzipped or not, as an OTLP logs or traces body in protobuf or JSON: the path
+Any bytes, gzipped or not, as an OTLP logs, traces or metrics body in protobuf or JSON: the path
 answers with flat events (and a count of rejected items) or with one of the contract's
 errors (ApiError), nothing else; every event is one JSON object on one line, at most
 256 KiB. ``make fuzz`` runs it after the body decoder's target.
 
     python fuzz/fuzz_otlp.py fuzz/corpus-otlp -max_total_time=60
+
+The first byte chooses the signal, encoding and gzip (fuzz/otlp_input.py); each seed in
+fuzz/corpus-otlp is that byte followed by a valid body.
 """
 
 from __future__ import annotations
@@ -16,28 +19,25 @@ from pathlib import Path
 
 import atheris
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "shared")]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT / "fuzz")]
 
 with atheris.instrument_imports():
+    from otlp_input import parse
+
     from events_api.errors import ApiError
     from events_api.ingest import batch
-    from events_api.otlp.decode import LOGS, TRACES, Encoding, decode
-    from events_api.otlp.flatten import flatten_logs, flatten_traces
+    from events_api.otlp.decode import decode
     from events_api.settings import MAX_EVENT_BYTES
 
 
 def TestOneInput(data: bytes) -> None:
-    provider = atheris.FuzzedDataProvider(data)
-    flags = provider.ConsumeIntInRange(0, 7)
-    body = provider.ConsumeBytes(provider.remaining_bytes())
-    traces, as_json, gzipped = bool(flags & 1), bool(flags & 2), bool(flags & 4)
+    signal, encoding, gzipped, body = parse(data)
     try:
-        raw = batch.read_body(body, gzipped)
-        encoding = Encoding.JSON if as_json else Encoding.PROTOBUF
-        message = decode(TRACES if traces else LOGS, raw, encoding)
+        message = decode(signal, batch.read_body(body, gzipped), encoding)
     except ApiError:
         return
-    flattened = flatten_traces(message) if traces else flatten_logs(message)  # type: ignore[arg-type]
+    flattened = signal.flatten(message)
     if flattened.rejected < 0:
         raise AssertionError("a negative rejected count")
     for text in flattened.events:

@@ -30,7 +30,8 @@ TARGETS = {
         "fuzz_otlp.py",
         "corpus-otlp",
         "fuzz-otlp",
-        "fuzz/fuzz_otlp.py (events_api.otlp: decode, flatten_logs, flatten_traces)",
+        "fuzz/fuzz_otlp.py (events_api.otlp: decode, flatten_logs, flatten_traces, "
+        "flatten_metrics)",
     ),
 }
 RESULTS = Path(os.environ.get("RELIABILITY_RESULTS", ROOT / "build" / "reliability-long"))

@@ -210,6 +210,41 @@ def otlp_traces_protobuf() -> bytes:
     return request.SerializeToString()
 
 
+def otlp_metrics_protobuf() -> bytes:
+    """A delta counter and a delta histogram, as an SDK's OTLP/HTTP protobuf exporter sends
+    them from a Lambda function."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    service = resource_metrics.resource.attributes.add()
+    service.key, service.value.string_value = "service.name", "my-service"
+    scope_metrics = resource_metrics.scope_metrics.add()
+    scope_metrics.scope.name = "my.library"
+    start, end = 1_795_694_340_000_000_000, 1_795_694_400_000_000_000
+    counter = scope_metrics.metrics.add(name="orders.placed", unit="{order}")
+    counter.sum.aggregation_temporality, counter.sum.is_monotonic = 1, True  # DELTA
+    counter.sum.data_points.add(start_time_unix_nano=start, time_unix_nano=end, as_int=12)
+    duration = scope_metrics.metrics.add(name="http.server.request.duration", unit="s")
+    duration.description = "Duration of HTTP server requests."
+    duration.histogram.aggregation_temporality = 1
+    point = duration.histogram.data_points.add(
+        start_time_unix_nano=start,
+        time_unix_nano=end,
+        count=12,
+        sum=1.46,
+        min=0.021,
+        max=0.62,
+        explicit_bounds=[0.025, 0.05, 0.1, 0.25, 0.5, 1.0],
+        bucket_counts=[1, 3, 5, 2, 0, 1, 0],
+    )
+    route = point.attributes.add()
+    route.key, route.value.string_value = "http.route", "/orders"
+    return request.SerializeToString()
+
+
 def main() -> None:
     array = json.dumps(LOGS, indent=2).encode()
     ndjson = b"\n".join(json.dumps(e).encode() for e in LOGS) + b"\n"
@@ -235,6 +270,9 @@ def main() -> None:
         ),
         "otlp-traces-protobuf": otlp_event(
             "/otlp/v1/traces", otlp_traces_protobuf(), "application/x-protobuf", gzipped=True
+        ),
+        "otlp-metrics-protobuf": otlp_event(
+            "/otlp/v1/metrics", otlp_metrics_protobuf(), "application/x-protobuf", gzipped=True
         ),
         "consumer-kinesis-batch": kinesis_event(),
         "consumer-sqs-batch": sqs_event(),

@@ -1,7 +1,8 @@
 """OTLP request bodies for the tests: the specification's examples and protobuf builders.
 
-``SPEC_LOGS`` and ``SPEC_TRACE`` are the OTLP/JSON examples of the opentelemetry-proto
-repository (examples/logs.json and examples/trace.json), written out here as data.
+``SPEC_LOGS``, ``SPEC_TRACE`` and ``SPEC_METRICS`` are the OTLP/JSON examples of the
+opentelemetry-proto repository (examples/logs.json, trace.json and metrics.json: the shape
+the Collector's documentation points to), written out here as data.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import gzip
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -150,12 +154,136 @@ SPEC_SPAN_EVENT: dict[str, Any] = {
 }
 
 
+def _point(name: str, **fields: Any) -> dict[str, Any]:
+    """A data point of the metrics example: its times and its one attribute."""
+    times = {"timeUnixNano": "1544712660300000000"}
+    if "startTimeUnixNano" not in fields and name != "my.gauge":
+        times["startTimeUnixNano"] = "1544712660300000000"
+    attributes = [_attr(f"{name}.attr", {"stringValue": "some value"})]
+    return {**fields, **times, "attributes": attributes}
+
+
+SPEC_METRICS: dict[str, Any] = {
+    "resourceMetrics": [
+        {
+            "resource": _RESOURCE,
+            "scopeMetrics": [
+                {
+                    "scope": _SCOPE,
+                    "metrics": [
+                        {
+                            "name": "my.counter",
+                            "unit": "1",
+                            "description": "I am a Counter",
+                            "sum": {
+                                "aggregationTemporality": 1,
+                                "isMonotonic": True,
+                                "dataPoints": [_point("my.counter", asDouble=5)],
+                            },
+                        },
+                        {
+                            "name": "my.gauge",
+                            "unit": "1",
+                            "description": "I am a Gauge",
+                            "gauge": {"dataPoints": [_point("my.gauge", asDouble=10)]},
+                        },
+                        {
+                            "name": "my.histogram",
+                            "unit": "1",
+                            "description": "I am a Histogram",
+                            "histogram": {
+                                "aggregationTemporality": 1,
+                                "dataPoints": [
+                                    _point(
+                                        "my.histogram",
+                                        count="2",
+                                        sum=2,
+                                        bucketCounts=["1", "1"],
+                                        explicitBounds=[1],
+                                        min=0,
+                                        max=2,
+                                    )
+                                ],
+                            },
+                        },
+                        {
+                            "name": "my.exponential.histogram",
+                            "unit": "1",
+                            "description": "I am an Exponential Histogram",
+                            "exponentialHistogram": {
+                                "aggregationTemporality": 1,
+                                "dataPoints": [
+                                    _point(
+                                        "my.exponential.histogram",
+                                        count="3",
+                                        sum=10,
+                                        scale=0,
+                                        zeroCount="1",
+                                        positive={"offset": 1, "bucketCounts": ["0", "2"]},
+                                        min=0,
+                                        max=5,
+                                        zeroThreshold=0,
+                                    )
+                                ],
+                            },
+                        },
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def _metric_event(name: str, description: str, **fields: Any) -> dict[str, Any]:
+    common = {key: value for key, value in SPEC_LOG_EVENT.items() if key in _CONTEXT_FIELDS}
+    times = {"timestamp": "2018-12-13T14:51:00.300000000Z"}
+    if fields.get("type") != "gauge":
+        times["startTimestamp"] = "2018-12-13T14:51:00.300000000Z"
+    return {
+        **common,
+        f"{name}.attr": "some value",
+        "meta.signal_type": "metric",
+        "name": name,
+        "description": description,
+        "unit": "1",
+        **times,
+        **fields,
+    }
+
+
+_CONTEXT_FIELDS = ("service.name", "service", "otel.scope.name", "otel.scope.version",
+                   "my.scope.attribute")  # fmt: skip
+
+#: The flat events the specification's metrics example becomes, one per data point.
+SPEC_METRIC_EVENTS: list[dict[str, Any]] = [
+    _metric_event(
+        "my.counter", "I am a Counter", type="sum", temporality="delta", isMonotonic=True,
+        value=5.0,
+    ),
+    _metric_event("my.gauge", "I am a Gauge", type="gauge", value=10.0),
+    _metric_event(
+        "my.histogram", "I am a Histogram", type="histogram", temporality="delta", count=2,
+        sum=2.0, min=0.0, max=2.0, explicitBounds=[1.0], bucketCounts=[1, 1],
+    ),
+    _metric_event(
+        "my.exponential.histogram", "I am an Exponential Histogram",
+        type="exponentialHistogram", temporality="delta", count=3, sum=10.0, min=0.0, max=5.0,
+        scale=0, zeroCount=1, zeroThreshold=0.0, positiveOffset=1, positiveBucketCounts=[0, 2],
+    ),
+]  # fmt: skip
+
+
 def spec_logs() -> dict[str, Any]:
     return copy.deepcopy(SPEC_LOGS)
 
 
 def spec_trace() -> dict[str, Any]:
     return copy.deepcopy(SPEC_TRACE)
+
+
+def spec_metrics() -> dict[str, Any]:
+    return copy.deepcopy(SPEC_METRICS)
 
 
 def string_value(text: str) -> AnyValue:
@@ -194,6 +322,58 @@ def traces_request(*names: str, service: str = "checkout") -> ExportTraceService
         span.kind = 3
         span.start_time_unix_nano = 1_795_694_400_000_000_000
         span.end_time_unix_nano = 1_795_694_400_250_000_000
+    return request
+
+
+METRIC_TIME = 1_795_694_400_000_000_000
+METRIC_START = METRIC_TIME - 60_000_000_000
+
+
+def metrics_request(service: str = "checkout") -> ExportMetricsServiceRequest:
+    """One metric of each type, one data point each, as an SDK exports them (the histogram's
+    point with an exemplar)."""
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    resource_metrics.resource.attributes.append(attribute("service.name", string_value(service)))
+    scope_metrics = resource_metrics.scope_metrics.add()
+    scope_metrics.scope.name = "tests"
+    route = attribute("http.route", string_value("/orders"))
+
+    def metric(name: str, unit: str = "") -> Any:
+        added = scope_metrics.metrics.add()
+        added.name, added.unit = name, unit
+        return added
+
+    counter = metric("orders.placed", "{order}").sum
+    counter.aggregation_temporality, counter.is_monotonic = 1, True  # type: ignore[assignment]
+    point = counter.data_points.add(start_time_unix_nano=METRIC_START, time_unix_nano=METRIC_TIME)
+    point.as_int = 3
+    point.attributes.append(route)
+    gauge = metric("queue.depth").gauge
+    gauge.data_points.add(time_unix_nano=METRIC_TIME, as_double=7.5)
+    histogram = metric("http.server.duration", "ms").histogram
+    histogram.aggregation_temporality = 2  # type: ignore[assignment]
+    hpoint = histogram.data_points.add(
+        start_time_unix_nano=METRIC_START, time_unix_nano=METRIC_TIME, count=4, sum=61.0,
+        min=3.0, max=40.0, explicit_bounds=[5.0, 10.0, 25.0], bucket_counts=[1, 2, 0, 1],
+    )  # fmt: skip
+    hpoint.attributes.append(route)
+    exemplar = hpoint.exemplars.add(time_unix_nano=METRIC_TIME - 5, as_double=40.0)
+    exemplar.trace_id, exemplar.span_id = bytes(range(1, 17)), bytes([7] * 8)
+    exponential = metric("payload.size", "By").exponential_histogram
+    exponential.aggregation_temporality = 1  # type: ignore[assignment]
+    epoint = exponential.data_points.add(
+        start_time_unix_nano=METRIC_START, time_unix_nano=METRIC_TIME, count=5, sum=31.0,
+        scale=1, zero_count=1,
+    )  # fmt: skip
+    epoint.positive.offset = 2
+    epoint.positive.bucket_counts.extend([3, 0, 1])
+    summary = metric("gc.pause", "s").summary
+    spoint = summary.data_points.add(
+        start_time_unix_nano=METRIC_START, time_unix_nano=METRIC_TIME, count=10, sum=1.5
+    )
+    spoint.quantile_values.add(quantile=0.5, value=0.1)
+    spoint.quantile_values.add(quantile=0.99, value=0.4)
     return request
 
 

@@ -85,3 +85,71 @@ def kinesis_event(body: bytes) -> dict[str, Any]:
     ):
         raise ValueError("not a failed-batch record: its payload holds no Kinesis records")
     return {"Records": records}
+
+
+# -- the log forwarder's asynchronous invocations ----------------------------------------
+# Lambda's S3 on-failure destination for asynchronous invocations keeps one JSON object per
+# invocation given up on: ``version``, ``timestamp``, ``requestContext`` (``requestId``,
+# ``functionArn``, ``condition``, ``approximateInvokeCount``), ``requestPayload`` (the
+# event, whole: here CloudWatch Logs' ``{"awslogs": {"data": ...}}``), ``responseContext``
+# and ``responsePayload``. The local stack writes the same for its forwarder.
+
+
+def async_document(
+    *,
+    function_arn: str,
+    request_id: str,
+    payload: dict[str, Any],
+    attempts: int,
+    when: datetime,
+    error: str,
+    condition: str = "RetriesExhausted",
+) -> bytes:
+    return orjson.dumps(
+        {
+            "version": "1.0",
+            "timestamp": rfc3339(when),
+            "requestContext": {
+                "requestId": request_id,
+                "functionArn": f"{function_arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": error, "errorType": "BufferUnavailable"},
+        }
+    )
+
+
+def async_key(function_name: str, when: datetime, unique: str | None = None) -> str:
+    moment = when.astimezone(UTC)
+    return (
+        f"{PREFIX}async/{function_name}/{moment:%Y/%m/%d}/"
+        f"{moment:%Y-%m-%dT%H.%M.%S}-{unique or uuid.uuid4()}"
+    )
+
+
+def async_invocation(body: bytes) -> tuple[str, dict[str, Any]] | None:
+    """(request id, the invocation's event) of an asynchronous invocation record; None for
+    any other object."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or "requestPayload" not in doc:
+        return None
+    payload = doc["requestPayload"]
+    if isinstance(payload, str):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return None
+    context = doc.get("requestContext") or {}
+    if not isinstance(payload, dict) or not isinstance(context, dict):
+        return None
+    return str(context.get("requestId") or ""), payload

@@ -24,6 +24,9 @@ def settings() -> CompactorSettings:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
     if is_stack_request(event):
-        return compactor.on_stack_request(settings(), event)
-    return compactor.run(settings(), lambda: context.get_remaining_time_in_millis() / 1000)
+        return compactor.on_stack_request(settings, event, time_left)
+    return compactor.run(settings(), time_left)

@@ -1,4 +1,4 @@
-"""OTLP function: OTLP/HTTP logs and traces (API Gateway payload 2.0) -> events on the buffer.
+"""OTLP function: OTLP/HTTP logs, traces and metrics (API Gateway payload 2.0) -> buffered events.
 
 Wiring only; the steps live in ``events_api.otlp.service``. A function of its own, so the
 Events API's ingest function never loads protobuf. The service is built on the first

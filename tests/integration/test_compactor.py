@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -295,3 +296,87 @@ def test_stack_deletion_leaves_the_view_and_answers_success(
     assert submitted() == []
     ((_path, _type, body),) = _ResponseCatcher.received
     assert json.loads(body)["Status"] == "SUCCESS"
+
+
+def _deny(operation: str, when: str) -> Any:
+    """A botocore hook failing ``operation`` with AccessDenied when its parameters mention
+    ``when``, as IAM would refuse it."""
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if when in json.dumps(params, default=str):
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, operation
+            )
+
+    return hook
+
+
+def test_an_hour_failing_with_any_error_leaves_the_other_hours_to_be_compacted(
+    compactor: ModuleType,
+) -> None:
+    moment = datetime.now(UTC) - timedelta(hours=5)
+    denied, good = hour_of(moment, "denied"), hour_of(moment, "good")
+    store("denied", moment, [b'{"n":1}'], "denied")
+    good_source = store("good", moment, [b'{"n":1}'], "good")
+    # The denied hour's copy to the archive is refused (not a CompactionError).
+    answer_next([], [], [f"s3://{BUCKET}/{keys(denied.raw_prefix)[0]}"], [], [good_source])
+    aws_clients.s3().meta.events.register(
+        "before-call.s3.CopyObject", _deny("CopyObject", "dataset=denied")
+    )
+
+    answer = invoke(compactor)
+
+    ((failed),) = answer["failed"]
+    assert failed["hour"] == str(denied)
+    assert failed["error"].startswith("ClientError: An error occurred (AccessDenied)")
+    assert answer["compacted"] == [{"hour": str(good), "objects": 1}]
+    assert keys(good.raw_prefix) == []
+    assert keys("compaction-locks/") == []
+
+
+def test_a_view_that_fails_with_any_error_still_answers_cloudformation(
+    compactor: ModuleType, response_url: str
+) -> None:
+    aws_clients.athena().meta.events.register(
+        "before-call.athena.StartQueryExecution", _deny("StartQueryExecution", "VIEW")
+    )
+    compactor.lambda_handler(stack_request("Create", response_url), long_context())
+
+    ((_path, _type, body),) = _ResponseCatcher.received
+    answer = json.loads(body)
+    # The deployment goes on; every scheduled run creates the view again.
+    assert answer["Status"] == "SUCCESS"
+    assert answer["PhysicalResourceId"] == f"{DATABASE}.events"
+    assert answer["Reason"].startswith("view not created (the next scheduled run creates it)")
+    assert "AccessDenied" in answer["Reason"]
+
+
+def test_a_function_without_its_settings_still_answers_cloudformation(
+    compactor: ModuleType, response_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ATHENA_WORKGROUP")
+    compactor.lambda_handler(stack_request("Update", response_url), long_context())
+
+    ((_path, _type, body),) = _ResponseCatcher.received
+    answer = json.loads(body)
+    assert answer["Status"] == "SUCCESS"
+    assert "ATHENA_WORKGROUP" in answer["Reason"]
+    assert submitted() == []
+
+
+def test_a_view_statement_still_running_is_answered_before_cloudformation_gives_up(
+    compactor: ModuleType, response_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def keep_running(parsed: dict[str, Any], **_: Any) -> None:
+        # moto's Athena finishes a statement when it is polled: this one never does.
+        parsed["QueryExecution"]["Status"]["State"] = "RUNNING"
+
+    aws_clients.athena().meta.events.register("after-call.athena.GetQueryExecution", keep_running)
+    # A short budget for the test: the function answers once it is spent.
+    monkeypatch.setattr(compactor.compactor, "STACK_REQUEST_SECONDS", 31.5)
+    compactor.lambda_handler(stack_request("Create", response_url), long_context())
+
+    ((_path, _type, body),) = _ResponseCatcher.received
+    answer = json.loads(body)
+    assert answer["Status"] == "SUCCESS"
+    assert "still RUNNING when its time ran out" in answer["Reason"]

@@ -12,6 +12,9 @@ import orjson
 import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from events_api import records
@@ -24,11 +27,14 @@ from tests.otlp_support import (
     JSON,
     PROTOBUF,
     SPEC_LOG_EVENT,
+    SPEC_METRIC_EVENTS,
     SPEC_SPAN_EVENT,
     logs_request,
+    metrics_request,
     otlp_event,
     response_bytes,
     spec_logs,
+    spec_metrics,
     spec_trace,
     traces_request,
 )
@@ -151,6 +157,54 @@ def test_an_empty_export_is_a_full_success_with_nothing_buffered(otlp, stack) ->
     assert buffered(stack) == []
 
 
+def test_json_metrics_are_buffered_as_one_flat_event_per_data_point(otlp, stack) -> None:
+    event = otlp_event(orjson.dumps(spec_metrics()), signal="metrics", content_type=JSON)
+    response = invoke(otlp, event)
+    assert (response["statusCode"], response["headers"]) == (200, {"content-type": JSON})
+    assert json.loads(response["body"]) == {"partialSuccess": {}}
+    points = buffered(stack)
+    assert {meta.dataset for meta, _ in points} == {"otel"}
+    assert [event for _, event in points] == SPEC_METRIC_EVENTS
+
+
+def test_gzip_protobuf_metrics_with_rejected_points_are_a_partial_success(otlp, stack) -> None:
+    request = metrics_request()
+    gauge = request.resource_metrics[0].scope_metrics[0].metrics[1]
+    gauge.gauge.data_points[0].ClearField("as_double")
+    event = otlp_event(request.SerializeToString(), signal="metrics", gzipped=True,
+                       headers={"x-baselime-dataset": "metrics"})  # fmt: skip
+    response = invoke(otlp, event)
+    assert (response["statusCode"], response["headers"]) == (200, {"content-type": PROTOBUF})
+    answer = ExportMetricsServiceResponse.FromString(response_bytes(response))
+    assert answer.partial_success.rejected_data_points == 1
+    assert answer.partial_success.error_message == (
+        "1 data points rejected: gauge data point of 'queue.depth': no value (1)"
+    )
+    assert [(meta.dataset, event["name"]) for meta, event in buffered(stack)] == [
+        ("metrics", "orders.placed"),
+        ("metrics", "http.server.duration"),
+        ("metrics", "payload.size"),
+        ("metrics", "gc.pause"),
+    ]
+
+
+def test_stored_metric_events_carry_the_services_and_points_time(otlp, consumer, stack) -> None:
+    invoke(otlp, otlp_event(metrics_request().SerializeToString(), signal="metrics"))
+    blobs = stack.buffered()
+    result = consumer.lambda_handler(consumer_event(stack.buffer, blobs), FakeLambdaContext())
+    assert result == {"batchItemFailures": []}
+    stored = stack.stored()
+    assert all(key.startswith("dataset=otel/dt=") for key in stored)
+    lines = [json.loads(line) for body in stored.values() for line in body.splitlines()]
+    assert sorted(line["name"] for line in lines) == [
+        "gc.pause", "http.server.duration", "orders.placed", "payload.size", "queue.depth"
+    ]  # fmt: skip
+    for n, line in enumerate(sorted(lines, key=lambda line: line["_id"])):
+        assert (line["_dataset"], line["_service"]) == ("otel", "checkout")
+        assert line["_timestamp"] == "2026-11-26T12:00:00.000Z"
+        assert line["_id"] == f"JKJaXmPLvHcESHA=-{n}"
+
+
 # ---------------------------------------------------------------- refused
 
 
@@ -221,11 +275,14 @@ def test_unknown_content_encoding_is_415(otlp, stack) -> None:
     assert status_of(invoke(otlp, event))[:2] == (415, 3)
 
 
-def test_metrics_and_other_paths_are_404(otlp, stack) -> None:
-    event = otlp_event(b"", path="/otlp/v1/metrics")
-    status, code, message = status_of(invoke(otlp, event))
+@pytest.mark.parametrize("path", ["/otlp/v1/profiles", "/otlp/v2/metrics", "/otlp/v1/metrics/x"])
+def test_other_otlp_paths_are_404_naming_the_served_ones(otlp, stack, path) -> None:
+    status, code, message = status_of(invoke(otlp, otlp_event(b"", path=path)))
     assert (status, code) == (404, 5)
-    assert "/otlp/v1/logs and /otlp/v1/traces" in message
+    assert message == (
+        f"Not Found: {path} is not served; OTLP/HTTP is served at /otlp/v1/logs, "
+        "/otlp/v1/traces and /otlp/v1/metrics"
+    )
 
 
 def test_trailing_slash_is_the_same_signal(otlp, stack) -> None:
@@ -256,12 +313,14 @@ def test_key_store_outage_is_503_with_retry_after(otlp, stack) -> None:
 
 
 def test_unexpected_failure_is_500_internal(otlp, stack, monkeypatch) -> None:
-    from events_api.otlp import service
+    from dataclasses import replace
+
+    from events_api.otlp.decode import LOGS, SIGNALS
 
     def boom(_: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(service._FLATTEN, "logs", boom)
+    monkeypatch.setitem(SIGNALS, LOGS.path, replace(LOGS, flatten=boom))
     response = invoke(otlp, otlp_event(logs_request("x").SerializeToString()))
     assert status_of(response) == (500, 13, "Internal Error")
 
@@ -277,6 +336,7 @@ def test_no_key_ever_appears_in_the_answer(otlp, stack) -> None:
     [
         ("otlp-logs-json", JSON, ["TypeError: Cannot read property 'something' of undefined"]),
         ("otlp-traces-protobuf", PROTOBUF, ["GET /resource/{id}", "SELECT resource"]),
+        ("otlp-metrics-protobuf", PROTOBUF, ["orders.placed", "http.server.request.duration"]),
     ],
 )
 def test_event_files_are_accepted_whole(otlp, stack, name, content_type, names) -> None:

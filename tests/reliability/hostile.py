@@ -23,7 +23,9 @@ from tests.otlp_support import (
     PROTOBUF,
     deeply_nested_logs,
     logs_request,
+    metrics_request,
     spec_logs,
+    spec_metrics,
     spec_trace,
     traces_request,
 )
@@ -378,4 +380,101 @@ def otlp_corpus() -> Iterator[OtlpCase]:
     yield OtlpCase("over 6 MiB raw", b"\x00" * (6 * MIB + 1), expect=413)
     yield OtlpCase("brotli", b"", headers={"content-encoding": "br"}, expect=415)
     yield OtlpCase("text body", b"hello", content_type="text/plain", expect=415)
-    yield OtlpCase("metrics", b"", signal="metrics", expect=404)
+    yield OtlpCase("a signal not served", b"", signal="profiles", expect=404)
+    yield from _metrics_cases()
+
+
+def _json_metrics(change: Any) -> bytes:
+    """The specification's metrics example after ``change(its list of metrics)``."""
+    document = spec_metrics()
+    change(document["resourceMetrics"][0]["scopeMetrics"][0]["metrics"])
+    return orjson.dumps(document)
+
+
+def _json_point(n: int, data: str, **changes: Any) -> bytes:
+    """The example with its n-th metric's first point changed."""
+    return _json_metrics(lambda metrics: metrics[n][data]["dataPoints"][0].update(changes))
+
+
+def _histogram_with(**changes: Any) -> bytes:
+    return _json_point(2, "histogram", **changes)
+
+
+def _metrics_with(change: Any) -> bytes:
+    """The protobuf builder's request (one metric of each type) after ``change(metrics)``."""
+    request = metrics_request()
+    change(request.resource_metrics[0].scope_metrics[0].metrics)
+    return request.SerializeToString()
+
+
+def _metrics_cases() -> Iterator[OtlpCase]:
+    valid = metrics_request().SerializeToString()
+    yield OtlpCase("metrics: truncated", valid[:-3], signal="metrics", expect=400)
+    yield OtlpCase("metrics: garbage", bytes(range(256)) * 4, signal="metrics", expect=400)
+    yield OtlpCase("metrics: empty", b"", signal="metrics", expect=200, rejected=0)
+    # Another signal's message: its fields read as a metrics request's, whatever they become.
+    yield OtlpCase("metrics: a logs body", logs_request("a").SerializeToString(), "metrics")
+    for name, body, rejected in (
+        ("point without a value", _json_point(1, "gauge", asDouble=None), 1),
+        ("histogram bounds and counts differ", _histogram_with(explicitBounds=[1, 2]), 1),
+        ("histogram bounds not increasing",
+         _histogram_with(explicitBounds=[2, 1], bucketCounts=["1", "0", "1"]), 1),
+        ("histogram NaN bound",
+         _histogram_with(explicitBounds=[1, "NaN"], bucketCounts=["1", "1", "0"]), 1),
+        ("histogram counts past its count", _histogram_with(count="1"), 1),
+        ("exponential counts past its count",
+         _json_point(3, "exponentialHistogram", zeroCount="9"), 1),
+        ("exemplar id of the wrong length",
+         _histogram_with(exemplars=[{"traceId": "abcd", "asDouble": 1}]), 1),
+        ("no recorded value, whatever it holds", _histogram_with(flags=1, bucketCounts=["7"]), 0),
+        ("Infinity value", _json_point(1, "gauge", asDouble="Infinity"), 0),
+        ("max int64 value", _json_metrics(lambda m: m[0]["sum"].update(
+            dataPoints=[{"asInt": str(2**63 - 1), "timeUnixNano": "1"}])), 0),
+        ("unknown temporality",
+         _json_metrics(lambda m: m[0]["sum"].update(aggregationTemporality=99)), 0),
+        ("time 0", _json_point(1, "gauge", timeUnixNano="0"), 0),
+        ("no data", _json_metrics(lambda m: m.append({"name": "declared"})), 0),
+        ("a kind of data from the future",
+         _json_metrics(lambda m: m.append({"name": "new", "future": {"dataPoints": [{}]}})), 0),
+    ):  # fmt: skip
+        yield OtlpCase(f"metrics JSON: {name}", body, "metrics", JSON, expect=200,
+                       rejected=rejected)  # fmt: skip
+    for name, body in (
+        ("exemplar id not hex", _histogram_with(exemplars=[{"spanId": "zz"}])),
+        ("exemplar id in base64", _histogram_with(exemplars=[{"spanId": "7uGbfsPBsXQ="}])),
+        ("int64 past its range", _json_point(0, "sum", asInt="9" * 30)),
+        ("negative count", _histogram_with(count="-1")),
+        ("bucket count not a number", _histogram_with(bucketCounts=["one", "1"])),
+        ("two kinds of data in one metric",
+         _json_metrics(lambda m: m[1].update(sum={"dataPoints": []}))),
+        ("data points not a list",
+         _json_metrics(lambda m: m[0]["sum"].update(dataPoints={"x": 1}))),
+    ):  # fmt: skip
+        yield OtlpCase(f"metrics JSON: {name}", body, "metrics", JSON, expect=400)
+
+    def nameless(metrics: Any) -> None:
+        metrics[0].name = ""
+        metrics[0].sum.data_points.add(as_int=1)
+
+    def huge_histogram(metrics: Any) -> None:
+        point = metrics[2].histogram.data_points[0]
+        point.explicit_bounds.extend(float(n) for n in range(100, 40_100))
+        point.bucket_counts.extend([0] * 40_000)
+
+    def long_name(metrics: Any) -> None:
+        metrics[1].name = "m" * (MAX_EVENT_BYTES + 1)
+
+    def many_points(metrics: Any) -> None:
+        for n in range(scaled(5_000, 50_000)):
+            metrics[1].gauge.data_points.add(time_unix_nano=n + 1, as_int=n)
+
+    for name, change, rejected in (
+        ("a metric without a name", nameless, 2),
+        ("a histogram over 256 KiB flattened", huge_histogram, 1),
+        ("a name over 256 KiB", long_name, 1),
+        ("many data points", many_points, 0),
+    ):
+        yield OtlpCase(f"metrics: {name}", _metrics_with(change), "metrics", expect=200,
+                       rejected=rejected)  # fmt: skip
+    bomb = gzip.compress(b"\x00" * (7 * MIB))
+    yield OtlpCase("metrics: gzip bomb", bomb, "metrics", headers=GZIP, expect=413)

@@ -11,24 +11,22 @@ import gzip
 import json
 from typing import Any
 
+from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from events_api import records
 from events_api.errors import ApiError
 from events_api.ingest import batch
-from events_api.otlp.decode import LOGS, TRACES, Encoding, decode
-from events_api.otlp.flatten import flatten_logs, flatten_traces
+from events_api.otlp.decode import SIGNALS, Encoding, Signal, decode
+from events_api.otlp.flatten_metrics import TYPES
 from events_api.settings import MAX_EVENT_BYTES
 from tests.integration.conftest import Stack, kinesis_event, sqs_event
 from tests.otlp_support import (
@@ -36,6 +34,7 @@ from tests.otlp_support import (
     PROTOBUF,
     attribute,
     logs_request,
+    metrics_request,
     otlp_event,
     response_bytes,
     traces_request,
@@ -47,27 +46,37 @@ from tests.support import FakeLambdaContext
 ANSWERS = (200, 400, 404, 405, 413, 415)
 
 
+def signal_named(name: str) -> Signal:
+    return SIGNALS[f"/otlp/v1/{name}"]
+
+
+def data_points(metric: Metric) -> int:
+    kind = metric.WhichOneof("data")
+    return len(getattr(metric, kind).data_points) if kind else 0
+
+
 def items_in(signal: str, body: bytes, content_type: str) -> int:
-    """How many log records or spans the request holds (what 200 must account for)."""
+    """How many log records, spans or data points the request holds (what 200 must
+    account for), counted from the decoded message itself."""
     request = decode(
-        TRACES if signal == "traces" else LOGS,
-        body,
-        Encoding.JSON if content_type == JSON else Encoding.PROTOBUF,
+        signal_named(signal), body, Encoding.JSON if content_type == JSON else Encoding.PROTOBUF
     )
-    if isinstance(request, ExportTraceServiceRequest):
-        return sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-    assert isinstance(request, ExportLogsServiceRequest)
-    return sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
+    if isinstance(request, ExportLogsServiceRequest):
+        return sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
+    if isinstance(request, ExportMetricsServiceRequest):
+        return sum(
+            data_points(m) for r in request.resource_metrics for s in r.scope_metrics
+            for m in s.metrics
+        )  # fmt: skip
+    return sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)  # type: ignore[attr-defined]
 
 
 def rejected_in(response: dict[str, Any], signal: str) -> int:
-    body = response_bytes(response)
+    body, named = response_bytes(response), signal_named(signal)
     if response["headers"]["content-type"] == JSON:
-        partial = json.loads(body)["partialSuccess"]
-        return int(partial.get("rejectedSpans" if signal == "traces" else "rejectedLogRecords", 0))
-    if signal == "traces":
-        return ExportTraceServiceResponse.FromString(body).partial_success.rejected_spans
-    return ExportLogsServiceResponse.FromString(body).partial_success.rejected_log_records
+        return int(json.loads(body)["partialSuccess"].get(named.rejected_json, 0))
+    partial = named.response.FromString(body).partial_success  # type: ignore[attr-defined]
+    return int(getattr(partial, named.rejected_field))
 
 
 def check_answer(response: dict[str, Any], content_type: str) -> None:
@@ -152,13 +161,12 @@ HYPOTHESIS = settings(
 
 
 def outcome(signal: str, body: bytes, encoding: Encoding, gzipped: bool) -> Any:
+    named = signal_named(signal)
     try:
-        message = decode(
-            TRACES if signal == "traces" else LOGS, batch.read_body(body, gzipped), encoding
-        )
+        message = decode(named, batch.read_body(body, gzipped), encoding)
     except ApiError as error:
         return error
-    return flatten_traces(message) if signal == "traces" else flatten_logs(message)  # type: ignore[arg-type]
+    return named.flatten(message)
 
 
 def check_events(flattened: Any) -> None:
@@ -171,7 +179,7 @@ def check_events(flattened: Any) -> None:
 @HYPOTHESIS
 @given(
     body=st.binary(max_size=2048),
-    signal=st.sampled_from(["logs", "traces"]),
+    signal=st.sampled_from([signal.name for signal in SIGNALS.values()]),
     encoding=st.sampled_from(list(Encoding)),
     gzipped=st.booleans(),
 )
@@ -197,6 +205,7 @@ def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
 
 _LOGS = logs_request("hello", "world").SerializeToString()
 _SPANS = traces_request("a", "b").SerializeToString()
+_METRICS = metrics_request().SerializeToString()
 
 
 @HYPOTHESIS
@@ -204,6 +213,7 @@ _SPANS = traces_request("a", "b").SerializeToString()
     case=st.one_of(
         _mutations(_LOGS).map(lambda b: ("logs", b)),
         _mutations(_SPANS).map(lambda b: ("traces", b)),
+        _mutations(_METRICS).map(lambda b: ("metrics", b)),
     )
 )
 def test_near_valid_protobuf_is_events_or_a_bad_request(case) -> None:
@@ -262,3 +272,54 @@ def test_any_attributes_flatten_identically_from_protobuf_and_json(attributes, b
     assert [json.loads(e) for e in from_json.events] == [
         json.loads(e) for e in from_protobuf.events
     ]
+
+
+_DOUBLES = st.floats()
+_COUNTS = st.integers(0, 2**64 - 1)
+
+
+@HYPOTHESIS
+@given(
+    value=st.one_of(_DOUBLES, st.integers(-(2**63), 2**63 - 1)),
+    bounds=st.lists(_DOUBLES, max_size=6),
+    counts=st.lists(st.integers(0, 2**40), max_size=7),
+    count=_COUNTS,
+    scale=st.integers(-(2**31), 2**31 - 1),
+    offset=st.integers(-(2**31), 2**31 - 1),
+    flags=st.integers(0, 3),
+    attributes=st.lists(st.tuples(st.text(max_size=12), _VALUES), max_size=4),
+)
+def test_any_data_points_flatten_identically_from_protobuf_and_json(
+    value, bounds, counts, count, scale, offset, flags, attributes
+) -> None:
+    """Whatever a point holds, every point is one event or one rejection, and OTLP/JSON
+    (int64 as strings, enums as integers, NaN as "NaN") reads as protobuf does."""
+    request = metrics_request()
+    metrics = request.resource_metrics[0].scope_metrics[0].metrics
+    for metric in metrics:
+        point = getattr(metric, metric.WhichOneof("data")).data_points[0]
+        point.flags = flags
+        point.attributes.extend(attribute(k, v) for k, v in attributes)
+    metrics[2].histogram.data_points[0].ClearField("exemplars")  # ids: hex in OTLP/JSON only
+    number = metrics[0].sum.data_points[0]
+    if isinstance(value, float):
+        number.as_double = value
+    else:
+        number.as_int = value
+    histogram = metrics[2].histogram.data_points[0]
+    histogram.count = count
+    histogram.explicit_bounds[:] = bounds
+    histogram.bucket_counts[:] = counts
+    exponential = metrics[3].exponential_histogram.data_points[0]
+    exponential.scale, exponential.positive.offset = scale, offset
+    exponential.positive.bucket_counts[:] = counts
+    from_protobuf = outcome("metrics", request.SerializeToString(), Encoding.PROTOBUF, False)
+    text = json_format.MessageToJson(request, use_integers_for_enums=True).encode()
+    from_json = outcome("metrics", text, Encoding.JSON, False)
+    assert not isinstance(from_protobuf, ApiError)
+    assert not isinstance(from_json, ApiError)
+    check_events(from_protobuf)
+    assert len(from_protobuf.events) + from_protobuf.rejected == len(metrics)
+    assert {json.loads(e)["type"] for e in from_protobuf.events} <= set(TYPES.values())
+    assert from_json.events == from_protobuf.events
+    assert from_json.rejected == from_protobuf.rejected

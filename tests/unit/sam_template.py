@@ -142,6 +142,22 @@ class Deployment:
             "AnalyticsDatabase": STACK.replace("-", "_"),
             "QueryWorkGroup": STACK,
             "EventsDashboard": STACK,
+            "LogSubscriptionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-LogSubscriptionRole",
+            "LogForwarderFunction": f"{STACK}-LogForwarderFunction-StUvWx",
+            "LogForwarderFunction.Arn": (
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-LogForwarderFunction-StUvWx"
+            ),
+            "LogForwarderInvokePermission": f"{STACK}-LogForwarderInvokePermission-1",
+            "LogSubscriberFunction": f"{STACK}-LogSubscriberFunction-YzAbCd",
+            "LogSubscriberFunction.Arn": (
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-LogSubscriberFunction-YzAbCd"
+            ),
+            "IngestLogGroup": f"/aws/lambda/{STACK}-ingest",
+            "OtlpLogGroup": f"/aws/lambda/{STACK}-otlp",
+            "ConsumerLogGroup": f"/aws/lambda/{STACK}-consumer",
+            "CompactorLogGroup": f"/aws/lambda/{STACK}-compactor",
+            "LogForwarderLogGroup": f"/aws/lambda/{STACK}-log-forwarder",
+            "LogSubscriberLogGroup": f"/aws/lambda/{STACK}-log-subscriber",
             "CustomDomain": self.parameters["CustomDomainName"],
             "CustomDomain.RegionalDomainName": f"d-0a1b2c3d4e.execute-api.{REGION}.amazonaws.com",
             "CustomDomain.RegionalHostedZoneId": "Z1UJRXOUMOOFQ8",

@@ -255,8 +255,13 @@ def test_workgroup_writes_encrypted_results_to_the_expiring_results_bucket() -> 
 
 
 def test_no_iam_principal_is_created_for_queries() -> None:
-    kinds = {resource["Type"] for resource in resources().values()}
-    assert not kinds & {"AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Role", "AWS::IAM::Policy"}
+    kinds = {"AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Role", "AWS::IAM::Policy"}
+    iam = {name: r for name, r in resources().items() if r["Type"] in kinds}
+    # The one role is CloudWatch Logs' own (subscribed log events onto the stream): only
+    # that service may assume it, no person or query.
+    assert set(iam) == {"LogSubscriptionRole"}
+    trust = iam["LogSubscriptionRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [statement["Principal"] for statement in trust] == [{"Service": "logs.amazonaws.com"}]
 
 
 def named_queries() -> dict[str, str]:

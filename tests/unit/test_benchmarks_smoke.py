@@ -7,6 +7,7 @@ it is built from honest.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,11 +94,16 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
 
     assert "CloudWatch Logs" not in out
     logged = cost.monthly_cost(work, "kinesis provisioned", 10.0, logs=True).monthly
-    # 725 bytes written per request, Lambda's 275 platform bytes per invocation of each
-    # function (one consumer invocation per record here), at $0.50 per GB.
-    log_bytes = 307_200 * (725 + 275) + 307_200 * 275
-    assert logged["CloudWatch Logs"] == pytest.approx(log_bytes / 1024**3 * 0.50)
+    # 725 bytes written per request, at $0.50 per GB; the template's SystemLogLevel WARN
+    # leaves out Lambda's own records.
+    assert logged["CloudWatch Logs"] == pytest.approx(307_200 * 725 / 1024**3 * 0.50)
     assert {k: v for k, v in logged.items() if k != "CloudWatch Logs"} == out
+    # At INFO, Lambda's start and report records per invocation of each function too (one
+    # consumer invocation per record here): 375 bytes, newlines included.
+    info = replace(work, system_log_level="INFO")
+    verbose = cost.monthly_cost(info, "kinesis provisioned", 10.0, logs=True).monthly
+    log_bytes = 307_200 * (725 + 375) + 307_200 * 375
+    assert verbose["CloudWatch Logs"] == pytest.approx(log_bytes / 1024**3 * 0.50)
 
 
 def test_the_model_prices_the_memory_the_template_deploys() -> None:
@@ -155,11 +161,11 @@ def test_query_workload_on_a_small_bucket_reads_fewer_bytes_after_compaction(
     assert page.read_text().startswith("# Performance\n\nbefore\n")
 
 
-@pytest.mark.parametrize("signal", ["logs", "traces"])
+@pytest.mark.parametrize("signal", ["logs", "traces", "metrics"])
 def test_otlp_bench_compares_paths_that_make_the_same_events(signal: str) -> None:
     from benchmarks import otlp
 
-    body = otlp.logs_body(20) if signal == "logs" else otlp.traces_body(20)
+    body = otlp.WORKLOADS[signal](20)
     ours = [json.loads(e) for e in otlp.ours(signal, body)]
     assert len(ours) == 20
     assert ours == [json.loads(e) for e in otlp.naive(signal, body)]
@@ -171,10 +177,10 @@ def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
     figures = {
         "rounds": 3,
         "cold_start_runs": 5,
-        **{f"{s}_items": 10 for s in ("logs", "traces")},
-        **{f"{s}_body_bytes": 100 for s in ("logs", "traces")},
-        **{f"{s}_per_s_{v}": 1 for s in ("logs", "traces") for v in ("ours", "naive")},
-        **{f"{s}_speedup{b}": 3.5 for s in ("logs", "traces") for b in ("", "_best")},
+        **{f"{s}_items": 10 for s in otlp.WORKLOADS},
+        **{f"{s}_body_bytes": 100 for s in otlp.WORKLOADS},
+        **{f"{s}_per_s_{v}": 1 for s in otlp.WORKLOADS for v in ("ours", "naive")},
+        **{f"{s}_speedup{b}": 3.5 for s in otlp.WORKLOADS for b in ("", "_best")},
         "cold_start_ms": {"ingest, with OTLP": 1.0},
         "cold_start_import_ms": {"ingest, with OTLP": 1.0},
         "ingest_cold_start_change": 0.0,
@@ -186,5 +192,6 @@ def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
     assert text.startswith(otlp.SECTION_START)
     assert text.rstrip().endswith(otlp.SECTION_END)
     assert "| log records | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
+    assert "| data points | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
     assert "loads 100 modules from the full build and 100 from the build without OTLP" in text
     assert "protobuf loaded: no" in text

@@ -171,6 +171,38 @@ def test_a_failed_hour_keeps_its_manifest_and_objects_and_releases_its_lock() ->
     assert bucket.locks == set()
 
 
+def test_a_view_that_cannot_be_prepared_does_not_stop_the_hours() -> None:
+    class Throttled(Exception):
+        pass
+
+    bucket = Bucket(objects={hour(T0): [RawObject("a", T0)]})
+    engine = Engine(bucket)
+
+    def throttled() -> None:
+        raise Throttled("Rate exceeded")
+
+    engine.prepare = throttled  # type: ignore[method-assign]
+    report = compactor(bucket, engine).run()
+    assert report.errors == ["Throttled: Rate exceeded"]
+    assert [r.hour for r in report.compacted] == [hour(T0)]
+
+
+def test_a_dataset_that_cannot_be_listed_leaves_the_others_due() -> None:
+    denied, good = hour(T0, "denied"), hour(T0, "good")
+    bucket = Bucket(objects={denied: [RawObject("d", T0)], good: [RawObject("g", T0)]})
+    listing = bucket.raw_objects
+
+    def raw_objects(h: Hour) -> list[RawObject]:
+        if h.dataset == "denied":
+            raise PermissionError("AccessDenied")
+        return listing(h)
+
+    bucket.raw_objects = raw_objects  # type: ignore[method-assign]
+    report = compactor(bucket).run()
+    assert report.errors == ["dataset denied not listed: PermissionError: AccessDenied"]
+    assert [r.hour for r in report.compacted] == [good]
+
+
 def test_an_hour_locked_by_another_run_is_skipped_untouched() -> None:
     h = hour(T0)
     bucket = Bucket(objects={h: [RawObject("a", T0)]}, locks={h})

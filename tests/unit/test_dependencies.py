@@ -16,7 +16,7 @@ from events_api.aws import session as aws_session
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The services the functions and the local stack create clients for.
-SERVICES = ("kinesis", "sqs", "ssm", "s3", "athena")
+SERVICES = ("kinesis", "sqs", "ssm", "s3", "athena", "logs")
 
 
 def requirements(lines: list[str]) -> dict[str, str]:

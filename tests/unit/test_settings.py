@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from events_api.settings import (
@@ -60,3 +62,32 @@ def test_consumer_object_size_cap_defaults_to_64_mib_and_is_bounded() -> None:
     for value in ("1000", str(512 * 1024 * 1024), "big"):
         with pytest.raises(SettingsError, match="STORE_OBJECT_MAX_BYTES"):
             ConsumerSettings.from_env({"BUCKET_NAME": "b", "STORE_OBJECT_MAX_BYTES": value})
+
+
+@pytest.mark.parametrize(
+    ("powertools", "lambda_level", "expected"),
+    [
+        (None, None, "INFO"),
+        ("ERROR", "INFO", "ERROR"),  # LogLevel ERROR with the template's INFO
+        ("WARNING", "INFO", "WARNING"),
+        ("DEBUG", "DEBUG", "DEBUG"),
+        ("debug", None, "DEBUG"),
+        ("DEBUG", "INFO", "INFO"),  # Lambda would drop DEBUG lines anyway
+        (None, "WARN", "WARNING"),
+        ("INFO", "FATAL", "CRITICAL"),
+    ],
+)
+def test_functions_log_at_loglevel_never_below_lambdas_application_level(
+    powertools: str | None, lambda_level: str | None, expected: str
+) -> None:
+    from events_api.observability import log_level
+
+    environ = {
+        name: value
+        for name, value in (
+            ("POWERTOOLS_LOG_LEVEL", powertools),
+            ("AWS_LAMBDA_LOG_LEVEL", lambda_level),
+        )
+        if value is not None
+    }
+    assert logging.getLevelName(log_level(environ)) == expected

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.unit
 
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
-VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy", "KinesisStreamReadPolicy"}
+VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy"}
 INGEST_VARIABLES = {
     "BUFFER_TYPE",
     "STREAM_NAME",
@@ -201,13 +201,19 @@ def test_http_api_may_invoke_only_the_ingest_function_from_this_api() -> None:
 
 def test_otlp_paths_reach_the_otlp_function_on_the_same_api() -> None:
     route = resources()["HttpApiOtlpRoute"]["Properties"]
-    # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs
-    # and /otlp/v1/traces; every method, so the handler answers 405 as the API does.
+    # A greedy path under /otlp: OTEL_EXPORTER_OTLP_ENDPOINT=<api>/otlp gives /otlp/v1/logs,
+    # /otlp/v1/traces and /otlp/v1/metrics; every method, so the handler answers 405 as the
+    # API does.
     assert route == {
         "ApiId": {"Ref": "HttpApi"},
         "RouteKey": "ANY /otlp/{proxy+}",
         "Target": {"Fn::Sub": "integrations/${HttpApiOtlpIntegration}"},
     }
+    from events_api.otlp.decode import SIGNALS
+
+    assert sorted(SIGNALS) == ["/otlp/v1/logs", "/otlp/v1/metrics", "/otlp/v1/traces"]
+    prefix = route["RouteKey"].removeprefix("ANY ").removesuffix("{proxy+}")
+    assert all(path.startswith(prefix) for path in SIGNALS)
     integration = resources()["HttpApiOtlpIntegration"]["Properties"]
     assert integration["IntegrationUri"] == {"Fn::GetAtt": ["OtlpFunction", "Arn"]}
     assert integration["PayloadFormatVersion"] == "2.0"
@@ -417,6 +423,9 @@ def test_no_iam_statement_grants_every_resource() -> None:
         assert "NotResource" not in statement, statement
         if statement["Effect"] == "Deny":
             continue
+        if "Principal" in statement and "Resource" not in statement:
+            assert statement["Action"] == "sts:AssumeRole", statement  # a role's trust policy
+            continue
         granted = statement["Resource"]
         granted = granted if isinstance(granted, list) else [granted]
         assert "*" not in granted, statement
@@ -463,18 +472,59 @@ def test_api_keys_path_parameter_requires_slashes_at_both_ends() -> None:
         assert not pattern.fullmatch(bad), bad
 
 
-def test_consumer_writes_objects_but_cannot_change_the_bucket() -> None:
-    actions: set[str] = set()
-    for entry in functions()["ConsumerFunction"]["Properties"]["Policies"]:
-        for policy in if_branches(entry):
-            for statement in policy.get("Statement", []):
-                granted = statement["Action"]
-                actions.update([granted] if isinstance(granted, str) else granted)
-    # ListBucket: the Kinesis mapping's S3 failure destination needs it with PutObject.
-    assert {action for action in actions if action.startswith("s3:")} == {
-        "s3:PutObject",
-        "s3:ListBucket",
+def granted(function: str, stack: Deployment) -> set[tuple[str, str]]:
+    """Every (action, resource) the function's inline statements allow in ``stack``
+    (policy templates, checked apart, are left out)."""
+    pairs = set()
+    for policy in stack.resolve(functions()[function]["Properties"]["Policies"]):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            assert statement["Effect"] == "Allow"
+            actions, targets = statement["Action"], statement["Resource"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                for target in [targets] if isinstance(targets, str) else targets:
+                    pairs.add((action, target))
+    return pairs
+
+
+def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> None:
+    stack = Deployment(BufferType="Kinesis")
+    bucket, stream = stack.refs["EventsBucket.Arn"], stack.refs["EventStream.Arn"]
+    # S3WritePolicy would add PutLifecycleConfiguration: the consumer only creates objects,
+    # under dataset= and quarantine/; its event source mapping writes failed batches under
+    # aws/lambda/ (with ListBucket) and reads the stream with exactly these actions.
+    assert granted("ConsumerFunction", stack) == {
+        ("s3:PutObject", f"{bucket}/dataset=*"),
+        ("s3:PutObject", f"{bucket}/quarantine/*"),
+        ("s3:PutObject", f"{bucket}/aws/lambda/*"),
+        ("s3:ListBucket", bucket),
+        *(
+            (f"kinesis:{action}", stream)
+            for action in (
+                "DescribeStream",
+                "DescribeStreamSummary",
+                "GetRecords",
+                "GetShardIterator",
+                "ListShards",
+            )
+        ),
     }
+    sqs = Deployment(BufferType="SQS")
+    assert granted("ConsumerFunction", sqs) == {
+        ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/dataset=*"),
+        ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/quarantine/*"),
+    }
+
+
+@pytest.mark.parametrize("function", ["IngestFunction", "OtlpFunction"])
+def test_the_ingest_side_puts_record_batches_and_reads_keys_only(function: str) -> None:
+    stack = Deployment(BufferType="Kinesis")
+    keys = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/events-api/{STACK}/keys/*"
+    # PutRecords only: the functions never call PutRecord.
+    assert granted(function, stack) == {
+        ("kinesis:PutRecords", stack.refs["EventStream.Arn"]),
+        ("ssm:GetParameter", keys),
+    }
+    assert granted(function, Deployment(BufferType="SQS")) == {("ssm:GetParameter", keys)}
 
 
 # ---------------------------------------------------------------- buffers and event sources
@@ -660,6 +710,23 @@ def test_every_function_logs_to_its_own_group_created_before_it_with_the_chosen_
     assert len(used) == len(functions())
 
 
+def test_functions_log_json_with_lambdas_platform_lines_at_warn_unless_asked() -> None:
+    shared = template()["Globals"]["Function"]["LoggingConfig"]
+    assert shared["LogFormat"] == "JSON"
+    assert shared["SystemLogLevel"] == {"Ref": "SystemLogLevel"}
+    parameter = template()["Parameters"]["SystemLogLevel"]
+    assert parameter["Default"] == "WARN"
+    assert parameter["AllowedValues"] == ["WARN", "INFO", "DEBUG"]
+    # The application level never filters the EMF metric lines (no level: INFO to Lambda)
+    # whatever LogLevel says; with LogLevel DEBUG it lets the debug lines through.
+    for log_level in template()["Parameters"]["LogLevel"]["AllowedValues"]:
+        expected = "DEBUG" if log_level == "DEBUG" else "INFO"
+        assert Deployment(LogLevel=log_level).resolve(shared["ApplicationLogLevel"]) == expected
+    # Each function adds only its log group: none overrides the format or the levels.
+    for function in functions().values():
+        assert set(function["Properties"]["LoggingConfig"]) == {"LogGroup"}
+
+
 #: Resources whose physical name the template sets: each must derive from the stack name,
 #: so that two stacks (dev and prod) in one account and region never collide.
 STACK_NAMED = {
@@ -675,6 +742,7 @@ def test_no_resource_name_is_hard_coded() -> None:
     for name, resource in resources().items():
         if resource["Type"] in {
             "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::EventInvokeConfig",
             "AWS::Lambda::Permission",
             "AWS::Athena::NamedQuery",
         }:
@@ -1242,43 +1310,82 @@ def test_compactor_runs_hourly_one_at_a_time_within_lambdas_longest_timeout() ->
     assert event["Properties"]["ScheduleExpression"] == "cron(20 * * * ? *)"
 
 
-def test_compactor_writes_only_its_own_prefixes_and_runs_only_in_the_workgroup() -> None:
+def test_compactor_is_granted_exactly_what_compaction_and_athena_need() -> None:
     stack = Deployment()
-    bucket = stack.refs["EventsBucket.Arn"]
-    for statement in compactor_statements():
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        granted = stack.resolve(statement["Resource"])
-        granted = granted if isinstance(granted, list) else [granted]
-        if {"s3:PutObject", "s3:DeleteObject"} & set(actions) and any(
-            g.startswith(bucket) for g in granted
-        ):
-            if actions == ["s3:DeleteObject"]:
-                # Moving compacted raw objects to the archive: deletes only.
-                assert granted == [f"{bucket}/dataset=*"]
-            else:
-                assert sorted(granted) == sorted(
-                    f"{bucket}/{prefix}*"
-                    for prefix in (
-                        "compacted/",
-                        "compaction-manifests/",
-                        "archive/",
-                        "compaction-locks/",
-                    )
-                )
-        if any(a.startswith("athena:") for a in actions):
-            # Start, wait for and read the statements (the sources query has results).
-            assert {"athena:StartQueryExecution", "athena:GetQueryResults"} <= set(actions)
-            assert granted == [
-                f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"
-            ]
-        if any(a.startswith("glue:") for a in actions):
-            database = stack.refs["AnalyticsDatabase"]
-            assert all(
-                g.endswith((":catalog", f":database/{database}", f":table/{database}/*"))
-                for g in granted
+    bucket, results = stack.refs["EventsBucket.Arn"], stack.refs["QueryResultsBucket.Arn"]
+    database = stack.refs["AnalyticsDatabase"]
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    workgroup = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{stack.refs['QueryWorkGroup']}"
+    catalog_and_database = (f"{glue}:catalog", f"{glue}:database/{database}")
+    expected = {
+        ("s3:ListBucket", bucket),
+        ("s3:GetBucketLocation", bucket),
+        # What Athena reads for the events view, and the compactor's own reads: never
+        # quarantine/, aws/lambda/ (failed batches) or archive/.
+        *(
+            ("s3:GetObject", f"{bucket}/{prefix}*")
+            for prefix in ("dataset=", "compacted/", "compaction-manifests/", "compaction-locks/")
+        ),
+        # UNLOAD's Parquet (multipart for large files) and emptied slots.
+        *(
+            (action, f"{bucket}/compacted/*")
+            for action in (
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
             )
+        ),
+        ("s3:PutObject", f"{bucket}/compaction-manifests/*"),
+        ("s3:PutObject", f"{bucket}/archive/*"),
+        ("s3:PutObject", f"{bucket}/compaction-locks/*"),
+        ("s3:DeleteObject", f"{bucket}/compaction-locks/*"),
+        ("s3:DeleteObject", f"{bucket}/dataset=*"),
+        # Start, wait for and read statements; none is ever stopped.
+        ("athena:StartQueryExecution", workgroup),
+        ("athena:GetQueryExecution", workgroup),
+        ("athena:GetQueryResults", workgroup),
+        # Athena's required grant on the default database and the catalog.
+        ("glue:GetDatabase", f"{glue}:catalog"),
+        ("glue:GetDatabase", f"{glue}:database/default"),
+        ("glue:CreateDatabase", f"{glue}:catalog"),
+        ("glue:CreateDatabase", f"{glue}:database/default"),
+        # The tables' definitions (partition projection: no partition calls), and the
+        # view, the one table it creates or replaces.
+        *(("glue:GetDatabase", arn) for arn in catalog_and_database),
+        *(("glue:GetTable", arn) for arn in (*catalog_and_database, f"{glue}:table/{database}/*")),
+        *(
+            (action, arn)
+            for action in ("glue:CreateTable", "glue:UpdateTable")
+            for arn in (*catalog_and_database, f"{glue}:table/{database}/events")
+        ),
+        # Statement results in the workgroup's own bucket.
+        ("s3:ListBucket", results),
+        ("s3:GetBucketLocation", results),
+        *(
+            (action, f"{results}/*")
+            for action in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
+        ),
+    }
+    assert granted("CompactorFunction", stack) == expected
+
+
+def test_a_second_stack_in_the_account_gets_a_schedule_name_of_its_own() -> None:
+    (event,) = functions()["CompactorFunction"]["Properties"]["Events"].values()
+    # Without OmitName SAM names the schedule after the event (CompactorFunctionHourly), and
+    # schedule names are unique per account and region.
+    assert event["Properties"]["OmitName"] is True
+    assert "Name" not in event["Properties"]
+
+
+def test_cloudformation_waits_for_the_events_view_less_than_the_functions_timeout() -> None:
+    from events_api.analytics.compactor import STACK_REQUEST_SECONDS
+
+    service_timeout = resources()["EventsView"]["Properties"]["ServiceTimeout"]
+    timeout = functions()["CompactorFunction"]["Properties"]["Timeout"]
+    # The function answers within STACK_REQUEST_SECONDS; CloudFormation gives up soon
+    # after on a function that could not run at all, instead of waiting an hour.
+    assert STACK_REQUEST_SECONDS < service_timeout < timeout
 
 
 def test_the_events_view_is_created_at_deployment_by_the_compactor() -> None:
@@ -1317,3 +1424,254 @@ def test_the_local_stack_polls_and_retries_as_the_templates_event_source_mapping
     assert sqs["BatchSize"] == mapping.SQS_BATCH_SIZE
     redrive = resources()["EventQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["maxReceiveCount"] == mapping.SQS_MAX_RECEIVE_COUNT
+
+
+# ---------------------------------------------------------------- log sources: CloudWatch Logs
+
+LOG_RESOURCES = {
+    "LogSubscriptionRole",
+    "LogForwarderFunction",
+    "LogForwarderLogGroup",
+    "LogForwarderInvokeConfig",
+    "LogForwarderInvokePermission",
+    "AccountLogSubscription",
+    "LogSubscriberFunction",
+    "LogSubscriberLogGroup",
+    "LogGroupSubscriptions",
+}
+LOG_GROUPS = "/aws/lambda/orders-*,/ecs/api"
+
+
+def log_stack(buffer: str, mode: str) -> Deployment:
+    extra = {"SubscribedLogGroups": LOG_GROUPS} if mode == "LogGroups" else {}
+    return Deployment(BufferType=buffer, LogSubscription=mode, **extra)
+
+
+def own_log_groups(stack: Deployment) -> set[str]:
+    """The log group of every function the deployment has (each names one: LoggingConfig)."""
+    groups = set()
+    for name, function in functions().items():
+        if stack.exists(name):
+            group = function["Properties"]["LoggingConfig"]["LogGroup"]
+            assert group == {"Ref": group["Ref"]}, name
+            groups.add(stack.resolve(resources()[group["Ref"]]["Properties"]["LogGroupName"]))
+    return groups
+
+
+@pytest.mark.parametrize(
+    ("buffer", "mode", "expected"),
+    [
+        ("Kinesis", "None", set()),
+        ("SQS", "None", set()),
+        ("Kinesis", "Account", {"LogSubscriptionRole", "AccountLogSubscription"}),
+        (
+            "SQS",
+            "Account",
+            {
+                "LogForwarderFunction",
+                "LogForwarderLogGroup",
+                "LogForwarderInvokeConfig",
+                "LogForwarderInvokePermission",
+                "AccountLogSubscription",
+            },
+        ),
+        (
+            "Kinesis",
+            "LogGroups",
+            {
+                "LogSubscriptionRole",
+                "LogSubscriberFunction",
+                "LogSubscriberLogGroup",
+                "LogGroupSubscriptions",
+            },
+        ),
+        (
+            "SQS",
+            "LogGroups",
+            LOG_RESOURCES - {"LogSubscriptionRole", "AccountLogSubscription"},
+        ),
+    ],
+)
+def test_log_subscription_creates_only_what_its_mode_and_buffer_need(
+    buffer: str, mode: str, expected: set[str]
+) -> None:
+    stack = log_stack(buffer, mode)
+    assert {name for name in LOG_RESOURCES if stack.exists(name)} == expected
+    assert stack.refused_by_rules() == []
+
+
+def test_log_subscription_is_off_by_default() -> None:
+    assert template()["Parameters"]["LogSubscription"]["Default"] == "None"
+    assert not any(Deployment().exists(name) for name in LOG_RESOURCES)
+
+
+def test_log_groups_mode_refuses_an_empty_selection() -> None:
+    assert Deployment(LogSubscription="LogGroups").refused_by_rules() == [
+        "LogSubscription LogGroups needs SubscribedLogGroups"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("/aws/lambda/orders", True),
+        ("/aws/lambda/orders-*,/ecs/api,API-Gateway-Execution-Logs_abc/prod", True),
+        ("*", False),
+        ("/a/*b", False),
+        ("/a, /b", False),
+        ("/a,,/b", False),
+    ],
+)
+def test_subscribed_log_groups_accepts_names_and_prefixes_only(value: str, allowed: bool) -> None:
+    pattern = template()["Parameters"]["SubscribedLogGroups"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is allowed
+
+
+def test_cloudwatch_logs_may_put_only_onto_the_stream_and_only_for_this_account() -> None:
+    stack = log_stack("Kinesis", "Account")
+    role = stack.resolve(resources()["LogSubscriptionRole"]["Properties"])
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "logs.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringLike": {"aws:SourceArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:*"},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        },
+    }
+    [policy] = role["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "kinesis:PutRecord",
+            "Resource": stack.refs["EventStream.Arn"],
+        }
+    ]
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_the_account_policy_excludes_every_log_group_of_the_stack(buffer: str) -> None:
+    stack = log_stack(buffer, "Account")
+    policy = stack.resolve(resources()["AccountLogSubscription"]["Properties"])
+    assert policy["PolicyType"] == "SUBSCRIPTION_FILTER_POLICY"
+    assert policy["Scope"] == "ALL"
+    criteria = policy["SelectionCriteria"]
+    assert criteria.startswith("LogGroupName NOT IN ")
+    excluded = set(json.loads(criteria.removeprefix("LogGroupName NOT IN ")))
+    assert excluded == own_log_groups(stack)
+    document = json.loads(policy["PolicyDocument"])
+    if buffer == "Kinesis":
+        assert document == {
+            "DestinationArn": stack.refs["EventStream.Arn"],
+            "RoleArn": stack.refs["LogSubscriptionRole.Arn"],
+            "FilterPattern": "",
+            "Distribution": "Random",
+        }
+    else:
+        assert document == {
+            "DestinationArn": stack.refs["LogForwarderFunction.Arn"],
+            "FilterPattern": "",
+        }
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_the_subscriber_leaves_out_every_log_group_of_the_stack(buffer: str) -> None:
+    from events_api.settings import LogSubscriberSettings
+
+    stack = log_stack(buffer, "LogGroups")
+    settings = LogSubscriberSettings.from_env(
+        stack.resolve(function_variables("LogSubscriberFunction"))
+    )
+    assert settings.selection == ("/aws/lambda/orders-*", "/ecs/api")
+    assert own_log_groups(stack) <= settings.excluded
+    assert settings.filter_name == f"{STACK}-events-api"
+    if buffer == "Kinesis":
+        assert settings.destination_arn == stack.refs["EventStream.Arn"]
+        assert settings.role_arn == stack.refs["LogSubscriptionRole.Arn"]
+    else:
+        assert settings.destination_arn == stack.refs["LogForwarderFunction.Arn"]
+        assert settings.role_arn is None
+
+
+def test_the_subscriber_runs_every_minute_once_at_a_time_and_at_deployment() -> None:
+    properties = functions()["LogSubscriberFunction"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == 1
+    [schedule] = properties["Events"].values()
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    custom = resources()["LogGroupSubscriptions"]
+    assert custom["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["LogSubscriberFunction", "Arn"]}
+    assert custom["Properties"]["SubscribedLogGroups"] == {"Ref": "SubscribedLogGroups"}
+
+
+def test_the_subscriber_may_pass_only_the_stream_role_and_only_to_cloudwatch_logs() -> None:
+    stack = log_stack("Kinesis", "LogGroups")
+    statements = [
+        statement
+        for policy in stack.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
+        for statement in policy["Statement"]
+    ]
+    actions = {str(s["Action"]): s for s in statements}
+    assert actions["iam:PassRole"]["Resource"] == stack.refs["LogSubscriptionRole.Arn"]
+    assert actions["iam:PassRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "logs.amazonaws.com"}
+    }
+    log_groups = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"
+    assert all(s["Resource"] == log_groups for s in statements if "logs:" in str(s["Action"]))
+    sqs = log_stack("SQS", "LogGroups")
+    passed = sqs.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
+    assert "iam:PassRole" not in str(passed)
+
+
+def test_the_forwarder_keeps_failed_deliveries_whole_in_the_events_bucket() -> None:
+    stack = log_stack("SQS", "Account")
+    config = stack.resolve(resources()["LogForwarderInvokeConfig"]["Properties"])
+    assert config == {
+        "FunctionName": stack.refs["LogForwarderFunction"],
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Destination": stack.refs["EventsBucket.Arn"]}},
+    }
+
+
+def test_only_cloudwatch_logs_of_this_account_may_invoke_the_forwarder() -> None:
+    stack = log_stack("SQS", "Account")
+    permission = stack.resolve(resources()["LogForwarderInvokePermission"]["Properties"])
+    assert permission == {
+        "FunctionName": stack.refs["LogForwarderFunction.Arn"],
+        "Action": "lambda:InvokeFunction",
+        "Principal": "logs.amazonaws.com",
+        "SourceArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*",
+        "SourceAccount": ACCOUNT,
+    }
+
+
+def test_the_forwarder_reads_its_settings_from_the_template() -> None:
+    from events_api.settings import LogForwarderSettings
+
+    stack = log_stack("SQS", "Account")
+    settings = LogForwarderSettings.from_env(
+        stack.resolve(function_variables("LogForwarderFunction"))
+    )
+    assert settings.queue_url == stack.refs["EventQueue"]
+    assert function_property("LogForwarderFunction", "MemorySize") == 128
+
+
+@pytest.mark.parametrize(
+    ("function", "settings_class", "next_class"),
+    [
+        ("LogForwarderFunction", "LogForwarderSettings", "LogSubscriberSettings"),
+        ("LogSubscriberFunction", "LogSubscriberSettings", "CompactorSettings"),
+    ],
+)
+def test_log_functions_set_exactly_the_variables_settings_reads(
+    function: str, settings_class: str, next_class: str
+) -> None:
+    own = set(functions()[function]["Properties"]["Environment"]["Variables"])
+    source = Path(settings_module.__file__).read_text()
+    section = source[source.index(f"class {settings_class}") : source.index(f"class {next_class}")]
+    optional = {"BUFFER_BUDGET_SECONDS"}  # a default the template leaves alone
+    assert own == set(re.findall(r'"([A-Z_]+)"', section)) - optional

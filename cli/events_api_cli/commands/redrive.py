@@ -3,7 +3,9 @@
 Three places hold it, each read here the way it was written:
 
 - failed Kinesis batches: objects under ``aws/lambda/`` in the events bucket, written whole
-  by the event source mapping's S3 on-failure destination (``failed_batches``);
+  by the event source mapping's S3 on-failure destination (``failed_batches``), and beside
+  them the log forwarder's failed invocations (CloudWatch Logs deliveries it could not put
+  on the queue), written whole by its asynchronous S3 on-failure destination;
 - dead-lettered SQS messages: the queue's dead-letter queue;
 - quarantined records: ``quarantine/source=.../<record id>.bin`` in the events bucket, the
   bytes of buffer records the consumer could not decode.
@@ -93,17 +95,11 @@ class Redriver:
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
     def _store(self, source: str, items: list[SourceRecord]) -> set[str]:
-        """Item ids not stored (all of them on a dry run that finds one undecodable)."""
-        from events_api import records
+        """Item ids not stored (the undecodable ones on a dry run)."""
+        from events_api.store.consumer import undecodable
 
         if self.dry_run:
-            undecodable = set()
-            for item in items:
-                try:
-                    records.decode(item.data)
-                except records.RecordError:
-                    undecodable.add(item.item_id)
-            return undecodable
+            return {item.item_id for item in items if undecodable(item.data) is not None}
         return self.service.store(source, items)
 
     def failed_batches(self) -> Place:
@@ -115,12 +111,17 @@ class Redriver:
         for key in self._keys(failed_batches.PREFIX):
             place.found += 1
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            source = "kinesis"
             try:
-                items = source_records(failed_batches.kinesis_event(body))
+                invocation = failed_batches.async_invocation(body)
+                if invocation is not None:
+                    source, items = "sqs", [_log_delivery(key, *invocation)]
+                else:
+                    items = source_records(failed_batches.kinesis_event(body))
             except (ValueError, KeyError) as exc:
                 place.left.append((key, str(exc)))
                 continue
-            failed = self._store("kinesis", items)
+            failed = self._store(source, items)
             if failed:
                 place.left.append((key, f"{len(failed)} of {len(items)} records not stored"))
                 continue
@@ -173,18 +174,16 @@ class Redriver:
         return place
 
     def quarantined(self) -> Place:
-        from events_api import records
-        from events_api.store.consumer import SourceRecord
+        from events_api.store.consumer import SourceRecord, undecodable
 
         place = Place(f"quarantined records (s3://{self.bucket}/{QUARANTINE_PREFIX})")
         for key in self._keys(QUARANTINE_PREFIX):
             place.found += 1
             source, name = _quarantine_parts(key)
             data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            try:
-                records.decode(data)
-            except records.RecordError as exc:
-                place.left.append((key, f"still undecodable: {exc}"))
+            reason = undecodable(data)
+            if reason is not None:
+                place.left.append((key, f"still undecodable: {reason}"))
                 continue
             if self._store(source, [SourceRecord(item_id=key, name_key=name, data=data)]):
                 place.left.append((key, "not stored"))
@@ -193,6 +192,14 @@ class Redriver:
                 self.s3.delete_object(Bucket=self.bucket, Key=key)
             place.moved += 1
         return place
+
+
+def _log_delivery(key: str, request_id: str, event: dict[str, Any]) -> SourceRecord:
+    """The CloudWatch Logs record of a failed forwarder invocation, named after it."""
+    from events_api.ingest.log_forwarder import log_data
+    from events_api.store.consumer import SourceRecord
+
+    return SourceRecord(item_id=key, name_key=request_id or key, data=log_data(event))
 
 
 def _quarantine_parts(key: str) -> tuple[str, str]:

@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import faults, moto_aws, template_limits
+    from . import faults, log_subscriptions, moto_aws, template_limits
     from .api_gateway import FrontDoor
     from .compaction import PeriodicCompaction
     from .function_output import drop_emf_when_metrics_disabled
@@ -222,6 +222,7 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
     poller: Poller | None = None
     workers: list[WorkerFunction] = []
     compaction: PeriodicCompaction | None = None
+    log_sources: log_subscriptions.LocalLogSubscriptions | None = None
     try:
         endpoint = moto.endpoint_url
         moto_aws.use_local_aws(endpoint)
@@ -285,6 +286,10 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
         else:
             poller = SqsPoller(sqs, resources.queue_url, resources.queue_arn, consumer)
         poller.start()
+        # CloudWatch Logs: every log group subscribed, as LogSubscription Account would.
+        log_sources = log_subscriptions.start(
+            endpoint, resources, [w.name for w in workers], repository
+        )
         gateway_thread.start()
         if args.compact_every > 0:
             compaction = PeriodicCompaction(resources.bucket, args.compact_every, COMPACT_GRACE)
@@ -308,6 +313,8 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             gateway_thread.stop()
         if poller is not None:
             poller.stop()
+        if log_sources is not None:
+            log_sources.stop()
         if compaction is not None:
             compaction.stop()
         for worker in workers:
@@ -347,7 +354,7 @@ def _announce(
     lines = [
         "events-api dev is running (Ctrl-C to stop)",
         f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
-        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs and traces)",
+        f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs, traces, metrics)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
         f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",

@@ -61,3 +61,9 @@ def batch_size(template: Path, logical_id: str) -> int:
     """An event source mapping's BatchSize."""
     document = _template(template.resolve())
     return int(document["Resources"][logical_id]["Properties"]["BatchSize"])
+
+
+def parameter_default(template: Path, name: str) -> str:
+    """A template parameter's Default, as text."""
+    document = _template(template.resolve())
+    return str(document["Parameters"][name]["Default"])

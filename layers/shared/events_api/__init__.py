@@ -4,7 +4,7 @@
   Gateway / function URL event (``http_api``), body decoding and per-event checks
   (``batch``), keys (``keys``, ``key_store``), delivery with retries (``buffer``) through
   the Kinesis and SQS adapters (``publishers``); ``service`` chains the steps.
-- ``otlp/``: OTLP/HTTP logs and traces onto the same buffer (the OTLP function), reusing
+- ``otlp/``: OTLP/HTTP logs, traces and metrics onto the same buffer (the OTLP function), reusing
   ingest's steps.
 - ``store/``: buffer records to gzip NDJSON objects in S3 (the consumer function):
   ``consumer`` handles a batch in one pass, ``enrichment`` adds the stored fields,

@@ -7,7 +7,10 @@ receives an API key: callers log key ids only.
 
 from __future__ import annotations
 
+import logging
+import os
 import warnings
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -50,7 +53,30 @@ def _loads(value: Any) -> Any:
     return orjson.loads(value)
 
 
+#: Lambda's level names that Python's logging spells otherwise.
+_LAMBDA_LEVELS = {"TRACE": logging.DEBUG, "WARN": logging.WARNING, "FATAL": logging.CRITICAL}
+
+
+def log_level(environ: Mapping[str, str]) -> int:
+    """The functions' log level: POWERTOOLS_LOG_LEVEL (the template's LogLevel), never more
+    verbose than Lambda's application log level (AWS_LAMBDA_LOG_LEVEL, which would drop
+    anything below it anyway).
+
+    Powertools prefers Lambda's level to its own when both are set, so with the template's
+    application level at INFO (kept there so that the EMF metric lines, which carry no
+    level and count as INFO, are never dropped) a LogLevel of ERROR would log at INFO.
+    """
+    levels = {**logging.getLevelNamesMapping(), **_LAMBDA_LEVELS}
+    chosen = [
+        levels.get(environ.get(name, "").upper(), 0)
+        for name in ("POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL")
+    ]
+    return max(chosen) or logging.INFO
+
+
 logger = Logger(json_serializer=_dumps, json_deserializer=_loads, utc=True)
+# Powertools' Logger is built at import (its idiom), and so is its level.
+logging.getLogger(logger.service).setLevel(log_level(os.environ))
 metrics = Metrics(namespace=NAMESPACE)
 # A request rejected before it counted anything has no application metrics (its rejection is
 # a document of its own, count_rejection): that is expected, not worth a warning.

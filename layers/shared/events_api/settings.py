@@ -134,6 +134,51 @@ class ConsumerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LogForwarderSettings:
+    """The CloudWatch Logs forwarder (SQS buffer): the queue and the delivery budget."""
+
+    queue_url: str
+    buffer_budget_seconds: float = 8.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LogForwarderSettings:
+        env = os.environ if env is None else env
+        return cls(
+            queue_url=_require(env, "QUEUE_URL"),
+            buffer_budget_seconds=_number(env, "BUFFER_BUDGET_SECONDS", 8.0, 0.1, 25.0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogSubscriberSettings:
+    """The log group subscriber (LogSubscription LogGroups): what to subscribe, to what."""
+
+    #: Log group names, and prefixes ending in "*".
+    selection: tuple[str, ...]
+    #: The stack's own log groups: never subscribed (storing logs must not make logs).
+    excluded: frozenset[str]
+    filter_name: str
+    destination_arn: str
+    #: The role CloudWatch Logs assumes to put onto a Kinesis stream; None for a function.
+    role_arn: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LogSubscriberSettings:
+        env = os.environ if env is None else env
+        selection = tuple(p.strip() for p in _require(env, "SUBSCRIBED_LOG_GROUPS").split(","))
+        if not all(selection):
+            raise SettingsError("SUBSCRIBED_LOG_GROUPS has an empty entry")
+        excluded = env.get("EXCLUDED_LOG_GROUPS", "")
+        return cls(
+            selection=selection,
+            excluded=frozenset(name.strip() for name in excluded.split(",") if name.strip()),
+            filter_name=_require(env, "SUBSCRIPTION_FILTER_NAME"),
+            destination_arn=_require(env, "LOG_DESTINATION_ARN"),
+            role_arn=env.get("LOG_SUBSCRIPTION_ROLE_ARN", "").strip() or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CompactorSettings:
     bucket_name: str
     workgroup: str

@@ -66,3 +66,10 @@ def normalise_timestamp(raw: msgspec.Raw) -> str | None:
     except (msgspec.DecodeError, ValueError, OverflowError):
         return None
     return None
+
+
+def rfc3339_millis(millis: int) -> str | None:
+    """Epoch milliseconds (CloudWatch Logs' timestamps) as RFC 3339; None out of range."""
+    if not 0 <= millis <= _MAX_EPOCH_MS:
+        return None
+    return rfc3339(_EPOCH + timedelta(milliseconds=millis))

@@ -60,6 +60,12 @@ class QueryFailed(Exception):
         self.execution = execution
 
 
+class QueryTimedOut(QueryFailed):
+    def __init__(self, execution: Execution) -> None:
+        super().__init__(execution)
+        self.args = (f"the query was still {execution.state} when its time ran out",)
+
+
 class AthenaRunner:
     def __init__(
         self,
@@ -68,12 +74,14 @@ class AthenaRunner:
         database: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 1.0,
     ) -> None:
         self.client = client
         self.workgroup = workgroup
         self.database = database
         self.sleep = sleep
+        self.clock = clock
         self.poll_seconds = poll_seconds
 
     def start(self, sql: str) -> str:
@@ -85,9 +93,16 @@ class AthenaRunner:
         return answer["QueryExecutionId"]
 
     def wait(
-        self, execution_id: str, on_progress: Callable[[Execution], None] | None = None
+        self,
+        execution_id: str,
+        on_progress: Callable[[Execution], None] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> Execution:
-        """Poll until the statement ends; QueryFailed unless it succeeded."""
+        """Poll until the statement ends; QueryFailed unless it succeeded, QueryTimedOut
+        if it is still running after ``timeout`` seconds (it is left to run: a statement
+        compaction gave up on only ever writes into a slot no manifest names)."""
+        started = self.clock()
         while True:
             answer = self.client.get_query_execution(QueryExecutionId=execution_id)
             execution = Execution.of(dict(answer["QueryExecution"]))
@@ -95,13 +110,15 @@ class AthenaRunner:
                 on_progress(execution)
             if execution.state in _DONE:
                 break
+            if timeout is not None and self.clock() - started + self.poll_seconds > timeout:
+                raise QueryTimedOut(execution)
             self.sleep(self.poll_seconds)
         if execution.state != "SUCCEEDED":
             raise QueryFailed(execution)
         return execution
 
-    def run(self, sql: str) -> Execution:
-        return self.wait(self.start(sql))
+    def run(self, sql: str, *, timeout: float | None = None) -> Execution:
+        return self.wait(self.start(sql), timeout=timeout)
 
     def pages(self, execution_id: str) -> Iterator[tuple[list[dict[str, Any]], list[list[Any]]]]:
         """(column info, rows as lists of strings or None) per page; the header row of a
@@ -129,14 +146,25 @@ class AthenaCompactionEngine:
     """Compaction's engine in AWS: Athena's UNLOAD rewrites an hour into a slot; a SELECT
     DISTINCT lists the sources the slot holds."""
 
-    def __init__(self, runner: AthenaRunner, bucket: str) -> None:
+    def __init__(
+        self,
+        runner: AthenaRunner,
+        bucket: str,
+        time_left: Callable[[], float] = lambda: float("inf"),
+        reserve_seconds: float = 0.0,
+    ) -> None:
         self.runner = runner
         self.bucket = bucket
+        #: A statement is waited for until ``reserve_seconds`` before the time runs out,
+        #: so that the function always has time to answer and report.
+        self.time_left = time_left
+        self.reserve_seconds = reserve_seconds
         self.scanned_bytes = 0
 
     def _run(self, sql: str) -> Execution:
+        timeout = self.time_left() - self.reserve_seconds
         try:
-            execution = self.runner.run(sql)
+            execution = self.runner.run(sql, timeout=None if timeout == float("inf") else timeout)
         except QueryFailed as exc:
             raise CompactionError(str(exc)) from exc
         self.scanned_bytes += execution.scanned_bytes

@@ -146,14 +146,21 @@ class Compactor:
     lookback: timedelta = timedelta(hours=48)
     lease: timedelta = timedelta(minutes=30)
 
-    def due(self) -> list[Hour]:
+    def due(self, errors: list[str] | None = None) -> list[Hour]:
+        """The closed hours with raw objects. A dataset whose listing fails is left for
+        the next run (its error appended to ``errors``), not the others."""
         now = self.clock()
         due = []
         for dataset in self.store.datasets():
-            for start in closed_hours(now, self.grace, self.lookback):
-                hour = Hour(dataset, start.strftime("%Y-%m-%d"), start.strftime("%H"))
-                if self.store.raw_objects(hour):
-                    due.append(hour)
+            try:
+                for start in closed_hours(now, self.grace, self.lookback):
+                    hour = Hour(dataset, start.strftime("%Y-%m-%d"), start.strftime("%H"))
+                    if self.store.raw_objects(hour):
+                        due.append(hour)
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors.append(f"dataset {dataset} not listed: {_describe(exc)}")
         return sorted(due)
 
     def compact_hour(self, hour: Hour) -> HourResult:
@@ -184,9 +191,13 @@ class Compactor:
         report = Report()
         try:
             self.engine.prepare()
-        except CompactionError as exc:
-            report.errors.append(str(exc))
-        report.due = self.due() if hours is None else list(hours)
+        except Exception as exc:  # the hours do not depend on the view
+            report.errors.append(_describe(exc))
+        try:
+            report.due = self.due(report.errors) if hours is None else list(hours)
+        except Exception as exc:  # no listing of datasets: nothing to do this time
+            report.errors.append(f"datasets not listed: {_describe(exc)}")
+            return report
         for hour in report.due:
             if time_left() < seconds_per_hour:
                 report.skipped.append(hour)
@@ -195,6 +206,13 @@ class Compactor:
                 report.compacted.append(self.compact_hour(hour))
             except HourBusy:
                 report.skipped.append(hour)
-            except CompactionError as exc:
-                report.failed.append(HourResult(hour, 0, str(exc)))
+            except Exception as exc:
+                # One hour's failure (a failed statement, a throttle, an AccessDenied)
+                # leaves that hour for the next run and does not stop the others.
+                report.failed.append(HourResult(hour, 0, _describe(exc)))
         return report
+
+
+def _describe(exc: Exception) -> str:
+    """A failure for people: a CompactionError's own words, else its type and message."""
+    return str(exc) if isinstance(exc, CompactionError) else f"{type(exc).__name__}: {exc}"

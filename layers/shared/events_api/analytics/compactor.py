@@ -15,18 +15,26 @@ from ..observability import Metric, count, logger
 from ..settings import CompactorSettings
 from . import custom_resource
 from .athena import AthenaCompactionEngine, AthenaRunner
-from .compaction import CompactionError, Compactor, Report
+from .compaction import Compactor, Report
 from .compaction_store import S3CompactionStore
 from .table import TABLE
 
 #: An hour is not started with less time than this left: an UNLOAD of a busy hour and its
 #: manifest take a minute or two, and an interrupted hour is only redone, never wrong.
 SECONDS_PER_HOUR = 180.0
+#: A statement is not waited for past this much time before the function's end, so that
+#: the run always reports (metrics, log, answer) instead of dying with the timeout.
+RESERVE_SECONDS = 30.0
+#: How long a CloudFormation request may take before the function answers anyway: under
+#: the EventsView custom resource's ServiceTimeout (300 s in template.yaml).
+STACK_REQUEST_SECONDS = 240.0
 
 
-def build(settings: CompactorSettings) -> tuple[Compactor, AthenaCompactionEngine]:
+def build(
+    settings: CompactorSettings, time_left: Callable[[], float]
+) -> tuple[Compactor, AthenaCompactionEngine]:
     runner = AthenaRunner(aws_clients.athena(), settings.workgroup, settings.database)
-    engine = AthenaCompactionEngine(runner, settings.bucket_name)
+    engine = AthenaCompactionEngine(runner, settings.bucket_name, time_left, RESERVE_SECONDS)
     compactor = Compactor(
         S3CompactionStore(aws_clients.s3(), settings.bucket_name),
         engine,
@@ -62,22 +70,43 @@ def record(report: Report, scanned_bytes: int) -> dict[str, Any]:
 
 
 def run(settings: CompactorSettings, time_left: Callable[[], float]) -> dict[str, Any]:
-    compactor, engine = build(settings)
+    compactor, engine = build(settings, time_left)
     report = compactor.run(time_left=time_left, seconds_per_hour=SECONDS_PER_HOUR)
     return record(report, engine.scanned_bytes)
 
 
-def on_stack_request(settings: CompactorSettings, event: Mapping[str, Any]) -> dict[str, Any]:
+def on_stack_request(
+    settings: Callable[[], CompactorSettings],
+    event: Mapping[str, Any],
+    time_left: Callable[[], float],
+) -> dict[str, Any]:
     """The EventsView custom resource: the ``events`` view exists from deployment on
-    rather than from the first scheduled run. A failure is logged and counted but does not
-    fail the deployment: every scheduled run creates the view again."""
-    physical_id = f"{settings.database}.{TABLE}"
+    rather than from the first scheduled run.
+
+    CloudFormation waits for an answer, so one is always sent, within
+    ``STACK_REQUEST_SECONDS`` whatever happens (settings, S3, Athena, an AccessDenied). A
+    failure is logged and counted but does not fail the deployment: every scheduled run
+    creates the view again. Only a failure to send the answer raises, so that Lambda's
+    retry of the asynchronous invocation sends it again.
+    """
+    database = str((event.get("ResourceProperties") or {}).get("Database") or "")
+    physical_id = event.get("PhysicalResourceId") or f"{database}.{TABLE}"
+    reason = "events view in place"
     if event["RequestType"] in {"Create", "Update"}:
-        _compactor, engine = build(settings)
+        started = time_left()
+
+        def stack_time_left() -> float:
+            return min(time_left(), STACK_REQUEST_SECONDS - (started - time_left()))
+
         try:
+            _compactor, engine = build(settings(), stack_time_left)
             engine.prepare()
-        except CompactionError as exc:
+        except Exception as exc:  # the stack must be answered whatever failed
             count(Metric.COMPACTION_FAILURES)
-            logger.error("events view not created", extra={"error": str(exc)})
-            return custom_resource.respond(event, physical_id, reason=f"view not created: {exc}")
-    return custom_resource.respond(event, physical_id, reason="events view in place")
+            logger.exception("events view not created")
+            reason = f"view not created (the next scheduled run creates it): {exc}"
+    try:
+        return custom_resource.respond(event, str(physical_id), reason=reason)
+    except Exception:
+        logger.exception("CloudFormation could not be answered")
+        raise

@@ -14,6 +14,7 @@ from .session import shared_session
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
     from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -60,6 +61,10 @@ def s3() -> S3Client:
 
 def athena() -> AthenaClient:
     return _client("athena")  # type: ignore[no-any-return]
+
+
+def logs() -> CloudWatchLogsClient:
+    return _client("logs")  # type: ignore[no-any-return]
 
 
 def forget() -> None:

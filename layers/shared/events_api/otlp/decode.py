@@ -3,9 +3,13 @@
 Both encodings end in the same ``Export*ServiceRequest`` message, so one flattening path
 serves them. Protobuf bodies go straight to the upb parser. JSON bodies follow the OTLP/JSON
 rules, which differ from protobuf's canonical JSON mapping in one place: trace and span ids
-are hex, not base64. Those ids are rewritten to base64 before ``ParseDict`` (which already
-accepts lowerCamelCase keys, int64 as strings or numbers, and enums as integers); unknown
-fields are ignored as the specification asks.
+(of log records, spans, links and metric exemplars) are hex, not base64. Those ids are
+rewritten to base64 before ``ParseDict`` (which already accepts lowerCamelCase keys, int64
+as strings or numbers, and enums as integers); unknown fields are ignored as the
+specification asks.
+
+``SIGNALS`` is the one list of the signals served: each one's path, messages, id rules and
+flattening, which the service, the tests, the fuzz target and the benchmarks all use.
 """
 
 from __future__ import annotations
@@ -23,12 +27,18 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from ..errors import BadRequest, UnsupportedMediaType
+from .flatten import Flattened, flatten_logs, flatten_traces
+from .flatten_metrics import flatten_metrics
 
 #: Protobuf's parsers stop here; OTLP data nests a few levels per AnyValue.
 MAX_JSON_DEPTH = 100
@@ -99,9 +109,26 @@ def _hex_ids_traces(document: dict[str, Any]) -> None:
                 _rewrite_ids(_children(span, "links"), _LOG_IDS, "link")
 
 
+#: Metric.data's members, as OTLP/JSON (and protobuf's JSON parser) name them.
+_METRIC_DATA = ("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram")
+
+
+def _hex_ids_metrics(document: dict[str, Any]) -> None:
+    """Exemplars carry the only ids in a metrics request."""
+    for resource in _children(document, "resourceMetrics", "resource_metrics"):
+        for scope in _children(resource, "scopeMetrics", "scope_metrics"):
+            for metric in _children(scope, "metrics"):
+                if not isinstance(metric, dict):
+                    continue
+                for data in (metric.get(name) for name in _METRIC_DATA):
+                    for point in _children(data, "dataPoints", "data_points"):
+                        _rewrite_ids(_children(point, "exemplars"), _LOG_IDS, "exemplar")
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """One OTLP signal this API takes: its path, request and response classes."""
+    """One OTLP signal this API takes: its path, request and response classes, how its
+    items become events, and what its items are called (in counts of rejected ones)."""
 
     name: str
     path: str
@@ -110,6 +137,8 @@ class Signal:
     rejected_field: str
     rejected_json: str
     rewrite_ids: Callable[[dict[str, Any]], None]
+    flatten: Callable[[Any], Flattened]
+    items: str
 
 
 LOGS = Signal(
@@ -120,6 +149,8 @@ LOGS = Signal(
     "rejected_log_records",
     "rejectedLogRecords",
     _hex_ids_logs,
+    flatten_logs,
+    "log records",
 )
 TRACES = Signal(
     "traces",
@@ -129,8 +160,21 @@ TRACES = Signal(
     "rejected_spans",
     "rejectedSpans",
     _hex_ids_traces,
+    flatten_traces,
+    "spans",
 )
-SIGNALS = {signal.path: signal for signal in (LOGS, TRACES)}
+METRICS = Signal(
+    "metrics",
+    "/otlp/v1/metrics",
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+    "rejected_data_points",
+    "rejectedDataPoints",
+    _hex_ids_metrics,
+    flatten_metrics,
+    "data points",
+)
+SIGNALS = {signal.path: signal for signal in (LOGS, TRACES, METRICS)}
 
 
 def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:

@@ -6,6 +6,10 @@ OTLP fields this module names (``message``, ``level``, ``traceId``, ...) win ove
 attribute of the same name. ``service.name`` becomes the event's ``service`` (which the
 consumer stores as ``_service``) and the record's time its ``timestamp`` (RFC 3339 with
 nanoseconds, which the consumer stores as ``_timestamp``).
+
+What every signal shares (``Flattened``, the attributes, the resource and scope context,
+times, ids and enum names) lives here; ``flatten_metrics`` builds data points' events
+from it.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ def flatten_attributes(
             into[prefix + attribute.key] = value_of(value)
 
 
-def _context(resource: Resource, scope: InstrumentationScope | None) -> dict[str, Any]:
+def shared_fields(resource: Resource, scope: InstrumentationScope | None) -> dict[str, Any]:
     """What every record of a scope shares: resource attributes, then scope attributes.
 
     ``service`` (from ``service.name``) is set again after each record's own attributes."""
@@ -136,9 +140,14 @@ def _context(resource: Resource, scope: InstrumentationScope | None) -> dict[str
     return shared
 
 
-def _keep_service(event: dict[str, Any], shared: dict[str, Any]) -> None:
+def keep_service(event: dict[str, Any], shared: dict[str, Any]) -> None:
     if "service" in shared:
         event["service"] = shared["service"]
+
+
+def enum_name(names: tuple[str, ...], value: int) -> str:
+    """An OTLP enum's value by its name in ``names``; one this API does not know as its number."""
+    return names[value] if 0 <= value < len(names) else str(value)
 
 
 def _message(body: AnyValue) -> Any:
@@ -156,7 +165,7 @@ def _band(severity_number: int) -> str | None:
     return None
 
 
-def _id_problem(raw: bytes, size: int, name: str, required: bool) -> str | None:
+def id_problem(raw: bytes, size: int, name: str, required: bool) -> str | None:
     if len(raw) == size or (not raw and not required):
         return None
     if not raw:
@@ -169,7 +178,7 @@ def _log_event(
 ) -> dict[str, Any]:
     event = dict(shared)
     flatten_attributes(event, record.attributes)
-    _keep_service(event, shared)
+    keep_service(event, shared)
     event["meta.signal_type"] = "log"
     moment = record.time_unix_nano or record.observed_time_unix_nano
     if moment:
@@ -203,10 +212,10 @@ def flatten_logs(request: ExportLogsServiceRequest) -> Flattened:
     for resource_logs in request.resource_logs:
         for scope_logs in resource_logs.scope_logs:
             scope = scope_logs.scope if scope_logs.HasField("scope") else None
-            shared = _context(resource_logs.resource, scope)
+            shared = shared_fields(resource_logs.resource, scope)
             for record in scope_logs.log_records:
                 trace_id, span_id = record.trace_id, record.span_id
-                problem = _id_problem(trace_id, TRACE_ID_BYTES, "traceId", False) or _id_problem(
+                problem = id_problem(trace_id, TRACE_ID_BYTES, "traceId", False) or id_problem(
                     span_id, SPAN_ID_BYTES, "spanId", False
                 )
                 if problem:
@@ -216,7 +225,7 @@ def flatten_logs(request: ExportLogsServiceRequest) -> Flattened:
     return out
 
 
-def _attributes(attributes: Iterable[KeyValue]) -> dict[str, Any]:
+def attributes_of(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     flatten_attributes(flat, attributes)
     return flat
@@ -225,12 +234,12 @@ def _attributes(attributes: Iterable[KeyValue]) -> dict[str, Any]:
 def _span_event(shared: dict[str, Any], span: Span) -> dict[str, Any]:
     event = dict(shared)
     flatten_attributes(event, span.attributes)
-    _keep_service(event, shared)
+    keep_service(event, shared)
     event["meta.signal_type"] = "trace"
     if span.start_time_unix_nano:
         event["timestamp"] = rfc3339_nanos(span.start_time_unix_nano)
     event["name"] = span.name
-    event["kind"] = _SPAN_KINDS[span.kind] if 0 <= span.kind < len(_SPAN_KINDS) else str(span.kind)
+    event["kind"] = enum_name(_SPAN_KINDS, span.kind)
     event["traceId"] = span.trace_id.hex()
     event["spanId"] = span.span_id.hex()
     if span.parent_span_id:
@@ -240,7 +249,7 @@ def _span_event(shared: dict[str, Any], span: Span) -> dict[str, Any]:
     if span.start_time_unix_nano and span.end_time_unix_nano >= span.start_time_unix_nano:
         event["durationMs"] = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
     code = span.status.code
-    event["statusCode"] = _STATUS_CODES[code] if 0 <= code < len(_STATUS_CODES) else str(code)
+    event["statusCode"] = enum_name(_STATUS_CODES, code)
     if span.status.message:
         event["statusMessage"] = span.status.message
     if code == _STATUS_ERROR:
@@ -250,7 +259,7 @@ def _span_event(shared: dict[str, Any], span: Span) -> dict[str, Any]:
             {
                 "name": item.name,
                 "timestamp": rfc3339_nanos(item.time_unix_nano),
-                "attributes": _attributes(item.attributes),
+                "attributes": attributes_of(item.attributes),
             }
             for item in span.events
         ]
@@ -260,7 +269,7 @@ def _span_event(shared: dict[str, Any], span: Span) -> dict[str, Any]:
             entry: dict[str, Any] = {
                 "traceId": link.trace_id.hex(),
                 "spanId": link.span_id.hex(),
-                "attributes": _attributes(link.attributes),
+                "attributes": attributes_of(link.attributes),
             }
             if link.trace_state:
                 entry["traceState"] = link.trace_state
@@ -271,9 +280,9 @@ def _span_event(shared: dict[str, Any], span: Span) -> dict[str, Any]:
 
 def _span_problem(span: Span) -> str | None:
     return (
-        _id_problem(span.trace_id, TRACE_ID_BYTES, "traceId", True)
-        or _id_problem(span.span_id, SPAN_ID_BYTES, "spanId", True)
-        or _id_problem(span.parent_span_id, SPAN_ID_BYTES, "parentSpanId", False)
+        id_problem(span.trace_id, TRACE_ID_BYTES, "traceId", True)
+        or id_problem(span.span_id, SPAN_ID_BYTES, "spanId", True)
+        or id_problem(span.parent_span_id, SPAN_ID_BYTES, "parentSpanId", False)
     )
 
 
@@ -282,7 +291,7 @@ def flatten_traces(request: ExportTraceServiceRequest) -> Flattened:
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope if scope_spans.HasField("scope") else None
-            shared = _context(resource_spans.resource, scope)
+            shared = shared_fields(resource_spans.resource, scope)
             for span in scope_spans.spans:
                 problem = _span_problem(span)
                 if problem:

@@ -10,7 +10,7 @@ shape are OTLP's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +33,11 @@ from ..observability import Metric, count, count_rejection, logger
 from ..settings import IngestSettings
 from . import answers
 from .decode import SIGNALS, Encoding, Signal, decode, encoding_of
-from .flatten import Flattened, flatten_logs, flatten_traces
 
 DATASET_HEADER = "x-baselime-dataset"
 DEFAULT_DATASET = "otel"
-_FLATTEN: dict[str, Callable[[Any], Flattened]] = {
-    "logs": flatten_logs,
-    "traces": flatten_traces,
-}
 #: OTLP rejections are told apart from the Events API's in the RequestsRejected metric.
 REJECTION_PREFIX = "otlp_"
-_NOUNS = {"logs": "log records", "traces": "spans"}
 
 
 class SignalNotServed(ApiError):
@@ -54,7 +48,8 @@ def signal_of(raw_path: str) -> Signal:
     path = raw_path[:-1] if raw_path.endswith("/") and len(raw_path) > 1 else raw_path
     signal = SIGNALS.get(path)
     if signal is None:
-        served = " and ".join(SIGNALS)
+        *others, last = SIGNALS
+        served = f"{', '.join(others)} and {last}"
         raise SignalNotServed(f"{raw_path[:200]} is not served; OTLP/HTTP is served at {served}")
     return signal
 
@@ -114,7 +109,7 @@ class OtlpService:
         encoding = encoding_of(request.header("content-type"))
         body = batch.read_body(request.raw_body(), gzipped)
         message: Message = decode(signal, body, encoding)
-        flattened = _FLATTEN[signal.name](message)
+        flattened = signal.flatten(message)
         if flattened.events:
             buffer_events(self.settings, self.publisher, meta, flattened.events)
         count(Metric.OTLP_ITEMS_ACCEPTED, len(flattened.events))
@@ -135,8 +130,9 @@ class OtlpService:
                 "bodyBytes": len(body),
             },
         )
-        noun = _NOUNS[signal.name]
-        return answers.success(signal, encoding, flattened.rejected, flattened.error_message(noun))
+        return answers.success(
+            signal, encoding, flattened.rejected, flattened.error_message(signal.items)
+        )
 
 
 def build_otlp_service(settings: IngestSettings) -> OtlpService:

@@ -4,19 +4,26 @@ decode (records) -> enrich and group by dataset/hour (enrichment) -> gzip NDJSON
 group, cut into parts at a size cap (object writer). An object whose write fails fails
 exactly its records; a record that can never be decoded is kept, bytes and all, under
 ``quarantine/`` instead of being retried forever or dropped.
+
+Two kinds of record share the buffer, told apart by their first bytes: the ingest side's
+own (``EVR``, ``records``) and what CloudWatch Logs subscriptions deliver (gzip,
+``cloudwatch_logs``). Both go through the same slices, objects, bounds and quarantine.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .. import records
 from ..observability import Metric, count, logger
 from ..records import SQS_ATTRIBUTE
 from ..settings import ConsumerSettings
+from ..timestamps import rfc3339
+from . import cloudwatch_logs
 from .enrichment import enrich_text
 from .stored_objects import ObjectPlan, partition_prefix, quarantine_key
 
@@ -34,6 +41,10 @@ SLICE_EVENTS = 2_500
 SLICE_BYTES = 512 * 1024
 
 
+class _OutOfTime(Exception):
+    """Less than half the reserve is left in the middle of a record."""
+
+
 class ObjectWriter(Protocol):
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 
@@ -45,6 +56,9 @@ class SourceRecord:
     item_id: str  # what batchItemFailures names: sequence number or message id
     name_key: str  # stable identity used in object names: event id or message id
     data: bytes
+    #: When the buffer took the record (epoch seconds): CloudWatch Logs records' receive
+    #: time, the same on every delivery. None: now.
+    arrived_at: float | None = None
 
 
 def source_of(event: Mapping[str, Any]) -> str:
@@ -63,14 +77,60 @@ def source_records(event: Mapping[str, Any]) -> list[SourceRecord]:
                     item_id=kinesis["sequenceNumber"],
                     name_key=str(record.get("eventID") or kinesis["sequenceNumber"]),
                     data=base64.b64decode(kinesis["data"]),
+                    arrived_at=_seconds(kinesis.get("approximateArrivalTimestamp")),
                 )
             )
         else:
             attribute = (record.get("messageAttributes") or {}).get(SQS_ATTRIBUTE) or {}
             binary = attribute.get("binaryValue")
             data = base64.b64decode(binary) if binary else str(record.get("body", "")).encode()
-            out.append(SourceRecord(record["messageId"], record["messageId"], data))
+            sent = _seconds((record.get("attributes") or {}).get("SentTimestamp"), 1000)
+            out.append(SourceRecord(record["messageId"], record["messageId"], data, sent))
     return out
+
+
+def _seconds(value: Any, per_second: int = 1) -> float | None:
+    try:
+        return float(value) / per_second if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def received_at(item: SourceRecord) -> str:
+    """The RFC 3339 receive time of a record that does not carry its own."""
+    if item.arrived_at is None:
+        return rfc3339(datetime.now(UTC))
+    return rfc3339(datetime.fromtimestamp(item.arrived_at, UTC))
+
+
+#: Dataset/hour prefix of a record, and its stored text in slices; None for a record that
+#: holds no events (a CloudWatch Logs control message).
+Opened = tuple[str, Iterator[tuple[bytes, int]]] | None
+
+
+def open_record(item: SourceRecord) -> Opened:
+    """Decode a record enough to know where it goes; raises for one that cannot be read."""
+    if cloudwatch_logs.is_log_record(item.data):
+        log_record = cloudwatch_logs.LogRecord(item.data, received_at(item))
+        if log_record.is_control:
+            return None
+        prefix = partition_prefix(log_record.envelope.dataset, log_record.received_at)
+        return prefix, log_record.slices(SLICE_EVENTS, SLICE_BYTES)
+    decoded = records.decode(item.data)
+    prefix = partition_prefix(decoded.meta.dataset, decoded.meta.received_at)
+    return prefix, map(enrich_text, decoded.slices(SLICE_EVENTS, SLICE_BYTES))
+
+
+def undecodable(data: bytes) -> str | None:
+    """Why a record cannot be stored (read through to its end), or None when it can."""
+    try:
+        opened = open_record(SourceRecord("check", "check", data))
+        if opened is not None and cloudwatch_logs.is_log_record(data):
+            for _ in opened[1]:
+                pass
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 @dataclass
@@ -166,18 +226,30 @@ class ConsumerService:
                 objects.failed.update(left)
                 break
             try:
-                decoded = records.decode(item.data)
+                opened = open_record(item)
             except Exception as exc:
                 if not self._quarantine(source, item, exc):
                     objects.failed.add(item.item_id)
                 continue
-            prefix = partition_prefix(decoded.meta.dataset, decoded.meta.received_at)
+            if opened is None:
+                continue  # a control message: nothing to store, nothing failed
+            prefix, parts = opened
             try:
-                for part in decoded.slices(SLICE_EVENTS, SLICE_BYTES):
-                    text, events = enrich_text(part)
+                for text, events in parts:
                     objects.plan(prefix, item, len(text)).add(text, events)
                     del text
                     objects.bound_memory()
+                    if remaining_ms is not None and remaining_ms() < RESERVE_MS // 2:
+                        raise _OutOfTime
+            except _OutOfTime:
+                # A record too large for the time left (CloudWatch Logs records are not
+                # sized by us): it and the records after it are retried; what of it was
+                # written already is written again then (at-least-once, never lost).
+                left = [later.item_id for later in batch[position:]]
+                logger.warning("record cut short by the timeout", extra={"deferred": len(left)})
+                objects.drop(prefix, item)
+                objects.failed.update(left)
+                break
             except Exception as exc:
                 # Enrichment does not fail on anything ingest accepts; if it ever does, the
                 # record is kept whole in quarantine and the object holding part of it is
