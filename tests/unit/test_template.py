@@ -518,13 +518,18 @@ def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> N
 @pytest.mark.parametrize("function", ["IngestFunction", "OtlpFunction"])
 def test_the_ingest_side_puts_record_batches_and_reads_keys_only(function: str) -> None:
     stack = Deployment(BufferType="Kinesis")
-    keys = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/events-api/{STACK}/keys/*"
+    path = f"/events-api/{STACK}/keys/"
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+    # Each key by its name, and the key index's shards together.
+    reads = {("ssm:GetParameter", f"{parameter}{path}*")} | {
+        ("ssm:GetParameters", f"{parameter}{name}") for name in shard_names(path)
+    }
     # PutRecords only: the functions never call PutRecord.
     assert granted(function, stack) == {
         ("kinesis:PutRecords", stack.refs["EventStream.Arn"]),
-        ("ssm:GetParameter", keys),
+        *reads,
     }
-    assert granted(function, Deployment(BufferType="SQS")) == {("ssm:GetParameter", keys)}
+    assert granted(function, Deployment(BufferType="SQS")) == reads
 
 
 # ---------------------------------------------------------------- buffers and event sources
