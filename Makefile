@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench build validate deploy clean reliability fuzz checkov
+.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench bench-console browser build validate deploy clean reliability fuzz checkov
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 dev: $(STAMP) ## Run the whole pipeline locally (moto + gateway + consumer) until Ctrl-C
 	$(BIN)/events-api dev
 
-test: lint typecheck cfn-lint ## Lint, type-check, cfn-lint and run every test suite
+test: lint typecheck cfn-lint browser ## Lint, type-check, cfn-lint and run every test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
@@ -54,11 +54,25 @@ unit: $(STAMP) ## Unit tests only (fast, no network)
 integration: $(STAMP) ## Handlers against moto in-process
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-e2e: $(STAMP) ## events-api dev on loopback, real HTTP, both buffers
+e2e: $(STAMP) browser ## events-api dev on loopback, real HTTP, both buffers; the console in Chromium
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Benchmarks: writes docs/performance.md and benchmarks/results.json
 	$(BIN)/python -m benchmarks.run
+
+bench-console: $(STAMP) ## The console's explore view over a million local events (item 11 alone)
+	$(BIN)/python -m benchmarks.run --only console
+
+# The console's browser tests drive Debian's chromium through chromium-driver (Playwright's
+# and Selenium Manager's own browser downloads are not used). CI runs as root and installs
+# them; elsewhere, install them yourself or the browser tests skip (they fail under CI=true).
+browser: ## Debian's chromium and chromium-driver for the console's browser tests
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "make browser: run as root, or: sudo apt-get install chromium chromium-driver"; \
+	fi
 
 reliability: $(STAMP) ## Long reliability suites, fuzz and checkov; writes docs/reliability.md
 	status=0; \

@@ -24,6 +24,7 @@ import io
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +87,39 @@ class QueryResult:
             / 1000
             * S3_COPY_PER_1000,
         }
+
+
+@contextlib.contextmanager
+def in_process_moto() -> Iterator[None]:
+    """moto in this process, quiet functions; the environment is put back afterwards."""
+    from moto import mock_aws
+
+    from events_api import aws
+
+    environment = {
+        "AWS_ENDPOINT_URL": None,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    saved = {name: os.environ.get(name) for name in environment}
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    aws.reset()
+    try:
+        with mock_aws():
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        aws.reset()
 
 
 def _store(hours: list[datetime], objects_per_hour: int, events_per_object: int) -> int:
@@ -153,30 +187,13 @@ def measure(
     objects_per_hour: int = 120, events_per_object: int = 200, hours: int = 2
 ) -> QueryResult:
     import boto3
-    from moto import mock_aws
 
-    from events_api import aws
     from events_api.analytics.compaction import Compactor
     from events_api.analytics.compaction_store import S3CompactionStore
     from events_api.analytics.table import Hour
     from events_api.observability import metrics
     from events_api_cli.local.query_engine import BucketMirror, LocalCompactionEngine, LocalEngine
 
-    # moto in this process, quiet functions; everything is put back as it was afterwards.
-    environment = {
-        "AWS_ENDPOINT_URL": None,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }
-    saved = {name: os.environ.get(name) for name in environment}
-    for name, value in environment.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    aws.reset()
     yesterday = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     starts = [yesterday.replace(hour=3) + timedelta(hours=h) for h in range(hours)]
     target = Hour(DATASET, starts[0].strftime("%Y-%m-%d"), starts[0].strftime("%H"))
@@ -185,59 +202,51 @@ def measure(
         f"WHERE dataset = '{DATASET}' AND dt = '{target.dt}' AND hour = '{target.hour}' "
         f"AND _service = '{SERVICE}' AND level IN ('warn', 'error') ORDER BY event_time"
     )
-    try:
-        with mock_aws(), tempfile.TemporaryDirectory() as scratch:
-            s3 = boto3.client("s3")
-            s3.create_bucket(Bucket="bench-events")
-            with contextlib.redirect_stdout(io.StringIO()):  # the consumer's EMF metrics
-                text_per_hour = _store(starts, objects_per_hour, events_per_object)
-                metrics.clear_metrics()
-            mirror = BucketMirror(s3, "bench-events", Path(scratch))
-            raw = s3.list_objects_v2(Bucket="bench-events", Prefix=target.raw_prefix)["Contents"]
-            rows, raw_seconds = _timed_query(LocalEngine(mirror), sql)
+    with in_process_moto(), tempfile.TemporaryDirectory() as scratch:
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="bench-events")
+        with contextlib.redirect_stdout(io.StringIO()):  # the consumer's EMF metrics
+            text_per_hour = _store(starts, objects_per_hour, events_per_object)
+            metrics.clear_metrics()
+        mirror = BucketMirror(s3, "bench-events", Path(scratch))
+        raw = s3.list_objects_v2(Bucket="bench-events", Prefix=target.raw_prefix)["Contents"]
+        rows, raw_seconds = _timed_query(LocalEngine(mirror), sql)
 
-            engine = LocalCompactionEngine(mirror)
-            started = time.perf_counter()
-            report = Compactor(
-                S3CompactionStore(s3, "bench-events"), engine, lookback=timedelta(days=3)
-            ).run()
-            compaction_seconds = time.perf_counter() - started
-            engine.close()
-            assert len(report.compacted) == hours, report
-            assert not report.failed, report
+        engine = LocalCompactionEngine(mirror)
+        started = time.perf_counter()
+        report = Compactor(
+            S3CompactionStore(s3, "bench-events"), engine, lookback=timedelta(days=3)
+        ).run()
+        compaction_seconds = time.perf_counter() - started
+        engine.close()
+        assert len(report.compacted) == hours, report
+        assert not report.failed, report
 
-            rows_after, parquet_seconds = _timed_query(LocalEngine(mirror), sql)
-            listing = s3.list_objects_v2(Bucket="bench-events", Prefix=target.compacted_prefix)
-            parquet_keys = [item["Key"] for item in listing["Contents"]]
-            files = [mirror.directory / key for key in parquet_keys]
-            read, whole = _parquet_bytes_read(files)
-            manifest = s3.head_object(Bucket="bench-events", Key=target.manifest_key)
-            left = s3.list_objects_v2(Bucket="bench-events", Prefix=target.raw_prefix)
-            assert left["KeyCount"] == 0  # the view reads no NDJSON for this hour now
-            return QueryResult(
-                hours=hours,
-                objects_per_hour=objects_per_hour,
-                events_per_hour=objects_per_hour * events_per_object,
-                event_text_bytes_per_hour=text_per_hour,
-                raw_objects=len(raw),
-                raw_bytes=sum(int(item["Size"]) for item in raw),
-                parquet_objects=len(files),
-                parquet_file_bytes=whole,
-                parquet_bytes_read=read + int(manifest["ContentLength"]),
-                manifest_bytes=int(manifest["ContentLength"]),
-                rows=rows,
-                rows_after=rows_after,
-                duckdb_raw_s=raw_seconds,
-                duckdb_parquet_s=parquet_seconds,
-                compaction_s=compaction_seconds,
-            )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        aws.reset()
+        rows_after, parquet_seconds = _timed_query(LocalEngine(mirror), sql)
+        listing = s3.list_objects_v2(Bucket="bench-events", Prefix=target.compacted_prefix)
+        parquet_keys = [item["Key"] for item in listing["Contents"]]
+        files = [mirror.directory / key for key in parquet_keys]
+        read, whole = _parquet_bytes_read(files)
+        manifest = s3.head_object(Bucket="bench-events", Key=target.manifest_key)
+        left = s3.list_objects_v2(Bucket="bench-events", Prefix=target.raw_prefix)
+        assert left["KeyCount"] == 0  # the view reads no NDJSON for this hour now
+        return QueryResult(
+            hours=hours,
+            objects_per_hour=objects_per_hour,
+            events_per_hour=objects_per_hour * events_per_object,
+            event_text_bytes_per_hour=text_per_hour,
+            raw_objects=len(raw),
+            raw_bytes=sum(int(item["Size"]) for item in raw),
+            parquet_objects=len(files),
+            parquet_file_bytes=whole,
+            parquet_bytes_read=read + int(manifest["ContentLength"]),
+            manifest_bytes=int(manifest["ContentLength"]),
+            rows=rows,
+            rows_after=rows_after,
+            duckdb_raw_s=raw_seconds,
+            duckdb_parquet_s=parquet_seconds,
+            compaction_s=compaction_seconds,
+        )
 
 
 def results(r: QueryResult) -> dict[str, Any]:

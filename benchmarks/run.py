@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-e2e", action="store_true", help="leave out item 7")
     parser.add_argument(
         "--only",
-        choices=("query", "worst"),
+        choices=("query", "worst", "console"),
         help=(
-            "run one workload (query: item 10; worst: item 9) and update its part of "
-            "results.json and docs/performance.md"
+            "run one workload (query: item 10; worst: item 9; console: item 11) and update "
+            "its part of results.json and docs/performance.md"
         ),
     )
     args = parser.parse_args(argv)
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_query(quick=args.quick)
     if args.only == "worst":
         return only_worst()
+    if args.only == "console":
+        return run_console(quick=args.quick)
     rounds = 3 if args.quick else 13
     started = time.monotonic()
 
@@ -195,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     (DOCS / "performance.md").write_text(report.markdown(context, results) + "\n" + otlp_section)
     run_query(quick=args.quick)
+    run_console(quick=args.quick)
     log(f"done in {time.monotonic() - started:.0f} s")
     for name in report.HEADLINE:
         log(f"   {name} = {results[name]}")
@@ -214,6 +217,23 @@ def run_query(*, quick: bool = False) -> int:
     DOCS.mkdir(exist_ok=True)
     query.write_section(DOCS / "performance.md", query.markdown(measured))
     for name in ("query_bytes_ratio", "query_cost_hour_parquet_1tb_day"):
+        log(f"   {name} = {figures[name]}")
+    return 0
+
+
+def run_console(*, quick: bool = False) -> int:
+    """The console workload (benchmarks/console.py): merged into results.json, and its own
+    section of docs/performance.md."""
+    from . import console
+
+    log("11. the console's explore view over a million local events, raw and compacted")
+    measured = console.measure(events=100_000 if quick else 1_000_000)
+    figures = console.results(measured)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, **figures}, indent=2, sort_keys=True) + "\n")
+    DOCS.mkdir(exist_ok=True)
+    console.write_section(DOCS / "performance.md", console.markdown(measured))
+    for name in ("console_explore_raw_s", "console_explore_compacted_s"):
         log(f"   {name} = {figures[name]}")
     return 0
 

@@ -26,3 +26,7 @@ DEFAULT_AWS_PORT = 4566
 
 #: Prefix of the one machine-readable line `events-api dev` prints once it is ready.
 READY_PREFIX = "EVENTS_API_DEV_READY "
+
+#: `events-api ui`'s port, and the prefix of the one line it prints once it is ready.
+DEFAULT_UI_PORT = 8300
+UI_READY_PREFIX = "EVENTS_API_UI_READY "

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from .commands import compact, keys, query, redrive, send, tail
+from .commands import compact, keys, query, redrive, send, tail, ui
 from .local import dev
 
-COMMANDS = (dev, keys, send, tail, query, compact, redrive)
+COMMANDS = (dev, keys, send, tail, query, ui, compact, redrive)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 (nesting past the parser's limit, gzip bombs, invalid UTF-8, odd numbers, duplicate keys,
 oversized headers, traversal in dataset paths; truncated and mistyped protobuf, OTLP JSON
 edge values). The reliability suites send each through the real handlers and the consumer.
+The markup corpus is what the web console must show as text (tests/e2e/test_console.py).
 """
 
 from __future__ import annotations
@@ -206,6 +207,44 @@ def events_api_corpus() -> Iterator[Case]:
         "": 400,
     }.items():
         yield Case(f"path-{path[:40]}", b'[{"a":1}]', path=path, expect=status)
+
+
+# ---------------------------------------------------------------- the console
+
+#: What a hostile event would set if the console ever ran its content as script.
+PWNED = "__pwned"
+
+
+def markup_corpus() -> Iterator[Case]:
+    """Accepted events whose content a web page must never interpret: markup in values,
+    keys and labels, script URLs where links could be made, one very long line, nesting
+    just under the parser's limit, escapes of control characters and surrogate pairs."""
+    run = f"window.{PWNED}=1".encode()
+    events = {
+        "script-in-message": b'{"message":"<script>' + run + b'</script>","level":"<b>error</b>"}',
+        "img-onerror": b'{"message":"<img src=x onerror=\\"' + run + b'\\">",'
+        b'"<img src=x onerror=' + run + b'>":"in a key"}',
+        "javascript-urls": b'{"message":"a link?","url":"javascript:' + run + b'",'
+        b'"traceId":"javascript:'
+        + run
+        + b'","href":"data:text/html,<script>'
+        + run
+        + b'</script>"}',
+        "long-line": b'{"message":"' + b"W" * 200_000 + b'"}',
+        "deep-nesting": depth(parser_limit() - 1),
+        "escapes": b'{"message":"nul \\u0000 bell \\u0007 pair \\ud83d\\ude00 rtl \\u202e end"}',
+        "svg-and-style": b'{"message":"<svg onload='
+        + run
+        + b'></svg><style>*{display:none}</style>"}',
+    }
+    for name, event in events.items():
+        yield Case(f"markup-{name}", b"[" + event + b"]", expect=202, events=[event])
+    yield Case(
+        "markup-service-header",
+        b'[{"message":"labelled by a hostile header"}]',
+        {"x-service": f"<img src=x onerror={run.decode()}>"},
+        expect=202,
+    )
 
 
 # ---------------------------------------------------------------- OTLP

@@ -161,6 +161,27 @@ def test_query_workload_on_a_small_bucket_reads_fewer_bytes_after_compaction(
     assert page.read_text().startswith("# Performance\n\nbefore\n")
 
 
+def test_console_workload_counts_every_event_before_and_after_compaction(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import console
+
+    measured = console.measure(events=600, hours=2, objects_per_hour=3, pool=500)
+    assert measured.events == 600
+    assert measured.raw.total == measured.compacted.total == 600
+    assert measured.raw.events == measured.compacted.events == 100
+    assert set(measured.raw.statements) == {"results", "series", "latest", "events"}
+    assert measured.parquet_bytes > 0
+    page = tmp_path / "performance.md"
+    page.write_text("# Performance\n")
+    console.write_section(page, console.markdown(measured))
+    console.write_section(page, console.markdown(measured))
+    text = page.read_text()
+    assert text.count("<!-- console:start -->") == 1
+    assert "| compacted Parquet (zstd) | **" in text
+    assert set(console.results(measured)) >= {"console_explore_raw_s", "console_speedup_compacted"}
+
+
 @pytest.mark.parametrize("signal", ["logs", "traces", "metrics"])
 def test_otlp_bench_compares_paths_that_make_the_same_events(signal: str) -> None:
     from benchmarks import otlp

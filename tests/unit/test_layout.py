@@ -3,9 +3,11 @@
 The shared package (``events_api``): each path's folder (``ingest``, ``store``,
 ``analytics``, ``otlp``) calls down to ``aws`` and to the modules every path uses (the
 package's top level), never up or sideways, except OTLP, which reuses the Events API's
-steps. The CLI (``events_api_cli``): the commands use the local stack and the client; the
-local stack never uses a command; the client uses neither. And neither package has an
-import cycle, counting the imports made inside functions.
+steps. The CLI (``events_api_cli``): the commands use the console, the query model, the
+local stack and the client; the console uses the query model, which uses the local stack's
+engine and the client's time parsing; the local stack never uses a command; the client uses
+none of them. And neither package has an import cycle, counting the imports made inside
+functions.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ SHARED_ALLOWED = {
 CLI_ALLOWED = {
     "client": set(),
     "local": {""},
-    "commands": {"", "local", "client"},
+    "explore": {"local", "client"},
+    "console": {"explore"},
+    "commands": {"", "local", "client", "explore", "console"},
 }
 
 

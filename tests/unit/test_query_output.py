@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from events_api_cli.commands.athena_query import convert
 from events_api_cli.commands.query_output import MAX_CELL, write
+from events_api_cli.explore.engines import convert
 
 pytestmark = pytest.mark.unit
 

@@ -15,26 +15,8 @@ from typing import Any, BinaryIO
 
 from events_api.analytics.athena import AthenaRunner, Execution, QueryFailed, query_cost_usd
 
+from ..explore.engines import convert
 from .query_output import write
-
-_NUMBERS = {"tinyint", "smallint", "integer", "bigint"}
-_FLOATS = {"double", "float", "real", "decimal"}
-
-
-def convert(value: str | None, kind: str) -> Any:
-    """Athena returns text; numbers and booleans become JSON numbers and booleans."""
-    if value is None:
-        return None
-    try:
-        if kind in _NUMBERS:
-            return int(value)
-        if kind in _FLOATS:
-            return float(value)
-    except ValueError:
-        return value
-    if kind == "boolean":
-        return value == "true"
-    return value
 
 
 class Progress:
