@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench bench-console browser build validate deploy clean reliability fuzz checkov
+.PHONY: help install dev test lint format typecheck cfn-lint unit integration e2e bench bench-console browser build validate deploy clean reliability fuzz checkov iam-record iam-report
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ integration: $(STAMP) ## Handlers against moto in-process
 
 e2e: $(STAMP) browser ## events-api dev on loopback, real HTTP, both buffers; the console in Chromium
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+iam-record: $(STAMP) ## Run the suites that record the roles' calls and write them to tests/iam_calls.json
+	IAM_RECORD_UPDATE=1 $(BIN)/pytest tests/integration/test_compactor_role.py tests/integration/test_log_subscriber_role.py tests/e2e tests/reliability $(PYTEST_ARGS)
+
+iam-report: $(STAMP) ## Write the IAM report (calls, grants, least-privilege debt) into docs/operations.md
+	$(BIN)/python -m events_api_cli.local.iam.report
 
 bench: $(STAMP) ## Benchmarks: writes docs/performance.md and benchmarks/results.json
 	$(BIN)/python -m benchmarks.run

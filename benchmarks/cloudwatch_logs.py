@@ -234,10 +234,10 @@ def results(
     costs: dict[str, dict[str, cost.Breakdown]],
     when: str,
 ) -> dict[str, Any]:
-    from events_api_cli.local.template_limits import mapping_setting
+    from events_api_cli.local.template import mapping
 
-    factor = mapping_setting(cost.TEMPLATE, "KinesisEventSource", "ParallelizationFactor")
-    retries = mapping_setting(cost.TEMPLATE, "KinesisEventSource", "MaximumRetryAttempts")
+    kinesis = mapping(cost.TEMPLATE, "KinesisEventSource", log_cost.LOGS_ON_KINESIS)
+    factor, retries = kinesis.parallelization_factor, kinesis.maximum_retry_attempts
     out: dict[str, Any] = {"measured_at": when}
     for t in throughput:
         out[f"{t.name}_records"] = t.records

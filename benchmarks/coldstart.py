@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _NETWORK_MODULES = ("botocore.httpsession", "events_api.aws.http_client")
 
 
-def _install_stub_hook(key_document: bytes) -> None:
+def _install_stub_hook(key_document: bytes, key: str) -> None:
     """Stub the network the moment a module that uses it is imported."""
     import importlib.abc
     import importlib.machinery
@@ -54,7 +54,7 @@ def _install_stub_hook(key_document: bytes) -> None:
                 original(module)
                 from benchmarks.stubs import StubAws
 
-                stub = StubAws(key_document=key_document)
+                stub = StubAws(key_document=key_document, key=key)
                 if name == "botocore.httpsession":
                     stub.install_botocore()
                 else:
@@ -71,7 +71,7 @@ def child(kind: str, event_file: str) -> None:
 
     lambdas.set_env("kinesis")
     spec = json.loads(Path(event_file).read_text())
-    _install_stub_hook(spec["key_document"].encode())
+    _install_stub_hook(spec["key_document"].encode(), spec["key"])
     code = Path(os.environ.get("BENCH_CODE_ROOT", str(ROOT)))
     sys.path.insert(0, str(code / "layers" / "shared"))
     kind = kind.removesuffix(" source")
@@ -136,14 +136,14 @@ def _compiled_copy(directory: Path) -> Path:
 SHIPPED = ("ingest", "consumer")
 
 
-def measure(events: dict[str, Any], key_document: bytes, runs: int = 11) -> ColdStart:
+def measure(events: dict[str, Any], key: str, key_document: bytes, runs: int = 11) -> ColdStart:
     """Fresh processes for boto3, ingest and consumer (bytecode shipped, as the layer is
     built), interleaved, ``runs`` each; and the ingest function again from source only
     (``ingest source``: what every cold start paid before the layer shipped bytecode)."""
     kinds = ["boto3", "ingest", "consumer", "ingest source"]
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump({**events, "key_document": key_document.decode()}, handle)
+        json.dump({**events, "key": key, "key_document": key_document.decode()}, handle)
         path = handle.name
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     compiled = tempfile.TemporaryDirectory()

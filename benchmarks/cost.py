@@ -149,7 +149,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 def platform_log_bytes(system_log_level: str | None = None) -> int:
     """What Lambda logs of its own per invocation at ``system_log_level`` (the template's
     SystemLogLevel default unless given)."""
-    from events_api_cli.local.template_limits import parameter_default
+    from events_api_cli.local.template import parameter_default
 
     level = system_log_level or parameter_default(TEMPLATE, "SystemLogLevel")
     if level == "WARN":
@@ -159,7 +159,7 @@ def platform_log_bytes(system_log_level: str | None = None) -> int:
 
 def deployed_memory_mb(logical_id: str) -> int:
     """The function's MemorySize in template.yaml (the model prices what is deployed)."""
-    from events_api_cli.local.template_limits import function_limits
+    from events_api_cli.local.template import function_limits
 
     return function_limits(TEMPLATE, logical_id).memory_mb
 

@@ -147,7 +147,7 @@ class Harness:
 
     def __init__(self, key: str, key_document: bytes) -> None:
         self.key = key
-        self.stub = stubs.StubAws(key_document=key_document).install()
+        self.stub = stubs.StubAws(key_document=key_document, key=key).install()
         self.context = lambdas.context()
         self.handlers: dict[str, Any] = {}
         self.services: dict[str, Any] = {}

@@ -34,10 +34,14 @@ def _memory(logical_id: str) -> int:
     return cost.deployed_memory_mb(logical_id)
 
 
-def _parallelization_factor() -> int:
-    from events_api_cli.local.template_limits import mapping_setting
+#: The template's parameters for CloudWatch Logs on the Kinesis buffer.
+LOGS_ON_KINESIS = {"BufferType": "Kinesis", "LogSubscription": "Account"}
 
-    return mapping_setting(cost.TEMPLATE, "KinesisEventSource", "ParallelizationFactor")
+
+def _parallelization_factor() -> int:
+    from events_api_cli.local.template import mapping
+
+    return mapping(cost.TEMPLATE, "KinesisEventSource", LOGS_ON_KINESIS).parallelization_factor
 
 
 @dataclass(frozen=True)

@@ -512,7 +512,7 @@ def measure_cold_starts(runs: int) -> ColdStarts:
             "with": _build(Path(work) / "with", with_otlp=True),
         }
         spec = Path(work) / "events.json"
-        spec.write_text(json.dumps({**events, "key_document": key_document.decode()}))
+        spec.write_text(json.dumps({**events, "key": key, "key_document": key_document.decode()}))
         for run in range(runs):
             # The order flips every round, so that drift on a shared machine favours no kind.
             order = list(kinds.items()) if run % 2 == 0 else list(reversed(kinds.items()))

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log("4. cold start (fresh processes)")
     cold_events = report.cold_start_events(batches[0], key)
-    cold = cold_measure(cold_events, key_document, runs=5 if args.quick else 21)
+    cold = cold_measure(cold_events, key, key_document, runs=5 if args.quick else 21)
 
     log("4b. OTLP decode + flatten throughput, and the ingest cold start with and without OTLP")
     from . import otlp

@@ -3,9 +3,9 @@
 
 ``StubAws.install()`` replaces ``URLLib3Session.send`` (the one place botocore touches the
 network) and is ``aws.http_client``'s transport, so a handler's own code and its clients' run in
-full. It answers Kinesis PutRecords, SQS SendMessageBatch, SSM GetParameter and S3
-PutObject, and with ``record=True`` it also decodes every request to count what AWS would
-bill (records, bytes, calls).
+full. It answers Kinesis PutRecords, SQS SendMessageBatch, SSM GetParameter, the key
+index's GetParameters (an index holding ``key``) and S3 PutObject, and with ``record=True``
+it also decodes every request to count what AWS would bill (records, bytes, calls).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Call:
 @dataclass
 class StubAws:
     key_document: bytes = b""  # SSM parameter value returned for every key look-up
+    key: str = ""  # the key the key index holds (none: an index with no key in it)
     record: bool = False
     calls: list[Call] = field(default_factory=list)
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -120,6 +121,8 @@ class StubAws:
         elif target.endswith(".SendMessageBatch"):
             headers = {"Content-Type": "application/x-amz-json-1.0"}
             payload = self._send_message_batch(body)
+        elif target.endswith(".GetParameters"):
+            payload = self._key_index(body)
         elif target.endswith(".GetParameter"):
             payload = json.dumps(
                 {
@@ -136,6 +139,19 @@ class StubAws:
             payload = b""
             self._put_object(url, bytes(body))
         return status, headers, payload
+
+    def _key_index(self, body: bytes) -> bytes:
+        from events_api.ingest.key_index import shard_values
+        from events_api.ingest.keys import key_hash
+
+        names = json.loads(body)["Names"]
+        path = names[0][: names[0].rindex("index/")]
+        values = shard_values(path, [key_hash(self.key)] if self.key else [])
+        parameters = [
+            {"Name": name, "Type": "SecureString", "Value": values[name], "Version": 1}
+            for name in names
+        ]
+        return json.dumps({"Parameters": parameters, "InvalidParameters": []}).encode()
 
     def _put_records(self, body: bytes) -> bytes:
         count = body.count(b'"PartitionKey":')

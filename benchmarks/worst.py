@@ -242,10 +242,10 @@ def _run_child(*args: str) -> dict[str, Any]:
 
 def batch_size(buffer: str) -> int:
     """The template's BatchSize for the buffer's event source mapping."""
-    from events_api_cli.local import template_limits
+    from events_api_cli.local import template
 
     mapping = "KinesisEventSource" if buffer == "kinesis" else "SqsEventSource"
-    return template_limits.batch_size(TEMPLATE, mapping)
+    return template.batch_size(TEMPLATE, mapping)
 
 
 def consumer_event(blobs: list[bytes], buffer: str) -> dict[str, Any]:
@@ -265,7 +265,7 @@ def measure_consumer_batch(
 ) -> WorstResult:
     """One full batch of ``blobs`` (holding ``events`` events) through the real consumer
     handler in a fresh process."""
-    from events_api_cli.local.template_limits import function_limits
+    from events_api_cli.local.template import function_limits
 
     limits = function_limits(TEMPLATE, "ConsumerFunction")
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
@@ -293,7 +293,7 @@ def measure_consumer_batch(
 
 
 def measure_ingest(workload: str) -> WorstResult:
-    from events_api_cli.local.template_limits import function_limits
+    from events_api_cli.local.template import function_limits
 
     limits = function_limits(TEMPLATE, "IngestFunction")
     row = _run_child("ingest", workload)

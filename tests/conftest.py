@@ -42,6 +42,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(getattr(pytest.mark, tier))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The roles' calls the suites made against the committed record (tests/iam_record.py)."""
+    from tests import iam_record
+
+    problems = iam_record.check(session)
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [
+            "the IAM record is stale; run `make iam-record` and review the diff:",
+            *problems[:50],
+        ]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _aws_http_through_moto_when_mocked() -> Iterator[None]:
     aws_http.use_transport(InProcessMoto())

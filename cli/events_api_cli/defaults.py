@@ -1,6 +1,6 @@
 """Names the local stack and the key commands share, so they agree without configuration.
 
-``events-api dev`` creates everything under these names in moto; the ``keys`` commands use
+``events-api dev`` runs the stack ``LOCAL_STACK_NAME`` in moto; the ``keys`` commands use
 ``LOCAL_KEYS_PATH`` when given neither ``--stack`` nor ``--path``, so that
 ``AWS_ENDPOINT_URL=http://127.0.0.1:4566 events-api keys create --name me`` talks to the
 same key path the local gateway reads.
@@ -8,15 +8,14 @@ same key path the local gateway reads.
 
 from __future__ import annotations
 
-LOCAL_KEYS_PATH = "/events-api/local/keys/"
+#: The name of the stack ``events-api dev`` runs of template.yaml. Its resources are named
+#: after it as CloudFormation names them (local/template/names.py): the key path below is
+#: the template's for this name, the bucket and queues ``local_names`` give.
+LOCAL_STACK_NAME = "local"
+LOCAL_KEYS_PATH = f"/events-api/{LOCAL_STACK_NAME}/keys/"
 LOCAL_REGION = "us-east-1"
 #: moto's default account, which is also what ARNs from moto carry.
 LOCAL_ACCOUNT_ID = "123456789012"
-LOCAL_STREAM_NAME = "events-api-local-events"
-LOCAL_QUEUE_NAME = "events-api-local-events"
-LOCAL_DEAD_LETTER_QUEUE_NAME = "events-api-local-events-dlq"
-LOCAL_BUCKET_NAME = "events-api-local-events"
-LOCAL_SERVICE_NAME = "events-api"
 
 DEFAULT_HOST = "127.0.0.1"
 #: `sam local start-api`'s port.

@@ -26,6 +26,8 @@ import boto3
 import pytest
 
 from events_api_cli.defaults import READY_PREFIX
+from events_api_cli.local.dev import IAM_RECORD_ENV
+from tests import iam_record
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
@@ -75,12 +77,17 @@ class DevProcess:
         front_door: str = "http-api",
         host: str = "127.0.0.1",
         options: tuple[str, ...] = ("--compact-every", "0"),
+        record: bool = True,
     ) -> DevProcess:
         """``options`` default to no background compaction: suites that read the raw
-        prefixes over a long run must not see objects move to archive/ under them."""
+        prefixes over a long run must not see objects move to archive/ under them.
+        ``record``: add the roles' calls to the session's IAM record (tests/iam_record.py);
+        off for a stack of another template than the repository's."""
         directory.mkdir(parents=True, exist_ok=True)
         stdout, stderr = directory / "stdout.log", directory / "stderr.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+        if record:
+            env[IAM_RECORD_ENV] = str(iam_record.record_file(directory))
         # Files, not pipes: nobody drains a pipe while the tests run, and a full pipe would
         # block the server's writes.
         with stdout.open("wb") as out, stderr.open("wb") as err:

@@ -19,9 +19,9 @@ import pytest
 from events_api.settings import DEFAULT_OBJECT_MAX_BYTES
 from events_api_cli.local.lambda_runtime import FunctionError
 from events_api_cli.local.lambda_worker import WorkerFunction
-from events_api_cli.local.template_limits import function_limits
+from events_api_cli.local.template import TEMPLATE_PATH, function_limits
+from events_api_cli.local.template.document import function_property
 from tests.e2e.conftest import DevStack
-from tests.unit.sam_template import TEMPLATE_PATH, function_property
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,13 @@ def checkout(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def probe(checkout: Path):
-    function = WorkerFunction("probe", checkout, "probe", timeout_seconds=2, memory_mb=160).start()
+    function = WorkerFunction(
+        "probe",
+        checkout / "functions" / "probe",
+        "app.lambda_handler",
+        timeout_seconds=2,
+        memory_mb=160,
+    ).start()
     yield function
     function.stop()
 

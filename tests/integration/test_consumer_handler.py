@@ -13,10 +13,9 @@ from benchmarks import worst
 from events_api import records
 from events_api.aws import clients as aws_clients
 from events_api.store.consumer import RESERVE_MS
-from events_api_cli.local.template_limits import batch_size
+from events_api_cli.local.template import TEMPLATE_PATH, batch_size
 from tests.integration.conftest import consumer_event
 from tests.support import FakeLambdaContext, http_event, load_event
-from tests.unit.sam_template import TEMPLATE_PATH
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 
 from events_api import records
 from events_api.aws.http_client import Call
+from events_api.ingest.key_index import REFRESH_SECONDS
 from events_api.ingest.key_store import SsmKeyStore
 from events_api.ingest.keys import generate_key, key_hash
+from events_api.ingest.service import build_key_authenticator
 from tests.integration.conftest import KEYS_PATH, Stack
 from tests.moto_bridge import SSM_THROTTLING, UNREACHABLE, OnCall, raising
 from tests.support import (
@@ -320,27 +323,78 @@ def ssm_throttling() -> OnCall:
     return OnCall("ssm", "GetParameter", before_call=raising(SSM_THROTTLING))
 
 
-def test_a_new_key_first_used_after_a_flood_of_unknown_keys_gets_429_never_401(
+class SsmCalls:
+    """Counts the functions' SSM calls by operation (the index read, key look-ups)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._hooks = [
+            OnCall("ssm", operation, before_call=self._count).install()
+            for operation in ("GetParameter", "GetParameters")
+        ]
+
+    def _count(self, call: Call) -> None:
+        self.counts[call.operation] += 1
+
+    def close(self) -> None:
+        for hook in self._hooks:
+            hook.uninstall()
+
+
+def test_a_flood_of_unknown_keys_is_401_from_the_key_index_and_a_new_key_is_accepted(
     ingest, stack
 ) -> None:
     """A cold instance, 80 well-formed unknown keys (anyone can mint them), then a key
-    created a moment ago: the flood spends the look-up allowance (30 a minute, half of it
-    as a burst), and what the throttle did not let through is told to come back later."""
-    statuses = [
-        invoke(ingest, http_event("[{}]", headers={"x-api-key": generate_key()}))["statusCode"]
-        for _ in range(80)
-    ]
-    assert statuses == [401] * 15 + [429] * 65
-    new = generate_key()
-    SsmKeyStore(KEYS_PATH).create(new, "new", "created a moment ago")
-    response = invoke(ingest, http_event('[{"a":1}]', headers={"x-api-key": new}))
-    assert (response["statusCode"], response_json(response)) == (
-        429,
-        {"message": "Too Many Requests"},
+    created a moment ago, handed out as `events-api keys create` does: REFRESH_SECONDS
+    after its index entry was written. The flood costs one read of the index, no look-up."""
+    clock = [1000.0]
+    service = ingest.service()
+    service.keys = build_key_authenticator(service.settings, clock=lambda: clock[0])
+    calls = SsmCalls()
+    try:
+        statuses = [
+            invoke(ingest, http_event("[{}]", headers={"x-api-key": generate_key()}))["statusCode"]
+            for _ in range(80)
+        ]
+        flood_calls = dict(calls.counts)
+        new = generate_key()
+        SsmKeyStore(KEYS_PATH).create(new, "new", "created a moment ago")
+        clock[0] += REFRESH_SECONDS
+        response = invoke(ingest, http_event('[{"a":1}]', headers={"x-api-key": new}))
+    finally:
+        calls.close()
+    assert statuses == [401] * 80
+    assert flood_calls == {"GetParameters": 1}
+    assert (response["statusCode"], response_json(response)) == (202, ACCEPTED)
+    assert calls.counts == {"GetParameters": 2, "GetParameter": 1}
+    assert [bytes(event) for _, event in buffered_events(stack)] == [b'{"a":1}']
+
+
+def test_a_key_made_by_hand_is_refused_until_reindexed(ingest, stack, monkeypatch) -> None:
+    """A parameter put in Parameter Store by hand is not in the index; `events-api keys
+    reindex` (SsmKeyStore.reindex) brings it in."""
+    monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")  # every unknown key reads the index
+    key = generate_key()
+    document = {"id": "by-hand", "name": "made by hand", "createdAt": "2026-11-30T00:00:00Z"}
+    boto3.client("ssm").put_parameter(
+        Name=KEYS_PATH + key_hash(key), Value=json.dumps(document), Type="SecureString"
     )
-    # 15 more a minute: one every 4 s, less what the wall clock refilled during the flood.
-    assert 1 <= int(response["headers"]["retry-after"]) <= 4
-    assert stack.buffered() == []
+    event = http_event('[{"a":1}]', headers={"x-api-key": key})
+    assert invoke(ingest, event)["statusCode"] == 401
+    assert SsmKeyStore(KEYS_PATH).reindex() == 2  # SAMPLE_KEY and this one
+    assert invoke(ingest, event)["statusCode"] == 202
+
+
+def test_an_unknown_key_while_the_key_index_cannot_be_read_is_503_not_401(ingest, stack) -> None:
+    throttling = OnCall("ssm", "GetParameters", before_call=raising(SSM_THROTTLING)).install()
+    try:
+        response = invoke(ingest, http_event("[{}]", headers={"x-api-key": generate_key()}))
+    finally:
+        throttling.uninstall()
+    assert (response["statusCode"], response_json(response)) == (
+        503,
+        {"message": "Service Unavailable"},
+    )
 
 
 def test_a_cached_key_is_served_while_ssm_throttles(ingest, stack, monkeypatch) -> None:

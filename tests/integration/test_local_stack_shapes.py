@@ -13,6 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,11 @@ from events_api_cli.local.api_gateway import (
 from events_api_cli.local.gateway import Gateway
 from events_api_cli.local.lambda_runtime import MAX_REQUEST_PAYLOAD_BYTES, LocalFunction
 from events_api_cli.local.poller import (
-    KINESIS_MAPPING_ID,
     KinesisPoller,
     SqsPoller,
     split_by_payload,
 )
+from events_api_cli.local.template import load_stack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -211,7 +212,7 @@ def test_gateway_as_a_function_url_sends_uuid_request_ids_in_its_own_header() ->
         seen.append(event)
         return {"statusCode": 202, "body": "{}"}
 
-    gateway = Gateway(_function(record), front_door=FrontDoor.FUNCTION_URL)
+    gateway = Gateway([("$default", _function(record))], front_door=FrontDoor.FUNCTION_URL)
     request_id, answer = gateway.handle(request(b"[]"))
     assert answer.status == 202
     (event,) = seen
@@ -263,7 +264,7 @@ def test_function_errors_and_oversized_events_get_api_gateway_answers() -> None:
     def failing(event: dict[str, Any], context: Any) -> Any:
         raise RuntimeError("boom")
 
-    request_id, answer = Gateway(_function(failing)).handle(request(b"[]"))
+    request_id, answer = Gateway([("$default", _function(failing))]).handle(request(b"[]"))
     assert request_id
     assert (answer.status, json.loads(answer.body)) == (500, {"message": "Internal Server Error"})
 
@@ -272,9 +273,13 @@ def test_function_errors_and_oversized_events_get_api_gateway_answers() -> None:
         return {"statusCode": 200, "body": event["body"]}
 
     big = b"x" * MAX_REQUEST_PAYLOAD_BYTES
-    _, answer = Gateway(_function(echo)).handle(request(big, [("Content-Type", "text/plain")]))
+    _, answer = Gateway([("$default", _function(echo))]).handle(
+        request(big, [("Content-Type", "text/plain")])
+    )
     assert (answer.status, json.loads(answer.body)) == (413, {"message": "Request Too Long"})
-    _, answer = Gateway(_function(echo)).handle(request(b"hello", [("Content-Type", "text/plain")]))
+    _, answer = Gateway([("$default", _function(echo))]).handle(
+        request(b"hello", [("Content-Type", "text/plain")])
+    )
     assert (answer.status, answer.body) == (200, b"hello")
     assert BODY_TOO_LARGE_BODY == "HTTP content length exceeded 10485760 bytes."
 
@@ -322,6 +327,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
+MAPPING_ID = "00000000-0000-4000-8000-000000000001"
+
+
 def _kinesis_poller(recorder: Recorder, records: int) -> tuple[KinesisPoller, list[str]]:
     kinesis, s3 = boto3.client("kinesis"), boto3.client("s3")
     kinesis.create_stream(StreamName="s", ShardCount=1)
@@ -335,13 +343,18 @@ def _kinesis_poller(recorder: Recorder, records: int) -> tuple[KinesisPoller, li
     ]
     # Each look at the clock is a minute later: retry back-offs pass without sleeping.
     minutes = itertools.count(step=60)
+    mapping = replace(
+        load_stack(stack_name="test").event_source_mappings["KinesisEventSource"],
+        source_arn=arn,
+        on_failure_destination="arn:aws:s3:::events-bucket",
+        uuid=MAPPING_ID,
+    )
     poller = KinesisPoller(
         kinesis,
         s3,
-        "s",
-        arn,
-        "events-bucket",
+        mapping,
         _function(recorder),
+        "arn:aws:iam::123456789012:role/consumer",
         clock=lambda: float(next(minutes)),
     )
     return poller, sequences
@@ -394,7 +407,9 @@ def test_sqs_deletes_only_what_was_stored(monkeypatch: pytest.MonkeyPatch) -> No
         for n in range(3)
     ]
     recorder = Recorder("sqs", fail_once={ids[1]})
-    poller = SqsPoller(sqs, url, arn, _function(recorder))
+    mapping = load_stack(stack_name="test", parameters={"BufferType": "SQS"})
+    settings = replace(mapping.event_source_mappings["SqsEventSource"], source_arn=arn)
+    poller = SqsPoller(sqs, url, settings, _function(recorder))
     assert poller.poll_once() is True
     assert sorted(recorder.batches[0]) == sorted(ids)
     assert poller.poll_once() is True
@@ -441,7 +456,7 @@ def test_kinesis_gives_up_after_ten_retries_and_keeps_the_whole_batch_in_s3() ->
     s3 = boto3.client("s3")
     [kept] = s3.list_objects_v2(Bucket="events-bucket", Prefix="aws/lambda/")["Contents"]
     assert re.fullmatch(
-        rf"aws/lambda/{KINESIS_MAPPING_ID}/shardId-000000000000/\d{{4}}/\d\d/\d\d/"
+        rf"aws/lambda/{MAPPING_ID}/shardId-000000000000/\d{{4}}/\d\d/\d\d/"
         r"\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}",
         kept["Key"],
     )

@@ -126,19 +126,15 @@ def parked(stack: DevStack) -> dict[str, int]:
     """What the stack's failure places hold: messages in the SQS dead-letter queue, batches
     the Kinesis mapping gave up on (objects under aws/lambda/ in the events bucket)."""
     from events_api_cli import failed_batches
-    from events_api_cli.defaults import LOCAL_DEAD_LETTER_QUEUE_NAME
 
     sqs = stack_client(stack, "sqs")
     out = {}
-    try:
-        url = sqs.get_queue_url(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        pass
-    else:
+    url = str(stack.dev.ready.get("deadLetterQueueUrl") or "")
+    if url:
         attributes = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
-        out[LOCAL_DEAD_LETTER_QUEUE_NAME] = int(attributes.get("ApproximateNumberOfMessages", "0"))
+        out["dead-letter queue"] = int(attributes.get("ApproximateNumberOfMessages", "0"))
     pages = stack_client(stack, "s3").get_paginator("list_objects_v2")
     listed = pages.paginate(Bucket=stack.bucket, Prefix=failed_batches.PREFIX)
     out[failed_batches.PREFIX] = sum(len(page.get("Contents", [])) for page in listed)

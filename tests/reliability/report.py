@@ -140,8 +140,11 @@ def rows() -> list[tuple[str, str, str]]:
                 PROSE["keys_unknown_value"].format(
                     f=unknown,
                     unknown_keys=num(unknown["unknown_keys"]),
-                    per_minute=unknown.get("lookups_per_minute_setting", 0),
-                    statuses=unknown.get("statuses", {}),
+                    by_operation=", ".join(
+                        f"{op} {n}" for op, n in sorted(unknown["aws_calls_by_operation"].items())
+                    ),
+                    statuses=", ".join(f"{k}: {num(v)}" for k, v in unknown["statuses"].items()),
+                    scale=scale_note(unknown),
                 ),
                 code(f"{PYTEST} tests/reliability/test_keys.py -k unknown"),
             )
@@ -151,8 +154,20 @@ def rows() -> list[tuple[str, str, str]]:
         out.append(
             (
                 PROSE["keys_fresh"],
-                PROSE["keys_fresh_value"].format(f=fresh),
-                code(f"{PYTEST} tests/reliability/test_keys.py -k fresh"),
+                PROSE["keys_fresh_value"].format(
+                    f=fresh,
+                    flood=", ".join(f"{k}: {num(v)}" for k, v in fresh["flood"].items()),
+                ),
+                code(f"{PYTEST} tests/reliability/test_keys.py -k brand_new"),
+            )
+        )
+    steady = load("keys-steady-state")
+    if steady:
+        out.append(
+            (
+                PROSE["keys_steady"],
+                PROSE["keys_steady_value"].format(f=steady, scale=scale_note(steady)),
+                code(f"{PYTEST} tests/reliability/test_keys.py -k steady"),
             )
         )
 

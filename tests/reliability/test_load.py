@@ -201,9 +201,9 @@ def test_load_shapes(buffer: str, tmp_path) -> None:
         "steady": Shape("steady"),
         "spike": Shape("spike"),
         "flood-good": Shape("flood-good"),
-        # Well-formed unknown keys past the instance's look-up allowance get 429 (one of them
-        # could be a new, valid key), the rest 401.
-        "flood-bad-keys": Shape("flood-bad-keys", expected_statuses=frozenset({401, 429})),
+        # Malformed keys and well-formed unknown ones alike: 401 (the unknown ones from the
+        # key index in memory), never 429.
+        "flood-bad-keys": Shape("flood-bad-keys", expected_statuses=frozenset({401})),
     }
     with local_stack(buffer, tmp_path / "dev") as stack:
 

@@ -20,7 +20,8 @@ from events_api.ingest.http_api import DATASET_RULE
 from events_api.store.enrichment import STORED_FIELDS
 from events_api.store.stored_objects import ObjectPlan, partition_prefix
 from events_api.timestamps import rfc3339
-from tests.unit.sam_template import ROOT, STACK, Deployment, resources, template
+from events_api_cli.local.template.deployment import STACK, Deployment
+from events_api_cli.local.template.document import ROOT, resources, template
 
 pytestmark = pytest.mark.unit
 

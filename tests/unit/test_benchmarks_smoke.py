@@ -108,7 +108,7 @@ def test_monthly_cost_on_a_hand_computed_workload() -> None:
 
 
 def test_the_model_prices_the_memory_the_template_deploys() -> None:
-    from events_api_cli.local.template_limits import function_limits
+    from events_api_cli.local.template import function_limits
 
     work = cost.Workload(1, 1, {}, 1, 1, 1, 1, 1, 1, 0.0, 1.0)
     assert work.ingest_memory_mb == function_limits(cost.TEMPLATE, "IngestFunction").memory_mb

@@ -19,16 +19,13 @@ import pytest
 from events_api import records
 from events_api import settings as settings_module
 from events_api.ingest import http_api
+from events_api.ingest.key_index import REFRESH_SECONDS, shard_names
 from events_api.observability import NAMESPACE, Metric
 from events_api.settings import BufferType, CompactorSettings, ConsumerSettings, IngestSettings
-from tests.unit.sam_template import (
-    ACCOUNT,
-    NO_VALUE,
-    REGION,
+from events_api_cli.local.template.deployment import ACCOUNT, REGION, STACK, Deployment
+from events_api_cli.local.template.document import (
     ROOT,
-    STACK,
     TEMPLATE_PATH,
-    Deployment,
     function_property,
     function_variables,
     functions,
@@ -37,6 +34,7 @@ from tests.unit.sam_template import (
     template,
     walk,
 )
+from events_api_cli.local.template.intrinsics import NO_VALUE
 
 pytestmark = pytest.mark.unit
 
@@ -56,13 +54,25 @@ SSM_DEFAULT_TPS = 40
 _NO_VALUE = NO_VALUE
 
 
-def ssm_statement(function: str = "IngestFunction") -> dict[str, Any]:
+def ssm_statement(
+    function: str = "IngestFunction", action: str = "ssm:GetParameter"
+) -> dict[str, Any]:
     for entry in functions()[function]["Properties"]["Policies"]:
         for policy in if_branches(entry):
             for statement in policy.get("Statement", []):
-                if "ssm:GetParameter" in str(statement["Action"]):
+                if statement["Action"] == action:
                     return statement
-    raise AssertionError(f"{function} has no ssm:GetParameter statement")
+    raise AssertionError(f"{function} has no {action} statement")
+
+
+def ssm_actions(function: str) -> set[str]:
+    return {
+        str(statement["Action"])
+        for entry in functions()[function]["Properties"]["Policies"]
+        for policy in if_branches(entry)
+        for statement in policy.get("Statement", [])
+        if str(statement["Action"]).startswith("ssm:")
+    }
 
 
 # ---------------------------------------------------------------- runtime and packaging
@@ -224,12 +234,17 @@ def test_with_function_urls_the_otlp_function_has_its_own_url_and_endpoint_outpu
     )
 
 
-def test_local_gateway_routes_the_templates_otlp_path() -> None:
-    from events_api_cli.local import api_gateway
+def test_local_gateway_selects_the_templates_routes_as_an_http_api_does() -> None:
+    from events_api_cli.local.api_gateway import select_route
 
-    route_key = resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"]
-    assert route_key == api_gateway.OTLP_ROUTE_KEY
-    assert route_key.removeprefix("ANY ").removesuffix("{proxy+}") == api_gateway.OTLP_PREFIX
+    keys = [
+        "$default",
+        resources()["HttpApiOtlpRoute"]["Properties"]["RouteKey"],
+    ]
+    assert select_route(keys, "POST", "/otlp/v1/logs") == (keys[1], {"proxy": "v1/logs"})
+    assert select_route(keys, "GET", "/otlp/v1/traces") == (keys[1], {"proxy": "v1/traces"})
+    assert select_route(keys, "POST", "/v1/logs") == ("$default", {})
+    assert select_route(keys, "POST", "/otlp") == ("$default", {})
 
 
 @pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
@@ -244,7 +259,9 @@ def test_otlp_function_has_the_ingest_functions_settings_and_buffer_rights(buffe
 
 
 def test_otlp_reads_only_parameters_under_the_api_keys_path() -> None:
-    assert ssm_statement("OtlpFunction") == ssm_statement("IngestFunction")
+    assert ssm_actions("OtlpFunction") == ssm_actions("IngestFunction")
+    for action in ssm_actions("IngestFunction"):
+        assert ssm_statement("OtlpFunction", action) == ssm_statement("IngestFunction", action)
 
 
 def test_otlp_alarm_counts_its_crashes_and_unexpected_errors() -> None:
@@ -369,11 +386,14 @@ def test_default_key_look_up_rate_keeps_forty_instances_under_ssm_default_throug
     stack = Deployment()
     env = stack.resolve(function_variables("IngestFunction"))
     per_minute = IngestSettings.from_env(env).key_lookups_per_minute
-    # Two buckets per instance (new keys, refreshes), each at most per_minute a minute.
-    assert 40 * 2 * per_minute / 60 <= SSM_DEFAULT_TPS
+    # Two buckets of look-ups per instance, each at most per_minute a minute (first
+    # look-ups, refreshes of keys known to be good), and the key index read at most once
+    # per REFRESH_SECONDS.
+    per_instance = (2 * per_minute + 60 / REFRESH_SECONDS) / 60
+    assert 40 * per_instance <= SSM_DEFAULT_TPS
     # With function URLs, reserved concurrency caps the ingest and OTLP functions' fleet.
     reserved = int(template()["Parameters"]["IngestReservedConcurrency"]["Default"])
-    assert 2 * reserved * 2 * per_minute / 60 <= SSM_DEFAULT_TPS
+    assert 2 * reserved * per_instance <= SSM_DEFAULT_TPS
 
 
 def test_consumer_environment_names_the_events_bucket() -> None:
@@ -429,14 +449,25 @@ def test_functions_use_only_policy_templates_scoped_to_one_resource() -> None:
 
 
 def test_ingest_reads_only_parameters_under_the_api_keys_path() -> None:
+    assert ssm_actions("IngestFunction") == {"ssm:GetParameter", "ssm:GetParameters"}
     statement = ssm_statement()
-    assert statement["Action"] == "ssm:GetParameter"
     for keys_path in ("", "/team/events/keys/"):
         stack = Deployment(ApiKeysPath=keys_path)
         path = keys_path or f"/events-api/{STACK}/keys/"
         # The path's own leading slash follows "parameter": no double slash.
         expected = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{path}*"
         assert stack.resolve(statement["Resource"]) == expected
+
+
+@pytest.mark.parametrize("function", ["IngestFunction", "OtlpFunction"])
+def test_functions_read_exactly_the_key_index_shards_together(function: str) -> None:
+    """GetParameters is granted on each shard's own ARN, the names the function asks for."""
+    statement = ssm_statement(function, "ssm:GetParameters")
+    for keys_path in ("", "/team/events/keys/"):
+        stack = Deployment(ApiKeysPath=keys_path)
+        path = keys_path or f"/events-api/{STACK}/keys/"
+        arns = [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}" for name in shard_names(path)]
+        assert stack.resolve(statement["Resource"]) == arns
 
 
 def test_api_keys_path_parameter_requires_slashes_at_both_ends() -> None:
@@ -524,13 +555,18 @@ def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> N
 @pytest.mark.parametrize("function", ["IngestFunction", "OtlpFunction"])
 def test_the_ingest_side_puts_record_batches_and_reads_keys_only(function: str) -> None:
     stack = Deployment(BufferType="Kinesis")
-    keys = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/events-api/{STACK}/keys/*"
+    path = f"/events-api/{STACK}/keys/"
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+    # Each key by its name, and the key index's shards together.
+    reads = {("ssm:GetParameter", f"{parameter}{path}*")} | {
+        ("ssm:GetParameters", f"{parameter}{name}") for name in shard_names(path)
+    }
     # PutRecords only: the functions never call PutRecord.
     assert granted(function, stack) == {
         ("kinesis:PutRecords", stack.refs["EventStream.Arn"]),
-        ("ssm:GetParameter", keys),
+        *reads,
     }
-    assert granted(function, Deployment(BufferType="SQS")) == {("ssm:GetParameter", keys)}
+    assert granted(function, Deployment(BufferType="SQS")) == reads
 
 
 # ---------------------------------------------------------------- buffers and event sources
@@ -563,21 +599,18 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
 
 
 def test_kinesis_batches_run_five_at_a_time_per_shard_only_with_cloudwatch_logs() -> None:
-    from events_api_cli.local.template_limits import mapping_setting
+    from events_api_cli.local.template import mapping
 
-    mapping = resources()["KinesisEventSource"]["Properties"]
+    properties = resources()["KinesisEventSource"]["Properties"]
     for logs, factor in (("Account", "5"), ("LogGroups", "5"), ("None", "1")):
         extra = {"SubscribedLogGroups": "/a"} if logs == "LogGroups" else {}
         stack = Deployment(BufferType="Kinesis", LogSubscription=logs, **extra)
-        assert str(stack.resolve(mapping["ParallelizationFactor"])) == factor
-    # What the benchmarks read (docs/performance.md measures a shard at this factor).
-    assert mapping_setting(TEMPLATE_PATH, "KinesisEventSource", "ParallelizationFactor") == 5
-    assert (
-        mapping_setting(
-            TEMPLATE_PATH, "KinesisEventSource", "ParallelizationFactor", condition=False
-        )
-        == 1
-    )
+        assert str(stack.resolve(properties["ParallelizationFactor"])) == factor
+    # What the local stack and the benchmarks read (docs/performance.md measures a shard at
+    # this factor).
+    logs_on = mapping(TEMPLATE_PATH, "KinesisEventSource", {"LogSubscription": "Account"})
+    assert logs_on.parallelization_factor == 5
+    assert mapping(TEMPLATE_PATH, "KinesisEventSource").parallelization_factor == 1
 
 
 def event_sources() -> list[dict[str, Any]]:

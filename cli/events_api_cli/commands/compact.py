@@ -14,7 +14,8 @@ from datetime import timedelta
 
 import orjson
 
-from ..defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_STACK_NAME
+from ..local.template import bucket_name
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -41,7 +42,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     parser.add_argument("--stack", help="a deployed stack: invoke its compactor function")
-    parser.add_argument("--bucket", help=f"the local events bucket (default {LOCAL_BUCKET_NAME})")
+    parser.add_argument(
+        "--bucket", help=f"the local events bucket (default {bucket_name(LOCAL_STACK_NAME)})"
+    )
     parser.add_argument(
         "--grace",
         type=duration,
@@ -68,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         if args.stack:
             return _invoke(args.stack)
         use_local_stack_by_default()
-        report = compact_locally(args.bucket or LOCAL_BUCKET_NAME, args.grace, args.lookback)
+        report = compact_locally(
+            args.bucket or bucket_name(LOCAL_STACK_NAME), args.grace, args.lookback
+        )
     except (TargetError, BotoCoreError, ClientError) as exc:
         print(f"events-api compact: {exc}", file=sys.stderr)
         return 2

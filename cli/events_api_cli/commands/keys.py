@@ -1,9 +1,12 @@
 """``events-api keys ...``: API key management.
 
-``generate`` prints a new well-formed key and stores nothing. ``create``, ``list`` and
-``revoke`` work on the key path of a deployed stack (``--stack``, read from its Outputs), an
-explicit ``--path``, or with neither the path ``events-api dev`` serves
-(``defaults.LOCAL_KEYS_PATH``). ``create`` prints the key, and only the key, on stdout, once.
+``generate`` prints a new well-formed key and stores nothing. ``create``, ``list``,
+``revoke`` and ``reindex`` work on the key path of a deployed stack (``--stack``, read from
+its Outputs), an explicit ``--path``, or with neither the path ``events-api dev`` serves
+(``defaults.LOCAL_KEYS_PATH``). ``create`` prints the key, and only the key, on stdout, once,
+and only once no instance can refuse it (``key_index.REFRESH_SECONDS`` after its index entry
+was written). ``reindex`` rebuilds the key index from the key parameters, for keys made or
+deleted by hand in Parameter Store.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import re
 import secrets
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from ..defaults import LOCAL_KEYS_PATH
@@ -62,6 +66,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _target_options(revoke)
     revoke.set_defaults(func=revoke_command)
 
+    reindex = keys.add_parser(
+        "reindex",
+        help="rebuild the key index from the key parameters",
+        description=(
+            "Rebuild the key index (the hashes the functions check unknown keys against) "
+            "from the key parameters under the key path. Run it after creating or deleting "
+            "a key parameter by hand in Parameter Store, or after upgrading a stack whose "
+            "keys predate the index."
+        ),
+    )
+    _target_options(reindex)
+    reindex.set_defaults(func=reindex_command)
+
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
@@ -97,9 +114,18 @@ def generate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def create_command(args: argparse.Namespace) -> int:
+def _failures() -> tuple[type[Exception], ...]:
+    """What managing keys may raise that is the user's to read, not a crash."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from events_api.ingest.key_index import KeyIndexFull
+    from events_api.ingest.key_index_writer import KeyIndexConflict
+
+    return (TargetError, BotoCoreError, ClientError, KeyIndexFull, KeyIndexConflict)
+
+
+def create_command(args: argparse.Namespace) -> int:
+    from events_api.ingest.key_index import REFRESH_SECONDS
     from events_api.ingest.keys import generate_key
 
     datasets = None
@@ -112,20 +138,25 @@ def create_command(args: argparse.Namespace) -> int:
     key_id = secrets.token_hex(6)
     try:
         _store(args).create(key, key_id, args.name, datasets)
-    except (TargetError, BotoCoreError, ClientError) as exc:
+    except _failures() as exc:
         return _fail(str(exc))
-    print(key)
     scope = ", ".join(datasets) if datasets else "all datasets"
-    print(f"created key {key_id} ({args.name}, {scope}); it is not shown again", file=sys.stderr)
+    print(
+        f"created key {key_id} ({args.name}, {scope}); printing it in {REFRESH_SECONDS:g} s, "
+        "when every instance accepts it (it is not shown again)",
+        file=sys.stderr,
+    )
+    # An instance that read the index just before the key's entry was written refuses keys
+    # missing from it until its copy is this old; then it reads the index again.
+    time.sleep(REFRESH_SECONDS)
+    print(key)
     return 0
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         records = sorted((r for _, r in _store(args).items()), key=lambda r: r.created_at)
-    except (TargetError, BotoCoreError, ClientError) as exc:
+    except _failures() as exc:
         return _fail(str(exc))
     print(f"{'ID':<14}{'CREATED':<22}{'DATASETS':<24}NAME")
     for record in records:
@@ -135,13 +166,20 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def revoke_command(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         revoked = _store(args).revoke(args.id)
-    except (TargetError, BotoCoreError, ClientError) as exc:
+    except _failures() as exc:
         return _fail(str(exc))
     if not revoked:
         return _fail(f"no key with id {args.id}")
     print(f"revoked key {args.id}", file=sys.stderr)
+    return 0
+
+
+def reindex_command(args: argparse.Namespace) -> int:
+    try:
+        indexed = _store(args).reindex()
+    except _failures() as exc:
+        return _fail(str(exc))
+    print(f"indexed {indexed} keys", file=sys.stderr)
     return 0

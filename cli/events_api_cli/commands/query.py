@@ -16,7 +16,8 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from ..defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_STACK_NAME
+from ..local.template import bucket_name
 from .query_output import FORMATS, write
 
 
@@ -66,7 +67,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--print-sql", action="store_true", help="print the SQL the options compile to; run nothing"
     )
     parser.add_argument("--stack", help="a deployed stack: run on Athena in its workgroup")
-    parser.add_argument("--bucket", help=f"the local events bucket (default {LOCAL_BUCKET_NAME})")
+    parser.add_argument(
+        "--bucket", help=f"the local events bucket (default {bucket_name(LOCAL_STACK_NAME)})"
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     parser.add_argument("--output", "-o", help="write the results to this file")
     parser.set_defaults(func=run)
@@ -95,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
                 from .athena_query import run_on_athena
 
                 return run_on_athena(args.sql, args.stack, args.format, out)
-            return _run_locally(args.sql, args.bucket or LOCAL_BUCKET_NAME, args.format, out)
+            return _run_locally(
+                args.sql, args.bucket or bucket_name(LOCAL_STACK_NAME), args.format, out
+            )
         except TargetError as exc:
             _error(str(exc))
             return 2

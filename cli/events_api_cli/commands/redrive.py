@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..defaults import DEFAULT_AWS_PORT, LOCAL_BUCKET_NAME, LOCAL_DEAD_LETTER_QUEUE_NAME
+from ..defaults import DEFAULT_AWS_PORT, LOCAL_STACK_NAME
+from ..local.template import bucket_name, dead_letter_queue_name
 
 if TYPE_CHECKING:
     from events_api.store.consumer import ConsumerService, SourceRecord
@@ -224,10 +225,10 @@ def _target(stack: str | None) -> tuple[str, str | None]:
         return bucket, outputs.get("DeadLetterQueueUrl")
     sqs: Any = aws_clients.sqs()
     try:
-        url = sqs.get_queue_url(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
+        url = sqs.get_queue_url(QueueName=dead_letter_queue_name(LOCAL_STACK_NAME))["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
         url = None
-    return LOCAL_BUCKET_NAME, url
+    return bucket_name(LOCAL_STACK_NAME), url
 
 
 def run(args: argparse.Namespace) -> int:

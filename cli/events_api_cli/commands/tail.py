@@ -11,7 +11,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from ..defaults import LOCAL_BUCKET_NAME
+from ..defaults import LOCAL_STACK_NAME
+from ..local.template import bucket_name
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +31,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     parser.add_argument("--interval", type=float, default=2.0, help="--follow poll seconds")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--bucket", help=f"the events bucket (default {LOCAL_BUCKET_NAME})")
+    where.add_argument(
+        "--bucket", help=f"the events bucket (default {bucket_name(LOCAL_STACK_NAME)})"
+    )
     where.add_argument("--stack", help="a deployed stack whose BucketName output to use")
     parser.set_defaults(func=run)
 
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     except (TargetError, ValueError) as exc:
         print(f"events-api: {exc}", file=sys.stderr)
         return 2
-    reader = EventReader(bucket or LOCAL_BUCKET_NAME)
+    reader = EventReader(bucket or bucket_name(LOCAL_STACK_NAME))
     out = sys.stdout.buffer
     try:
         events = reader.read(args.dataset, since, until)

@@ -17,7 +17,8 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ..defaults import DEFAULT_HOST, DEFAULT_UI_PORT, LOCAL_BUCKET_NAME, UI_READY_PREFIX
+from ..defaults import DEFAULT_HOST, DEFAULT_UI_PORT, LOCAL_STACK_NAME, UI_READY_PREFIX
+from ..local.template import bucket_name
 
 if TYPE_CHECKING:
     from ..explore.engines import AthenaEngine, LocalEngine
@@ -49,7 +50,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--port", type=int, default=DEFAULT_UI_PORT, help="default %(default)s; 0 picks one"
     )
-    parser.add_argument("--bucket", help=f"the local events bucket (default {LOCAL_BUCKET_NAME})")
+    parser.add_argument(
+        "--bucket", help=f"the local events bucket (default {bucket_name(LOCAL_STACK_NAME)})"
+    )
     parser.set_defaults(func=run)
 
 
@@ -105,7 +108,7 @@ def local_engine(bucket: str | None) -> LocalEngine:
     from .aws_target import use_local_stack_by_default
 
     use_local_stack_by_default()
-    return LocalEngine(BucketMirror(aws_clients.s3(), bucket or LOCAL_BUCKET_NAME))
+    return LocalEngine(BucketMirror(aws_clients.s3(), bucket or bucket_name(LOCAL_STACK_NAME)))
 
 
 def athena_engine(stack: str) -> AthenaEngine:

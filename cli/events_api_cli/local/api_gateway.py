@@ -68,6 +68,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 import string
 import time
@@ -90,9 +91,7 @@ HEADERS_TOO_LARGE_BODY = f"HTTP header is larger than {MAX_HEADER_BYTES} bytes."
 BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {HTTP_API_MAX_BODY_BYTES} bytes."
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
-#: The OTLP function's route (template.yaml); every other path is the $default route's.
-OTLP_PREFIX = "/otlp/"
-OTLP_ROUTE_KEY = "ANY /otlp/{proxy+}"
+DEFAULT_ROUTE = "$default"
 
 _HOP_BY_HOP = frozenset(
     {
@@ -294,10 +293,47 @@ def build_event(
     return event
 
 
-def route_to_otlp(event: dict[str, Any]) -> None:
-    """What the template's ``ANY /otlp/{proxy+}`` route puts in the event."""
-    event["routeKey"] = event["requestContext"]["routeKey"] = OTLP_ROUTE_KEY
-    event["pathParameters"] = {"proxy": event["rawPath"][len(OTLP_PREFIX) :]}
+def _route_pattern(route_key: str) -> tuple[str, re.Pattern[str], int]:
+    method, _, path = route_key.partition(" ")
+    parts = []
+    literal = 0
+    for segment in path.strip("/").split("/"):
+        variable = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
+        if variable is None:
+            parts.append(re.escape(segment))
+            literal += 1
+        elif variable.group(2):
+            parts.append(f"(?P<{variable.group(1)}>.+)")
+        else:
+            parts.append(f"(?P<{variable.group(1)}>[^/]+)")
+    return method, re.compile("/" + "/".join(parts)), literal
+
+
+def select_route(
+    route_keys: Sequence[str], method: str, path: str
+) -> tuple[str, dict[str, str]] | None:
+    """API Gateway's route selection for an HTTP API: the route matching the method and
+    path with the most literal segments (a greedy ``{proxy+}`` last), else ``$default``."""
+    best: tuple[int, str, dict[str, str]] | None = None
+    for key in route_keys:
+        if key == DEFAULT_ROUTE:
+            continue
+        route_method, pattern, literal = _route_pattern(key)
+        if route_method not in {"ANY", method.upper()}:
+            continue
+        found = pattern.fullmatch(path)
+        if found and (best is None or literal > best[0]):
+            best = (literal, key, {k: v for k, v in found.groupdict().items() if v is not None})
+    if best is not None:
+        return best[1], best[2]
+    return (DEFAULT_ROUTE, {}) if DEFAULT_ROUTE in route_keys else None
+
+
+def apply_route(event: dict[str, Any], route_key: str, path_parameters: dict[str, str]) -> None:
+    """What an HTTP API puts in the event for the route it selected."""
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    if path_parameters:
+        event["pathParameters"] = path_parameters
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,21 @@ log = logging.getLogger("events_api_cli.compaction")
 
 
 def compact_locally(
-    bucket: str, grace: timedelta, lookback: timedelta, cache: Path | None = None
+    bucket: str,
+    grace: timedelta,
+    lookback: timedelta,
+    cache: Path | None = None,
+    s3: Any = None,
 ) -> dict[str, Any]:
+    """``s3``: the client to work with (``events-api dev`` gives it the compactor's role);
+    by default the shared one of this process."""
     from events_api.analytics.compaction import Compactor
     from events_api.analytics.compaction_store import S3CompactionStore
     from events_api.aws import clients as aws_clients
 
     from .query_engine import BucketMirror, LocalCompactionEngine
 
-    s3 = aws_clients.s3()
+    s3 = s3 or aws_clients.s3()
     engine = LocalCompactionEngine(BucketMirror(s3, bucket, cache))
     try:
         compactor = Compactor(S3CompactionStore(s3, bucket), engine, grace=grace, lookback=lookback)
@@ -42,29 +47,32 @@ def summary(report: Any) -> dict[str, Any]:
     }
 
 
-class PeriodicCompaction(threading.Thread):
-    """``events-api dev``'s compaction: every ``interval`` seconds, the closed hours."""
+class ScheduledCompaction:
+    """The compactor function's work as ``events-api dev`` runs it when the function's
+    schedule fires: the settings are the compactor's environment from the template
+    (bucket, grace, lookback), the S3 calls are made with its role's client, and Athena's
+    part (UNLOAD to Parquet) is DuckDB's over a local copy of the objects."""
 
-    def __init__(self, bucket: str, interval: float, grace: timedelta) -> None:
-        super().__init__(name="compaction", daemon=True)
-        self.bucket, self.interval, self.grace = bucket, interval, grace
-        self._stopping = threading.Event()
+    def __init__(self, environment: dict[str, str], s3: Any) -> None:
+        from events_api.settings import CompactorSettings
+
+        self.settings = CompactorSettings.from_env(environment)
+        self.s3 = s3
         # Its own copy of the objects, gone with the process (moto's bucket is too).
         self._cache = tempfile.TemporaryDirectory(prefix="events-api-dev-compaction-")
 
-    def run(self) -> None:
-        while not self._stopping.wait(self.interval):
-            try:
-                report = compact_locally(
-                    self.bucket, self.grace, timedelta(hours=48), Path(self._cache.name)
-                )
-            except Exception as exc:  # the next round tries again; dev keeps serving
-                log.warning("compaction failed: %s", exc)
-                continue
-            for result in report["compacted"]:
-                log.info("compacted %s (%d new objects)", result["hour"], result["objects"])
+    def __call__(self) -> None:
+        report = compact_locally(
+            self.settings.bucket_name,
+            timedelta(minutes=self.settings.grace_minutes),
+            timedelta(hours=self.settings.lookback_hours),
+            Path(self._cache.name),
+            s3=self.s3,
+        )
+        for result in report["compacted"]:
+            log.info("compacted %s (%d new objects)", result["hour"], result["objects"])
+        for failure in report["failed"]:
+            log.warning("could not compact %s: %s", failure["hour"], failure["error"])
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join(timeout=5)  # a round over small local hours takes well under that
+    def close(self) -> None:
         self._cache.cleanup()

@@ -1,8 +1,12 @@
 """``events-api dev``: the whole pipeline on one machine, in the foreground.
 
-moto's server stands in for AWS; the local gateway feeds the real ingest function; a poller
-feeds the real consumer function from the buffer; stored events land in moto's S3.
-Ctrl-C or SIGTERM stops it all cleanly (exit code 0).
+The stack is template.yaml's, for the chosen parameters (local/template): moto's server
+holds its resources (local/deploy), each function runs in a worker with the environment,
+memory, timeout and role the template gives it, and every call a role makes is held to
+its policies (local/iam). The local gateway serves the front door's routes, a poller per
+event source mapping feeds the consumer with the mapping's settings, the schedules fire,
+and the functions' output goes to their log groups. Ctrl-C or SIGTERM stops it all
+cleanly (exit code 0).
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ import os
 import signal
 import sys
 import threading
-import warnings
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -26,22 +28,21 @@ from ..defaults import (
     DEFAULT_AWS_PORT,
     DEFAULT_GATEWAY_PORT,
     DEFAULT_HOST,
-    LOCAL_KEYS_PATH,
     LOCAL_REGION,
-    LOCAL_SERVICE_NAME,
+    LOCAL_STACK_NAME,
     READY_PREFIX,
 )
 
 if TYPE_CHECKING:
-    from .moto_aws import Resources
+    from .template.stack import Stack
 
 log = logging.getLogger("events_api_cli.dev")
 
-INGEST_FUNCTION = "events-api-local-ingest"
-OTLP_FUNCTION = "events-api-local-otlp"
-CONSUMER_FUNCTION = "events-api-local-consumer"
-#: How long after its end an hour counts as closed for the local compaction.
-COMPACT_GRACE = timedelta(minutes=15)
+#: The CLI's spelling of the template parameters it has options for.
+BUFFERS = {"kinesis": "Kinesis", "sqs": "SQS"}
+FRONT_DOORS = {"http-api": "HttpApi", "function-url": "FunctionUrl"}
+#: Test-only: where the enforcer's record of the roles' calls is written at stop.
+IAM_RECORD_ENV = "EVENTS_API_DEV_IAM_RECORD"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,8 +56,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "Runs in the foreground until Ctrl-C."
         ),
         epilog=(
-            "The functions log at POWERTOOLS_LOG_LEVEL (WARNING unless set) and emit no "
-            "metrics unless POWERTOOLS_METRICS_DISABLED=false. Ports 0 pick free ports."
+            "Everything about the functions comes from template.yaml for the parameters "
+            "given (--buffer, --front-door, --parameter). Their output goes to their log "
+            "groups in the local CloudWatch Logs; the console shows warnings and errors. "
+            "Ports 0 pick free ports."
         ),
     )
     parser.add_argument(
@@ -76,18 +79,31 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--buffer",
-        choices=("kinesis", "sqs"),
-        default="kinesis",
-        help="buffer between ingest and storage (default %(default)s)",
+        choices=sorted(BUFFERS),
+        help="buffer between ingest and storage (the template's BufferType; its default)",
     )
     parser.add_argument(
         "--front-door",
-        choices=("http-api", "function-url"),
-        default="http-api",
+        choices=sorted(FRONT_DOORS),
         help=(
             "the events the ingest function gets: an API Gateway HTTP API's or a Lambda "
-            "function URL's (the template's FrontDoor; default %(default)s)"
+            "function URL's (the template's FrontDoor; its default)"
         ),
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=(
+            "any other template parameter, as `sam deploy --parameter-overrides` (repeatable; "
+            "LogSubscription is Account unless given: every local log group is stored)"
+        ),
+    )
+    parser.add_argument(
+        "--stack-name",
+        default=LOCAL_STACK_NAME,
+        help="the stack's name, which its resources' names follow (default %(default)s)",
     )
     parser.add_argument(
         "--api-key",
@@ -103,9 +119,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--compact-every",
         type=float,
-        default=300.0,
+        default=None,
         metavar="SECONDS",
-        help="compact closed hours into Parquet this often (default %(default)s; 0: never)",
+        help=(
+            "fire the template's schedules (the hourly compaction) this often instead of "
+            "at their expressions (0: never)"
+        ),
     )
     parser.set_defaults(func=run)
 
@@ -173,10 +192,33 @@ class _Shutdown:
             pass
 
 
+def template_parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The template's parameter values from the options (ValueError when they disagree)."""
+    values: dict[str, str] = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--parameter {item!r} is not NAME=VALUE")
+        values[name] = value
+    for option, name, spelled in (
+        (args.buffer, "BufferType", BUFFERS),
+        (args.front_door, "FrontDoor", FRONT_DOORS),
+    ):
+        if option is None:
+            continue
+        if name in values and values[name] != spelled[option]:
+            raise ValueError(f"--parameter {name}={values[name]} contradicts its own option")
+        values[name] = spelled[option]
+    # Contract §10: locally every log group is stored, as LogSubscription Account stores them.
+    values.setdefault("LogSubscription", "Account")
+    return values
+
+
 def run(args: argparse.Namespace) -> int:
     from events_api.ingest.keys import generate_key, is_well_formed
 
     from . import lambda_runtime
+    from .template import TemplateError, load_stack
 
     if args.api_key is not None and not is_well_formed(args.api_key):
         print(
@@ -190,25 +232,50 @@ def run(args: argparse.Namespace) -> int:
     except lambda_runtime.RepositoryNotFound as exc:
         print(f"events-api dev: {exc}", file=sys.stderr)
         return 2
+    try:
+        stack = load_stack(
+            repository / "template.yaml",
+            stack_name=args.stack_name,
+            parameters=template_parameters(args),
+            region=LOCAL_REGION,
+        )
+    except ValueError as exc:
+        print(f"events-api dev: {exc}", file=sys.stderr)
+        return 2
+    except TemplateError as exc:
+        print(
+            f"events-api dev: template.yaml cannot be deployed: {exc.resource}: "
+            f"{exc.property_path}: {exc.reason}",
+            file=sys.stderr,
+        )
+        return 2
     _configure_logging()
     shutdown = _Shutdown()
     shutdown.install()
-    return _serve(args, repository, args.api_key or generate_key(), shutdown)
+    return _serve(args, stack, args.api_key or generate_key(), shutdown)
 
 
-def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _Shutdown) -> int:
-    from . import faults, log_subscriptions, moto_aws, template_limits
+def _serve(args: argparse.Namespace, stack: Stack, api_key: str, shutdown: _Shutdown) -> int:
+    from . import faults, moto_aws
     from .api_gateway import FrontDoor
-    from .compaction import PeriodicCompaction
-    from .function_output import drop_emf_when_metrics_disabled
-    from .gateway import Gateway, GatewayServer, GatewayThread
-    from .lambda_worker import WorkerFunction
-    from .poller import KinesisPoller, Poller, SqsPoller
+    from .deploy import NameCollision, deploy
+    from .iam.enforcer import Authority
+    from .iam.policy import NamedDocument
+    from .log_subscriptions import SubscriptionRefused
+    from .running import RunningStack
 
+    authority = Authority(stack.account)
+    record = os.environ.get(IAM_RECORD_ENV)
+    recorder = None
+    if record:
+        from .iam.calls import CallRecorder
+
+        recorder = CallRecorder(stack)
+        authority.listeners.append(recorder)
     # moto holds the keys and the stored events, with no authentication at all: it stays on
     # loopback whatever --host says; only the API (which checks keys) may be exposed.
     aws_host = args.host if is_loopback(args.host) else aws_loopback_for(args.host)
-    moto = moto_aws.MotoServer(aws_host, args.aws_port)
+    moto = moto_aws.MotoServer(aws_host, args.aws_port, authority)
     try:
         moto.start()
     except OSError as exc:
@@ -218,24 +285,23 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
             file=sys.stderr,
         )
         return 1
-    gateway_thread: GatewayThread | None = None
-    poller: Poller | None = None
-    workers: list[WorkerFunction] = []
-    compaction: PeriodicCompaction | None = None
-    log_sources: log_subscriptions.LocalLogSubscriptions | None = None
+    running: RunningStack | None = None
     try:
         endpoint = moto.endpoint_url
         moto_aws.use_local_aws(endpoint)
-        resources = moto_aws.create_resources(args.buffer, endpoint)
-        # The functions read these on their first invocation, Powertools at import.
-        os.environ.update(resources.environment(LOCAL_KEYS_PATH))
-        os.environ["POWERTOOLS_SERVICE_NAME"] = LOCAL_SERVICE_NAME
-        os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "EventsApi"
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        if drop_emf_when_metrics_disabled():
-            warnings.filterwarnings("ignore", message="No application metrics to publish")
-        key_id = moto_aws.register_key(LOCAL_KEYS_PATH, api_key, "events-api dev")
+        moto_aws.warm_up(endpoint)
+        try:
+            deployed = deploy(stack, lambda service: moto_aws.client(service, endpoint))
+        except NameCollision as exc:
+            print(f"events-api dev: stack {stack.name} cannot be created: {exc}", file=sys.stderr)
+            return 2
+        for bucket in stack.buckets.values():
+            if bucket.policy is not None:
+                authority.add_resource_policy(
+                    bucket.arn, NamedDocument(f"{bucket.logical_id} bucket policy", bucket.policy)
+                )
+        keys_path = str(stack.outputs["ApiKeysPath"])
+        key_id = moto_aws.register_key(keys_path, api_key, "events-api dev")
         # Test-only: EVENTS_API_DEV_FAULTS fails some buffer entries and S3 writes (faults.py).
         # The functions' workers install them on their own clients (lambda_worker.py).
         if os.environ.get(faults.ENV):
@@ -245,26 +311,17 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
                 print(f"events-api dev: {exc}", file=sys.stderr)
                 return 2
             log.warning("test-only faults on: %s=%s", faults.ENV, os.environ[faults.ENV])
-
-        # Each function in a worker process held to its MemorySize and Timeout in the
-        # template, so that what would be killed in AWS is killed here too.
-        template = repository / "template.yaml"
-        for name, function, logical_id in (
-            (INGEST_FUNCTION, "ingest", "IngestFunction"),
-            (OTLP_FUNCTION, "otlp", "OtlpFunction"),
-            (CONSUMER_FUNCTION, "consumer", "ConsumerFunction"),
-        ):
-            limits = template_limits.function_limits(template, logical_id)
-            workers.append(
-                WorkerFunction(
-                    name, repository, function, limits.timeout_seconds, limits.memory_mb
-                ).start()
-            )
-        ingest, otlp, consumer = workers
+        front_door = FrontDoor.HTTP_API if stack.routes else FrontDoor.FUNCTION_URL
+        running = RunningStack(stack, authority, endpoint, deployed, args.compact_every)
         try:
-            front_door = FrontDoor(args.front_door)
-            gateway = Gateway(ingest, front_door=front_door, otlp=otlp)
-            server = GatewayServer((args.host, args.port), gateway, _access_log)
+            refused = running.start_functions()
+            if refused:
+                print(
+                    f"events-api dev: stack {stack.name} cannot be created: {refused}",
+                    file=sys.stderr,
+                )
+                return 2
+            server = running.serve_gateway(args.host, args.port, front_door, _access_log)
         except OSError as exc:
             print(
                 f"events-api dev: cannot serve the API on {args.host}:{args.port} ({exc}); "
@@ -272,28 +329,11 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
                 file=sys.stderr,
             )
             return 1
-        gateway_thread = GatewayThread(server)
-        sqs = moto_aws.client("sqs", endpoint)
-        if resources.buffer == "kinesis":
-            poller = KinesisPoller(
-                moto_aws.client("kinesis", endpoint),
-                moto_aws.client("s3", endpoint),
-                resources.stream_name,
-                resources.stream_arn,
-                resources.bucket,
-                consumer,
-            )
-        else:
-            poller = SqsPoller(sqs, resources.queue_url, resources.queue_arn, consumer)
-        poller.start()
-        # CloudWatch Logs: every log group subscribed, as LogSubscription Account would.
-        log_sources = log_subscriptions.start(
-            endpoint, resources, [w.name for w in workers], repository
-        )
-        gateway_thread.start()
-        if args.compact_every > 0:
-            compaction = PeriodicCompaction(resources.bucket, args.compact_every, COMPACT_GRACE)
-            compaction.start()
+        try:
+            running.start_pollers_and_schedules()
+        except SubscriptionRefused as exc:
+            print(f"events-api dev: stack {stack.name} cannot be created: {exc}", file=sys.stderr)
+            return 2
 
         api = f"http://{_display_host(args.host)}:{server.port}"
         aws = f"http://{_display_host(moto.host)}:{moto.port}"
@@ -305,30 +345,20 @@ def _serve(args: argparse.Namespace, repository: Path, api_key: str, shutdown: _
                 file=sys.stderr,
                 flush=True,
             )
-        _announce(api, aws, api_key, key_id, resources, front_door)
+        _announce(api, aws, api_key, key_id, stack, front_door, running.differences)
         shutdown.wait()
         log.info("stopping")
     finally:
-        if gateway_thread is not None:
-            gateway_thread.stop()
-        if poller is not None:
-            poller.stop()
-        if log_sources is not None:
-            log_sources.stop()
-        if compaction is not None:
-            compaction.stop()
-        for worker in workers:
-            worker.stop()
-        if os.environ.get(faults.ENV):
-            counts: dict[str, int] = {}
-            for worker in workers:
-                for fault, value in worker.fault_counts.items():
-                    counts[fault] = counts.get(fault, 0) + value
-            summary = orjson.dumps(dict(sorted(counts.items()))).decode()
-            logging.getLogger("events_api_cli.faults").warning(
-                "%s%s", faults.SUMMARY_PREFIX, summary
-            )
+        if running is not None:
+            running.stop()
+            if os.environ.get(faults.ENV):
+                summary = orjson.dumps(dict(sorted(running.fault_counts().items()))).decode()
+                logging.getLogger("events_api_cli.faults").warning(
+                    "%s%s", faults.SUMMARY_PREFIX, summary
+                )
         moto.stop()
+        if recorder is not None and record:
+            recorder.write(Path(record))
     log.info("stopped")
     return 0
 
@@ -340,30 +370,42 @@ def _access_log(source: str, method: str, path: str, status: int, millis: float)
 
 
 def _announce(
-    api: str, aws: str, key: str, key_id: str, resources: Resources, front_door: str
+    api: str,
+    aws: str,
+    key: str,
+    key_id: str,
+    stack: Stack,
+    front_door: str,
+    differences: list[str],
 ) -> None:
+    outputs = stack.outputs
     buffer = (
-        f"Kinesis stream {resources.stream_name}"
-        if resources.buffer == "kinesis"
-        else f"SQS queue {resources.queue_url}"
+        f"Kinesis stream {outputs['StreamName']}"
+        if outputs.get("BufferType") == "kinesis"
+        else f"SQS queue {outputs.get('QueueUrl')}"
     )
     curl = (
         f"curl -i -X POST {api}/v1/logs -H 'x-api-key: {key}' "
         "-H 'content-type: application/json' -d '[{\"message\":\"hello\"}]'"
     )
+    bucket = outputs["BucketName"]
     lines = [
-        "events-api dev is running (Ctrl-C to stop)",
+        f"events-api dev is running stack {stack.name} of template.yaml (Ctrl-C to stop)",
         f"  API:          POST {api}/v1/{{dataset}}  ({front_door} events)",
         f"  OTLP/HTTP:    OTEL_EXPORTER_OTLP_ENDPOINT={api}/otlp  (logs, traces, metrics)",
         f"  API key:      {key}  (id {key_id})",
         f"  buffer:       {buffer}",
-        f"  stored in:    s3://{resources.bucket}/dataset=.../dt=.../hour=.../",
+        f"  stored in:    s3://{bucket}/dataset=.../dt=.../hour=.../",
         f"  AWS endpoint: AWS_ENDPOINT_URL={aws}  (region {LOCAL_REGION}, any credentials)",
+        "  IAM:          each function's calls are held to its role in template.yaml",
+        "",
+        "Not as in AWS:",
+        *(f"  - {note}" for note in differences),
         "",
         "Send an event:",
         f"  {curl}",
         "See what was stored:",
-        f"  AWS_ENDPOINT_URL={aws} aws s3 ls s3://{resources.bucket} --recursive",
+        f"  AWS_ENDPOINT_URL={aws} aws s3 ls s3://{bucket} --recursive",
         "",
     ]
     ready = {
@@ -371,13 +413,16 @@ def _announce(
         "awsEndpoint": aws,
         "apiKey": key,
         "keyId": key_id,
-        "keysPath": LOCAL_KEYS_PATH,
-        "buffer": resources.buffer,
+        "keysPath": outputs["ApiKeysPath"],
+        "buffer": outputs["BufferType"],
         "frontDoor": front_door,
-        "bucket": resources.bucket,
+        "bucket": bucket,
         "region": LOCAL_REGION,
-        "streamName": resources.stream_name,
-        "queueUrl": resources.queue_url,
+        "stackName": stack.name,
+        "streamName": outputs.get("StreamName", ""),
+        "queueUrl": outputs.get("QueueUrl", ""),
+        "deadLetterQueueUrl": outputs.get("DeadLetterQueueUrl", ""),
+        "outputs": outputs,
     }
     print("\n".join(lines), flush=True)
     print(READY_PREFIX + orjson.dumps(ready).decode(), flush=True)

@@ -1,9 +1,10 @@
 """The retry rules of Lambda's event source mappings, as pure functions.
 
-The local pollers follow them against moto, and the reliability suite's model of a mapping
-(tests/reliability/test_consumer_faults.py) follows the same ones, so what the local stack
-does and what the fault matrix checks cannot drift apart. The numbers are template.yaml's
-(tests/unit/test_template.py checks them against it).
+The local pollers follow them against moto with the template's settings for each mapping
+(local/template), and the reliability suite's model of a mapping
+(tests/reliability/test_consumer_faults.py) follows the same ones with the defaults below,
+so what the local stack does and what the fault matrix checks cannot drift apart. The
+defaults are template.yaml's (tests/unit/test_template.py checks them against it).
 
 Kinesis, per shard and in order (``ReportBatchItemFailures``, ``BisectBatchOnFunctionError``,
 ``MaximumRetryAttempts``):
@@ -72,6 +73,7 @@ def after_kinesis_batch(
     batch_size: int,
     full_batch_size: int = KINESIS_BATCH_SIZE,
     max_retries: int = KINESIS_MAX_RETRIES,
+    bisect: bool = True,
 ) -> ShardStep:
     """The next step for a shard after one invocation.
 
@@ -86,7 +88,8 @@ def after_kinesis_batch(
         return ShardStep(Outcome.GIVE_UP, len(sequences), full_batch_size, attempts)
     if failed is None:
         # BisectBatchOnFunctionError: the same first record, half the records.
-        return ShardStep(Outcome.RETRY, 0, max(1, len(sequences) // 2), attempts)
+        size = max(1, len(sequences) // 2) if bisect else batch_size
+        return ShardStep(Outcome.RETRY, 0, size, attempts)
     return ShardStep(Outcome.RETRY, lowest_failed(sequences, failed), batch_size, attempts)
 
 

@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,12 +24,12 @@ from .api_gateway import (
     BODY_TOO_LARGE_BODY,
     HTTP_API_MAX_BODY_BYTES,
     INTERNAL_SERVER_ERROR,
-    OTLP_PREFIX,
     REQUEST_ID_HEADERS,
     REQUEST_TOO_LONG,
     FrontDoor,
     HttpResponse,
     RawRequest,
+    apply_route,
     build_event,
     http_response,
     json_response,
@@ -37,7 +37,7 @@ from .api_gateway import (
     new_request_id,
     new_url_id,
     refusal_at_edge,
-    route_to_otlp,
+    select_route,
     text_response,
 )
 from .lambda_runtime import Function, FunctionError, RequestTooLarge
@@ -58,33 +58,39 @@ class BadFraming(Exception):
 
 
 class Gateway:
-    """Turns requests into events for one function and its answers into responses."""
+    """Turns requests into events for the functions behind the front door and their answers
+    into responses.
+
+    ``routes`` are the front door's routes as the template gives them, route key to
+    function: an HTTP API's (``$default``, ``ANY /otlp/{proxy+}``), whose selection shows in
+    the event, or, with function URLs, one route per URL for the local gateway to tell them
+    apart on its single port (a function URL's event always says ``$default``)."""
 
     def __init__(
         self,
-        function: Function,
+        routes: Sequence[tuple[str, Function]],
         api_id: str | None = None,
         front_door: FrontDoor = FrontDoor.HTTP_API,
-        otlp: Function | None = None,
     ) -> None:
-        self.function = function
+        self.routes = dict(routes)
         self.front_door = front_door
         default_id = new_url_id() if front_door is FrontDoor.FUNCTION_URL else new_api_id()
         self.api_id = api_id or default_id
-        self.otlp = otlp
 
     def handle(self, request: RawRequest) -> tuple[str, HttpResponse]:
         request_id = new_request_id(self.front_door)
         event = build_event(
             request, api_id=self.api_id, request_id=request_id, front_door=self.front_door
         )
-        function = self.function
-        if self.otlp is not None and event["rawPath"].startswith(OTLP_PREFIX):
-            # Behind an HTTP API, the /otlp/{proxy+} route; behind function URLs, the OTLP
-            # function's own URL (the local gateway serves both doors on one port).
-            function = self.otlp
-            if self.front_door is FrontDoor.HTTP_API:
-                route_to_otlp(event)
+        selected = select_route(
+            list(self.routes), event["requestContext"]["http"]["method"], event["rawPath"]
+        )
+        if selected is None:
+            return request_id, json_response(404, {"message": "Not Found"})
+        route_key, path_parameters = selected
+        function = self.routes[route_key]
+        if self.front_door is FrontDoor.HTTP_API:
+            apply_route(event, route_key, path_parameters)
         try:
             result = function.invoke_payload(orjson.dumps(event))
         except RequestTooLarge as exc:

@@ -74,7 +74,7 @@ class FunctionError(Exception):
 
 
 def _has_functions(root: Path) -> bool:
-    # The template gives the functions their memory and timeout (template_limits.py).
+    # The template gives the functions their memory and timeout (local/template).
     return (root / "template.yaml").is_file() and all(
         (root / "functions" / name / "app.py").is_file() for name in ("ingest", "consumer")
     )

@@ -15,13 +15,15 @@ parent:
 
 One worker per function, so invocations of one function are serialised (moto's Kinesis
 can lose a record to two concurrent PutRecords) while the two functions run side by side,
-as in AWS. A killed worker is replaced at the next invocation (a cold start). The worker
-inherits the environment (the local AWS endpoint, the functions' variables) and stdout and
-stderr, so the handlers log where they did in-process. Requests and answers travel on two
-pipes as frames: a 4-byte big-endian length, then the bytes.
+as in AWS. A killed worker is replaced at the next invocation (a cold start). Requests and
+answers travel on two pipes as frames: a 4-byte big-endian length, then the bytes.
 
-Run by the parent only: ``python -m events_api_cli.local.lambda_worker REPO FUNCTION NAME MEMORY_MB
-REQUEST_FD ANSWER_FD``.
+The worker's environment is the function's, as Lambda sets it (``environment``: the
+template's variables, Lambda's own, the role's credentials); its stdout and stderr go to
+``output`` (the function's log agent, local/function_logs.py) when one is given.
+
+Run by the parent only: ``python -m events_api_cli.local.lambda_worker CODE HANDLER NAME
+MEMORY_MB REQUEST_FD ANSWER_FD [LAYER ...]``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -101,10 +103,17 @@ class WorkerFunction:
     """A function of the local stack run in a worker process under its Lambda limits."""
 
     name: str
-    repository: Path
-    function: str  # the directory under functions/
+    code: Path
+    handler: str  # module.function, as the template's Handler
     timeout_seconds: float
     memory_mb: int
+    #: The worker's whole environment (None: this process's).
+    environment: Mapping[str, str] | None = None
+    #: Folders put on the path after the code's, as Lambda puts layers under /opt/python.
+    layers: tuple[Path, ...] = ()
+    #: Takes the new worker's stdout and stderr (None: they are this process's).
+    output: Callable[[IO[bytes], IO[bytes]], None] | None = None
+    function_arn: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Fault counts reported by workers that stopped cleanly (test-only fault injection).
     fault_counts: dict[str, int] = field(default_factory=dict)
@@ -115,7 +124,7 @@ class WorkerFunction:
 
     @property
     def arn(self) -> str:
-        return function_arn(self.name)
+        return self.function_arn or function_arn(self.name)
 
     # lifecycle --------------------------------------------------------------------------
     def start(self) -> WorkerFunction:
@@ -128,20 +137,27 @@ class WorkerFunction:
                     sys.executable,
                     "-m",
                     "events_api_cli.local.lambda_worker",
-                    str(self.repository),
-                    self.function,
+                    str(self.code),
+                    self.handler,
                     self.name,
                     str(self.memory_mb),
                     str(request_read),
                     str(answer_write),
+                    *(str(layer) for layer in self.layers),
                 ],
                 pass_fds=(request_read, answer_write),
                 stdin=subprocess.DEVNULL,
-                env=dict(os.environ),
+                stdout=None if self.output is None else subprocess.PIPE,
+                stderr=None if self.output is None else subprocess.PIPE,
+                env=dict(os.environ if self.environment is None else self.environment),
             )
         finally:
             os.close(request_read)
             os.close(answer_write)
+        if self.output is not None:
+            assert self._process.stdout is not None
+            assert self._process.stderr is not None
+            self.output(self._process.stdout, self._process.stderr)
         self._requests = os.fdopen(request_write, "wb")
         # Unbuffered: select() must see every answer byte still to be read.
         self._answers = os.fdopen(answer_read, "rb", buffering=0)
@@ -272,8 +288,8 @@ def _reset_peak() -> None:
 
 
 def _serve(
-    repository: Path,
-    function: str,
+    code: Path,
+    handler_name: str,
     name: str,
     memory_mb: int,
     requests: IO[bytes],
@@ -287,10 +303,11 @@ def _serve(
     policy = faults.policy_from_env(os.environ)
     if policy is not None:
         injector = faults.FaultInjector(policy).install_on_shared_clients()
+    module_name, _, attribute = handler_name.rpartition(".")
     module = load_handler_module(
-        repository / "functions" / function / "app.py", f"events_api_local_{function}_app"
+        code / f"{module_name.replace('.', '/')}.py", f"events_api_local_{code.name}_{module_name}"
     )
-    handler = module.lambda_handler
+    handler = getattr(module, attribute)
     _write_frame(answers, b"ready")
     while True:
         try:
@@ -326,7 +343,9 @@ def _serve(
 
 
 def main(argv: list[str]) -> int:
-    repository, function, name, memory_mb, request_fd, answer_fd = argv
+    code, handler, name, memory_mb, request_fd, answer_fd, *layers = argv
+    # As Lambda's Python runtime: the function's code first, then its layers.
+    sys.path[:0] = [code, *layers]
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s lambda: %(message)s", datefmt="%H:%M:%S"
     )
@@ -336,7 +355,7 @@ def main(argv: list[str]) -> int:
         os.fdopen(int(request_fd), "rb", buffering=0) as requests,
         os.fdopen(int(answer_fd), "wb") as answers,
     ):
-        _serve(Path(repository), function, name, int(memory_mb), requests, answers)
+        _serve(Path(code), handler, name, int(memory_mb), requests, answers)
     return 0
 
 

@@ -1,59 +1,67 @@
-"""moto's server standing in for AWS, and the stack's resources inside it.
+"""moto's server standing in for AWS, with IAM enforced in front of it (local/iam).
 
-The handlers find AWS the way they do in Lambda: through the standard variables. This
-module points those at moto (``AWS_ENDPOINT_URL``, region, dummy credentials) and cuts off
-any shared config or profile, so a local run can never reach a real account.
+The stack's resources are created in it from the template (local/deploy.py). The dev
+process's own calls (set-up, the keys) find it through the standard variables, which this
+module points at moto (``AWS_ENDPOINT_URL``, region, dummy credentials: the account's
+administrator) with any shared config or profile cut off, so a local run can never reach a
+real account; the functions get their own roles' credentials (local/runtime.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+import threading
 from typing import TYPE_CHECKING, Any
 
-from ..defaults import (
-    LOCAL_BUCKET_NAME,
-    LOCAL_DEAD_LETTER_QUEUE_NAME,
-    LOCAL_QUEUE_NAME,
-    LOCAL_REGION,
-    LOCAL_STREAM_NAME,
-)
-from .event_source_mapping import SQS_MAX_RECEIVE_COUNT
+from ..defaults import LOCAL_REGION
 
 if TYPE_CHECKING:
-    from mypy_boto3_kinesis import KinesisClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
+    from .iam.enforcer import Authority
 
 log = logging.getLogger("events_api_cli.aws")
 
-#: Queue settings from template.yaml, except the visibility timeout: the template's 360 s
-#: (6x the consumer's timeout) would make a failed message wait six minutes locally.
-#: The poller hides a failed message for a few seconds only, and nothing else waits on it.
-QUEUE_VISIBILITY_TIMEOUT = 60
-
 
 class MotoServer:
-    """moto's threaded server on ``host:port`` (port 0 picks a free one)."""
+    """moto's threaded server on ``host:port`` (port 0 picks a free one), with IAM enforced
+    for the roles ``authority`` knows (iam/enforcer.py) when one is given."""
 
-    def __init__(self, host: str, port: int) -> None:
-        from moto.server import ThreadedMotoServer
-
+    def __init__(self, host: str, port: int, authority: Authority | None = None) -> None:
         # moto logs every request through werkzeug; a dev console needs none of it.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.host = host
         self.port = port
+        self.authority = authority
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server.start()
-        self.host, self.port = self._server.get_host_and_port()
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        from .iam.enforcer import Enforcer, MotoLookups
+
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.authority is not None:
+            app = Enforcer(app, self.authority, MotoLookups(self.authority.account, LOCAL_REGION))
+        self._server = make_server(
+            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
     @property
     def endpoint_url(self) -> str:
@@ -98,73 +106,12 @@ def client(service: str, endpoint_url: str) -> Any:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
-    buffer: str
-    bucket: str
-    stream_name: str = ""
-    stream_arn: str = ""
-    queue_url: str = ""
-    queue_arn: str = ""
-    dead_letter_queue_url: str = ""
-
-    def environment(self, keys_path: str) -> dict[str, str]:
-        """What the two functions read (template.yaml sets the same for them in AWS)."""
-        env = {
-            "BUFFER_TYPE": self.buffer,
-            "API_KEYS_PATH": keys_path,
-            "BUCKET_NAME": self.bucket,
-        }
-        if self.buffer == "kinesis":
-            env["STREAM_NAME"] = self.stream_name
-        else:
-            env["QUEUE_URL"] = self.queue_url
-        return env
-
-
-def _queue_arn(sqs: SQSClient, url: str) -> str:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return attributes["Attributes"]["QueueArn"]
-
-
-def create_resources(buffer: str, endpoint_url: str) -> Resources:
-    # moto loads a service's backend on its first request: SSM with KMS (SecureStrings)
-    # takes seconds on a busy machine, longer than the functions' clients wait. Warm both
-    # here, with the set-up client's patience.
+def warm_up(endpoint_url: str) -> None:
+    """moto loads a service's backend on its first request: SSM with KMS (SecureStrings)
+    takes seconds on a busy machine, longer than the functions' clients wait. Warm both
+    here, with the set-up client's patience."""
     client("ssm", endpoint_url).describe_parameters(MaxResults=1)
     client("kms", endpoint_url).list_keys(Limit=1)
-    s3: S3Client = client("s3", endpoint_url)
-    s3.create_bucket(Bucket=LOCAL_BUCKET_NAME)
-    sqs: SQSClient = client("sqs", endpoint_url)
-    if buffer == "kinesis":
-        kinesis: KinesisClient = client("kinesis", endpoint_url)
-        kinesis.create_stream(StreamName=LOCAL_STREAM_NAME, ShardCount=1)
-        summary = kinesis.describe_stream_summary(StreamName=LOCAL_STREAM_NAME)
-        return Resources(
-            buffer=buffer,
-            bucket=LOCAL_BUCKET_NAME,
-            stream_name=LOCAL_STREAM_NAME,
-            stream_arn=summary["StreamDescriptionSummary"]["StreamARN"],
-        )
-    dead_letters = sqs.create_queue(QueueName=LOCAL_DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
-    redrive = {
-        "deadLetterTargetArn": _queue_arn(sqs, dead_letters),
-        "maxReceiveCount": SQS_MAX_RECEIVE_COUNT,
-    }
-    queue = sqs.create_queue(
-        QueueName=LOCAL_QUEUE_NAME,
-        Attributes={
-            "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
-    return Resources(
-        buffer=buffer,
-        bucket=LOCAL_BUCKET_NAME,
-        queue_url=queue,
-        queue_arn=_queue_arn(sqs, queue),
-        dead_letter_queue_url=dead_letters,
-    )
 
 
 def new_key_id() -> str:

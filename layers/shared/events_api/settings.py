@@ -56,7 +56,7 @@ class IngestSettings:
     api_keys_path: str
     key_cache_ttl_seconds: float = 30.0
     key_cache_max_entries: int = 10_000
-    key_lookups_per_minute: float = 30.0
+    key_lookups_per_minute: float = 24.0
     buffer_budget_seconds: float = 8.0
     max_record_bytes: int = AWS_MAX_RECORD_BYTES
     compression_level: int = 1
@@ -86,9 +86,10 @@ class IngestSettings:
             # Revocation must take effect within 60 s, so the TTL is capped there.
             key_cache_ttl_seconds=_number(env, "KEY_CACHE_TTL_SECONDS", 30.0, 0.0, 60.0),
             key_cache_max_entries=int(_number(env, "KEY_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)),
-            # Per instance, for new keys and again for refreshes (docs/operations.md has
-            # the fleet-wide bound against Parameter Store's throughput).
-            key_lookups_per_minute=_number(env, "KEY_LOOKUPS_PER_MINUTE", 30.0, 1, 60_000),
+            # Per instance, for new keys and again for refreshes, beside at most 12 key index
+            # reads (docs/operations.md has the fleet-wide bound against Parameter Store's
+            # throughput).
+            key_lookups_per_minute=_number(env, "KEY_LOOKUPS_PER_MINUTE", 24.0, 1, 60_000),
             buffer_budget_seconds=_number(env, "BUFFER_BUDGET_SECONDS", 8.0, 0.1, 25.0),
             max_record_bytes=int(
                 _number(

@@ -1,4 +1,5 @@
-"""API keys: format, checksum, hashing, and the cached look-up the ingest function uses.
+"""API keys: format, checksum, hashing, and the look-up the ingest function uses (the key
+index first, then a bounded cache of per-key look-ups).
 
 A key is ``evk_`` + 32 random base62 characters + a 6-character base62 CRC32 of those 32
 characters (the scheme GitHub uses for its tokens). A key that fails the format or the
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
+
+from .key_index import REFRESH_SECONDS, KeyIndex
 
 PREFIX = "evk_"
 RANDOM_LENGTH = 32
@@ -101,6 +104,10 @@ class KeyStore(Protocol):
         """The live record for a key hash, None when there is none. Raises on store errors."""
         ...
 
+    def read_index(self) -> KeyIndex:
+        """The key index as it is now (one call). Raises KeyStoreUnavailable."""
+        ...
+
 
 class KeyStoreUnavailable(Exception):
     """The key store could not answer; the request is answered 503, never let in."""
@@ -145,16 +152,24 @@ class _TokenBucket:
 
 
 class KeyAuthenticator:
-    """Resolves keys to records through a bounded LRU cache of hits and misses.
+    """Resolves keys to records: an index of every key's hash answers unknown keys, and a
+    bounded LRU cache of look-ups serves the keys in it.
 
-    Entries are fresh for ``ttl`` seconds, so a revoked key stops working and a new key
-    starts working within that time. Store calls are bounded per instance, whatever the
-    traffic, by two buckets of ``lookups_per_minute`` each: one for keys not known to be
-    good (a flood of unknown keys is answered 429 past it, never 401: the key may be new
-    and valid), one for refreshing keys known to be good, so that such a flood never
-    locks producers out. A key known to be good is served from the cache, up to
-    ``MAX_STALE_SECONDS`` after it was last confirmed, when its refresh is throttled or
-    the store fails.
+    A well-formed key that is not in the index is refused from memory: a flood of unknown
+    keys costs no store call of its own. The index is read again when a key is missing from
+    a copy older than ``key_index.REFRESH_SECONDS`` (or ``ttl`` if shorter), but never more
+    than once in that many seconds, whatever the traffic; ``events-api keys create`` waits
+    as long before it prints a key, so a new key is never refused. The index only ever says
+    no: a key in it, or in a shard that could not be read (read again after ``ttl``), is
+    looked up in the store of record.
+
+    Look-ups are fresh for ``ttl`` seconds, so a revoked key stops working within that time.
+    Store calls are bounded per instance, whatever the traffic: index reads by their
+    interval (at most ``60 / REFRESH_SECONDS`` a minute), look-ups by two buckets of
+    ``lookups_per_minute`` each, one for keys seen for the first time (past it a key is
+    answered 429, never 401: it may be new and valid), one for refreshing keys known to be
+    good. A key known to be good is served from the cache, up to ``MAX_STALE_SECONDS``
+    after it was last confirmed, when its refresh is throttled or the store fails.
     """
 
     def __init__(
@@ -175,6 +190,11 @@ class KeyAuthenticator:
         self._lock = threading.Lock()
         self._new_keys = _TokenBucket(lookups_per_minute, clock)
         self._refreshes = _TokenBucket(lookups_per_minute, clock)
+        self._index: KeyIndex | None = None
+        self._index_read_at = -math.inf  # when the read that gave self._index started
+        self._index_tried_at = -math.inf  # when the last read, good or failed, started
+        self._index_miss_age = min(REFRESH_SECONDS, ttl_seconds)
+        self._index_lock = threading.Lock()  # one read at a time; the others wait for it
 
     def authenticate(self, key: str | None) -> KeyRecord | None:
         """The key's record; None for a key known to be bad. Raises KeyLookupThrottled
@@ -188,10 +208,13 @@ class KeyAuthenticator:
             if cached is not None and now - cached[0] < self._ttl:
                 self._cache.move_to_end(hashed)
                 return cached[1]
-            # Keys seen to be good (still in the cache) refresh on their own allowance, which a
-            # flood of unknown keys cannot spend; within the revocation bound they may also
-            # be served stale.
             known = cached is not None and cached[1] is not None
+        if not known and self._index_verdict(hashed, now) is False:
+            return None
+        with self._lock:
+            # Keys seen to be good (still in the cache) refresh on their own allowance, which
+            # other keys cannot spend; within the revocation bound they may also be served
+            # stale.
             stale = None
             if cached is not None and known and now - cached[0] < MAX_STALE_SECONDS:
                 stale = cached[1]
@@ -213,3 +236,41 @@ class KeyAuthenticator:
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)
         return record
+
+    def _index_verdict(self, hashed: str, now: float) -> bool | None:
+        """What the index says about a key this instance does not know to be good (True,
+        False, or None when it cannot tell), reading it again when the copy in memory is
+        too old to answer."""
+        answer = self._answer_from_copy(hashed, now)
+        if answer is not None:
+            return answer[0]
+        with self._index_lock:
+            answer = self._answer_from_copy(hashed, now)  # another thread may have read it
+            if answer is not None:
+                return answer[0]
+            older = self._index.verdict(hashed) if self._index is not None else False
+            if now - self._index_tried_at < self._index_miss_age:
+                # Tried a moment ago and failed (a read that worked would be recent): what
+                # the old copy cannot refuse is looked up; anything else must wait.
+                if older is not False:
+                    return older
+                raise KeyStoreUnavailable("key index unavailable")
+            started = self._clock()
+            self._index_tried_at = started
+            index = self._store.read_index()
+            self._index, self._index_read_at = index, started
+            return index.verdict(hashed)
+
+    def _answer_from_copy(self, hashed: str, now: float) -> tuple[bool | None] | None:
+        """(verdict,) when the copy in memory may answer for this key without a read: a key
+        in it is always looked up; "no" holds for ``_index_miss_age`` seconds, "cannot
+        tell" (a shard that could not be read) for ``ttl``."""
+        if self._index is None:
+            return None
+        verdict = self._index.verdict(hashed)
+        age = now - self._index_read_at
+        if verdict is False and age >= self._index_miss_age:
+            return None
+        if verdict is None and age >= self._ttl:
+            return None
+        return (verdict,)

@@ -6,7 +6,8 @@ body decoding -> per-event checks -> buffer records -> delivery -> answer.
 
 from __future__ import annotations
 
-from collections.abc import Buffer, Mapping, MutableSequence, Sequence
+import time
+from collections.abc import Buffer, Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -191,7 +192,9 @@ def build_publisher(settings: IngestSettings) -> Publisher:
     return SqsPublisher(settings.queue_url)
 
 
-def build_key_authenticator(settings: IngestSettings) -> KeyAuthenticator:
+def build_key_authenticator(
+    settings: IngestSettings, clock: Callable[[], float] = time.monotonic
+) -> KeyAuthenticator:
     from .key_store import SsmKeyStore
 
     return KeyAuthenticator(
@@ -199,6 +202,7 @@ def build_key_authenticator(settings: IngestSettings) -> KeyAuthenticator:
         ttl_seconds=settings.key_cache_ttl_seconds,
         max_entries=settings.key_cache_max_entries,
         lookups_per_minute=settings.key_lookups_per_minute,
+        clock=clock,
     )
 
 

@@ -1,0 +1,100 @@
+"""`events-api dev` is template.yaml: its parameters are checked as CloudFormation checks
+them, each function runs with its role, and a grant missing from the template is an
+AccessDenied at the same place as in AWS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import ROOT, DevProcess, DevStack, events_api_command
+
+pytestmark = pytest.mark.e2e
+
+
+def dev_refused(*options: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [*events_api_command(), "dev", "--port", "0", "--aws-port", "0", *options],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_parameter_outside_its_allowed_values_stops_dev_with_exit_code_2() -> None:
+    done = dev_refused("--parameter", "LogRetentionDays=2")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "events-api dev: template.yaml cannot be deployed: Parameters: LogRetentionDays: "
+        "'2' is not one of the AllowedValues: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
+        "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"
+    )
+    assert dev_refused("--buffer", "sqs", "--parameter", "BufferType=Kinesis").returncode == 2
+
+
+def test_the_functions_logs_are_in_their_log_groups_written_with_their_roles(
+    stack: DevStack,
+) -> None:
+    assert stack.post_json(stack.new_dataset(), [{"message": "hello"}]).status == 202
+    logs = boto3.client(
+        "logs",
+        endpoint_url=str(stack.dev.ready["awsEndpoint"]),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    group = str(stack.dev.ready["outputs"]["IngestLogGroupName"])
+    assert group == "/aws/lambda/local-ingest"
+    deadline = time.monotonic() + 15
+    streams: list[dict[str, Any]] = []
+    while not streams and time.monotonic() < deadline:
+        time.sleep(0.5)  # Lambda ships logs a moment after the invocation, so does the agent
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert streams
+    assert all("[$LATEST]" in s["logStreamName"] for s in streams)
+    # The request's metrics (EMF) are there, for CloudWatch to turn into metrics.
+    events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"])
+    assert any('"_aws"' in event["message"] for event in events["events"])
+
+
+@pytest.fixture
+def checkout_without_key_lookups(tmp_path: Path) -> Path:
+    """A copy of the checkout whose ingest role lacks its SSM statement."""
+    text = (ROOT / "template.yaml").read_text()
+    start = text.index("        # The SSMParameter*ReadPolicy templates add")
+    end = text.index("  # The function names its log group (LoggingConfig)")
+    (tmp_path / "template.yaml").write_text(text[:start] + "\n" + text[end:])
+    for folder in ("functions", "layers"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    return tmp_path
+
+
+def test_a_grant_missing_from_the_template_is_access_denied_where_aws_would_deny_it(
+    checkout_without_key_lookups: Path, tmp_path: Path
+) -> None:
+    dev = DevProcess.start(
+        "sqs",
+        tmp_path / "dev",
+        options=("--compact-every", "0", "--repo", str(checkout_without_key_lookups)),
+        record=False,
+    )
+    try:
+        own = DevStack(dev, "sqs")
+        response = own.post_json(own.new_dataset(), [{"message": "hello"}])
+        # The key store cannot be read: a valid key is never refused 401 for that.
+        assert response.status == 503, response.body
+        assert response.json() == {"message": "Service Unavailable"}
+        errors = dev.stderr.read_text(errors="replace")
+        assert "is not authorized to perform: ssm:GetParameter on resource: " in errors
+    finally:
+        assert dev.terminate() == 0
