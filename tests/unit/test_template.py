@@ -39,7 +39,7 @@ pytestmark = pytest.mark.unit
 
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
-VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy"}
+VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy"}
 INGEST_VARIABLES = {
     "BUFFER_TYPE",
     "STREAM_NAME",
@@ -511,9 +511,14 @@ def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> N
         ),
     }
     sqs = Deployment(BufferType="SQS")
+    # The SQS mapping receives, deletes and reads the queue's attributes, nothing else.
     assert granted("ConsumerFunction", sqs) == {
         ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/dataset=*"),
         ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/quarantine/*"),
+        *(
+            (f"sqs:{action}", sqs.refs["EventQueue.Arn"])
+            for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+        ),
     }
 
 
