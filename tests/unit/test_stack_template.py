@@ -48,7 +48,10 @@ def test_a_template_the_sam_transform_refuses_names_the_resource_and_property() 
 
 
 def test_functions_get_the_transformed_templates_environment_limits_layers_and_log_group() -> None:
-    stack = load_stack(stack_name="dev", parameters={"BufferType": "SQS", "LogLevel": "DEBUG"})
+    stack = load_stack(
+        stack_name="dev",
+        parameters={"BufferType": "SQS", "LogLevel": "DEBUG", "KeyLookupsPerMinute": "30"},
+    )
     ingest = stack.functions["IngestFunction"]
     queue = stack.queues["EventQueue"]
     assert ingest.environment == {

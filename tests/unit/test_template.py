@@ -40,7 +40,7 @@ pytestmark = pytest.mark.unit
 
 #: SAM policy templates checked by hand to scope every statement to their argument (none
 #: expands to Resource "*"). SSMParameterReadPolicy, for one, adds DescribeParameters on "*".
-VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy", "SQSPollerPolicy"}
+VETTED_POLICY_TEMPLATES = {"SQSSendMessagePolicy"}
 INGEST_VARIABLES = {
     "BUFFER_TYPE",
     "STREAM_NAME",
@@ -542,9 +542,14 @@ def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> N
     ]
     sqs = Deployment(BufferType="SQS")
     sqs_bucket = sqs.refs["EventsBucket.Arn"]
+    # The SQS mapping receives, deletes and reads the queue's attributes, nothing else.
     assert granted("ConsumerFunction", sqs) == {
         ("s3:PutObject", f"{sqs_bucket}/dataset=*"),
         ("s3:PutObject", f"{sqs_bucket}/quarantine/*"),
+        *(
+            (f"sqs:{action}", sqs.refs["EventQueue.Arn"])
+            for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+        ),
     }
     assert role_may_put_only(sqs, sid, "ConsumerFunctionRole.Arn") == [
         f"{sqs_bucket}/dataset=*",
