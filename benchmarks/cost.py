@@ -94,9 +94,12 @@ PRICES: dict[str, Price] = {
     ),
     "firehose_gb": Price(
         0.029,
-        "$ per GB ingested, Direct PUT, first 500 TB/month (records rounded up to 5 KB)",
-        "aws.amazon.com/firehose/pricing (structure seen; figure is the list price as known)",
-        "2026-11-26",
+        "$ per GB ingested, Direct PUT (CloudWatch Logs subscriptions too), first 500 TB/month "
+        "(records rounded up to 5 KB)",
+        "aws.amazon.com/firehose/pricing (structure seen again: Direct PUT and KDS sources per "
+        "GB in 5 KB increments, vended logs without; the figure is the list price as known; "
+        "no price for CloudWatch Logs decompression found)",
+        "2026-12-03",
         False,
     ),
     "cloudwatch_logs_gb": Price(
@@ -110,15 +113,16 @@ PRICES: dict[str, Price] = {
     "datadog_logs_ingest_gb": Price(
         0.10,
         "$ per GB of logs ingested (list; indexing is billed on top, per million events)",
-        "Datadog's documented starting price as quoted by doit.com and michaelscodingspot.com",
-        "2026-11-29",
+        "Datadog's documented starting price as quoted by doit.com ('Datadog pricing "
+        "explained') and michaelscodingspot.com; datadoghq.com/pricing not available here",
+        "2026-12-03",
         False,
     ),
     "datadog_logs_index_million": Price(
         1.70,
-        "$ per million log events indexed, 15-day retention, annual commitment",
-        "doit.com 'Datadog pricing explained' (list price as quoted)",
-        "2026-11-29",
+        "$ per million log events indexed, 15-day retention, annual commitment ($2.55 on demand)",
+        "doit.com 'Datadog pricing explained' and michaelscodingspot.com (list price as quoted)",
+        "2026-12-03",
         False,
     ),
 }

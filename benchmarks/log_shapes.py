@@ -396,3 +396,73 @@ def envelope(
 def record(messages: list[str], **kwargs: Any) -> bytes:
     """A CloudWatch Logs record as the buffer carries it: the envelope, gzip'd."""
     return gzip.compress(orjson.dumps(envelope(messages, **kwargs)), mtime=0)
+
+
+# -- the largest records -------------------------------------------------------------------
+#: What CloudWatch Logs puts in one record at most: a Kinesis record is 1 MiB, partition key
+#: included; a function's asynchronous payload (the log forwarder's) is 1 MB, the record
+#: base64'd in ``{"awslogs": {"data": ...}}``. What a record inflates to is not bounded.
+KINESIS_RECORD_BYTES = 1024 * 1024 - 256
+ASYNC_RECORD_BYTES = (1024 * 1024 - len('{"awslogs":{"data":""}}')) // 4 * 3
+
+
+def _request(n: int) -> str:
+    return f"{n:08x}-6b1d-4a8e-9d7c-2f3b4a5c6d7e"
+
+
+def _typical(count: int) -> list[str]:
+    """Typical Lambda logs: invocation after invocation, each with its own request id."""
+    size = len(TYPICAL_INVOCATION)
+    return [
+        TYPICAL_INVOCATION[k % size].replace(REQUEST, _request(k // size)) for k in range(count)
+    ]
+
+
+def _one_character(count: int) -> list[str]:
+    return ["x\n"] * count
+
+
+def _json_lines(count: int) -> list[str]:
+    return [
+        '{"level":"INFO","location":"handler:31","message":"order stored","timestamp":'
+        f'"2026-01-02 03:04:05,701+0000","service":"orders","cold_start":false,'
+        f'"function_request_id":"{_request(k // 4)}","order_id":{k},"amount":1999,'
+        f'"currency":"EUR","items":[{{"sku":"A-{k % 97}","qty":{k % 5 + 1}}}],'
+        f'"_id":{k},"_dataset":"orders"}}\n'
+        for k in range(count)
+    ]
+
+
+#: workload -> (what fills the record, its messages for a given number of events)
+LARGE_RECORDS: dict[str, tuple[str, Any]] = {
+    "typical": ("typical Lambda logs (START, text and JSON lines, END, REPORT)", _typical),
+    "one-character": ("one-character lines: the most events a record holds", _one_character),
+    "json-lines": (
+        "structured JSON lines of twelve members, two of them stored-field names",
+        _json_lines,
+    ),
+}
+
+
+def largest_record(workload: str, limit: int, first_id: int = 37_000_000_000_000_000) -> bytes:
+    """A record (gzip level 6, zlib's default) of as many of the workload's events as fit in
+    ``limit`` compressed bytes, within half a percent."""
+    make = LARGE_RECORDS[workload][1]
+
+    def build(count: int) -> bytes:
+        return gzip.compress(
+            orjson.dumps(envelope(make(count), first_id=first_id)), compresslevel=6, mtime=0
+        )
+
+    count = 20_000
+    best = b""
+    for _ in range(8):
+        data = build(count)
+        if len(data) <= limit:
+            best = data
+            if len(data) >= limit * 0.995:
+                return data
+        count = max(1, int(count * limit / len(data) * 0.998))
+    if not best:
+        raise ValueError(f"no record of {workload} fits {limit} bytes")
+    return best

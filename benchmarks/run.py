@@ -26,10 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-e2e", action="store_true", help="leave out item 7")
     parser.add_argument(
         "--only",
-        choices=("query", "worst", "console"),
+        choices=("query", "worst", "console", "cloudwatch-logs"),
         help=(
-            "run one workload (query: item 10; worst: item 9; console: item 11) and update "
-            "its part of results.json and docs/performance.md"
+            "run one workload (query: item 10; worst: item 9; console: item 11; "
+            "cloudwatch-logs: item 12) and update its part of results.json and "
+            "docs/performance.md"
         ),
     )
     args = parser.parse_args(argv)
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return only_worst()
     if args.only == "console":
         return run_console(quick=args.quick)
+    if args.only == "cloudwatch-logs":
+        return run_cloudwatch_logs(quick=args.quick)
     rounds = 3 if args.quick else 13
     started = time.monotonic()
 
@@ -198,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     (DOCS / "performance.md").write_text(report.markdown(context, results) + "\n" + otlp_section)
     run_query(quick=args.quick)
     run_console(quick=args.quick)
+    run_cloudwatch_logs(quick=args.quick)
     log(f"done in {time.monotonic() - started:.0f} s")
     for name in report.HEADLINE:
         log(f"   {name} = {results[name]}")
@@ -235,6 +239,24 @@ def run_console(*, quick: bool = False) -> int:
     console.write_section(DOCS / "performance.md", console.markdown(measured))
     for name in ("console_explore_raw_s", "console_explore_compacted_s"):
         log(f"   {name} = {figures[name]}")
+    return 0
+
+
+def run_cloudwatch_logs(*, quick: bool = False) -> int:
+    """CloudWatch Logs (benchmarks/cloudwatch_logs.py): merged into results.json, and its own
+    section of docs/performance.md."""
+    from . import cloudwatch_logs
+
+    figures = cloudwatch_logs.run(quick=quick, log=log)
+    for name in (
+        "typical_events_per_s",
+        "one_mib_events_per_s",
+        "worst_time_fraction",
+        "shard_capacity_mib_per_s",
+        "cost_per_gb_1_tb_day_kinesis_on_demand",
+        "cost_per_gb_1_tb_day_datadog",
+    ):
+        log(f"   {name} = {figures[cloudwatch_logs.PREFIX + name]}")
     return 0
 
 

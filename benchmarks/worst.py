@@ -240,17 +240,36 @@ def _run_child(*args: str) -> dict[str, Any]:
     return row
 
 
-def measure_consumer(workload: str, buffer: str = "kinesis") -> WorstResult:
-    from events_api_cli.local.template import batch_size, function_limits
+def batch_size(buffer: str) -> int:
+    """The template's BatchSize for the buffer's event source mapping."""
+    from events_api_cli.local import template
 
+    mapping = "KinesisEventSource" if buffer == "kinesis" else "SqsEventSource"
+    return template.batch_size(TEMPLATE, mapping)
+
+
+def consumer_event(blobs: list[bytes], buffer: str) -> dict[str, Any]:
+    """Lambda's Kinesis or SQS event for these buffer records."""
     from .consumer import kinesis_event
 
+    return kinesis_event(blobs) if buffer == "kinesis" else sqs_event(blobs)
+
+
+def measure_consumer(workload: str, buffer: str = "kinesis") -> WorstResult:
+    blobs, events = buffer_records(workload, batch_size(buffer), buffer)
+    return measure_consumer_batch(blobs, events, buffer, workload)
+
+
+def measure_consumer_batch(
+    blobs: list[bytes], events: int, buffer: str, workload: str
+) -> WorstResult:
+    """One full batch of ``blobs`` (holding ``events`` events) through the real consumer
+    handler in a fresh process."""
+    from events_api_cli.local.template import function_limits
+
     limits = function_limits(TEMPLATE, "ConsumerFunction")
-    size = batch_size(TEMPLATE, "KinesisEventSource" if buffer == "kinesis" else "SqsEventSource")
-    blobs, events = buffer_records(workload, size, buffer)
-    event = kinesis_event(blobs) if buffer == "kinesis" else sqs_event(blobs)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        handle.write(json.dumps(event).encode())
+        handle.write(json.dumps(consumer_event(blobs, buffer)).encode())
     try:
         row = _run_child("consumer", workload, handle.name)
     finally:

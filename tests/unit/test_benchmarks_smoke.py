@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +217,119 @@ def test_otlp_bench_section_replaces_itself_in_the_performance_page() -> None:
     assert "| data points | 1 | 1 | 3.5\u00d7 (3.5\u00d7) | \u2265 3\u00d7: met |" in text
     assert "loads 100 modules from the full build and 100 from the build without OTLP" in text
     assert "protobuf loaded: no" in text
+
+
+def hand_log_workload(**changes: object) -> Any:
+    from benchmarks import log_cost
+
+    values: dict[str, Any] = {
+        "message_bytes": 1024 * 1024,  # 10 GB/day = 10,240 deliveries a day, 307,200 a month
+        "events": 1000,
+        "record_bytes": 100 * 1024,  # 100 KB gzip'd: 100 KB written, 4 PUT units, 2 chunks
+        "consumer_cpu_seconds": 0.1,
+        "stored_bytes": 200 * 1024,
+        "forwarder_cpu_seconds": 0.001,
+        "consumer_memory_mb": 1024,
+        "forwarder_memory_mb": 128,
+        "parallelization_factor": 1,
+    }
+    values.update(changes)
+    return log_cost.LogWorkload(**values)
+
+
+def test_log_cost_per_delivery_on_a_hand_computed_workload() -> None:
+    from benchmarks import log_cost
+
+    work = hand_log_workload()
+    assert work.deliveries(10.0) == pytest.approx(307_200)
+    # 193 ms billed (0.1 s of CPU at 1024/1769 of a vCPU, plus 20 ms of network), 1 GB:
+    # 307,200 x 0.193 GB-s at $0.0000133334, plus 307,200 requests at $0.20 a million.
+    consumer = 307_200 * 0.193 * 0.0000133334 + 307_200 * 0.2e-6
+    on_demand = log_cost.log_monthly_cost(work, "kinesis on-demand", 10.0).monthly
+    assert on_demand == pytest.approx(
+        {
+            "Kinesis stream-hours": 730 * 0.04,
+            "Kinesis data in": 307_200 * 100 / 1024**2 * 0.08,  # KB -> GB
+            "Kinesis data out": 307_200 * 100 / 1024**2 * 0.04,
+            # A record every 34 s per shard: each batch is one record.
+            "Lambda consumer": consumer,
+            "S3 PUT": 307_200 * 0.005 / 1000,
+            "S3 storage (1 month)": 307_200 * 200 / 1024**2 * 0.023,
+        }
+    )
+    provisioned = log_cost.log_monthly_cost(work, "kinesis provisioned", 10.0).monthly
+    assert provisioned["Kinesis shard-hours"] == pytest.approx(730 * 0.015)  # one shard
+    assert provisioned["Kinesis PUT units"] == pytest.approx(307_200 * 4 * 0.014 / 1e6)
+    sqs = log_cost.log_monthly_cost(work, "sqs", 10.0).monthly
+    # The forwarder: 0.001 s at 128/1769 of a vCPU plus 20 ms: 34 ms billed at 128 MB.
+    assert sqs["Lambda log forwarder"] == pytest.approx(
+        307_200 * 0.034 * 0.125 * 0.0000133334 + 307_200 * 0.2e-6
+    )
+    # Sends of 2 chunks; a batch of one: a receive of 2 chunks and a delete; idle polls.
+    requests = 307_200 * 2 + 307_200 * 3 + 5 * 3 * 60 * 24 * 30
+    assert sqs["SQS requests"] == pytest.approx(requests * 0.40 / 1e6)
+    firehose = log_cost.firehose_monthly_cost(work, 10.0).monthly
+    assert firehose == pytest.approx(
+        {
+            "Firehose ingestion": 307_200 * 100 / 1024**2 * 0.029,  # 100 KB: 20 x 5 KB
+            "S3 storage (1 month)": 307_200 * 100 / 1024**2 * 0.023,
+        }
+    )
+    datadog = log_cost.datadog_monthly_cost(work, 10.0).monthly
+    assert datadog == pytest.approx(
+        {
+            "Datadog ingestion": 10 * 30 * 0.10,
+            "Datadog indexing": 307_200 * 1000 / 1e6 * 1.70,
+            "Lambda (Datadog forwarder)": consumer,
+        }
+    )
+
+
+def test_log_batches_hold_what_six_megabytes_of_base64_hold() -> None:
+    work = hand_log_workload(record_bytes=1024 * 1024)
+    assert int(work.records_per_payload) == 4  # 1 MiB records: 1.33 MiB each in the event
+    # 12 such records a second on 4 shards: a batch is as full as the payload lets it be.
+    from benchmarks import log_cost
+
+    busy = hand_log_workload(record_bytes=1024 * 1024)
+    month = log_cost.log_monthly_cost(busy, "kinesis on-demand", 1024.0)
+    deliveries = busy.deliveries(1024.0)
+    assert month.monthly["S3 PUT"] == pytest.approx(
+        deliveries / busy.records_per_payload * 0.005 / 1000
+    )
+
+
+def test_the_cloudwatch_logs_section_replaces_itself_in_the_performance_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import cloudwatch_logs
+
+    page, results = tmp_path / "performance.md", tmp_path / "results.json"
+    page.write_text("# Performance\n\nbefore\n")
+    results.write_text(json.dumps({"kept": 1, "cloudwatch_logs_stale": 2}))
+    monkeypatch.setattr(cloudwatch_logs, "PERFORMANCE", page)
+    monkeypatch.setattr(cloudwatch_logs, "RESULTS", results)
+    section = f"{cloudwatch_logs.SECTION_START}\none\n{cloudwatch_logs.SECTION_END}\n"
+    cloudwatch_logs.write({"cloudwatch_logs_new": 3}, section)
+    cloudwatch_logs.write({"cloudwatch_logs_new": 4}, section.replace("one", "two"))
+    assert page.read_text() == (
+        f"# Performance\n\nbefore\n\n{cloudwatch_logs.SECTION_START}\ntwo\n"
+        f"{cloudwatch_logs.SECTION_END}\n"
+    )
+    assert json.loads(results.read_text()) == {"kept": 1, "cloudwatch_logs_new": 4}
+
+
+def test_the_largest_records_fill_what_cloudwatch_logs_may_put() -> None:
+    import gzip
+
+    from benchmarks import log_shapes
+
+    for workload in log_shapes.LARGE_RECORDS:
+        data = log_shapes.largest_record(workload, 200_000)
+        assert 0.995 * 200_000 <= len(data) <= 200_000
+        envelope = json.loads(gzip.decompress(data))
+        assert envelope["messageType"] == "DATA_MESSAGE"
+        assert len(envelope["logEvents"]) > 1000
+    # The async payload holds the record base64'd in {"awslogs": {"data": ...}}.
+    wrapped = '{"awslogs":{"data":"' + "A" * (log_shapes.ASYNC_RECORD_BYTES // 3 * 4) + '"}}'
+    assert len(wrapped) <= 1024 * 1024

@@ -122,6 +122,37 @@ def test_not_action_and_not_resource_grant_everything_but_what_they_name() -> No
     )
 
 
+def test_a_bucket_policy_denies_one_role_every_key_but_its_own_by_principal_arn() -> None:
+    """IAM sets aws:PrincipalArn (a role session's role) on every request: the events
+    bucket policy takes back a failure destination's whole-bucket grant with it."""
+    role = "arn:aws:iam::123456789012:role/dev-LogForwarderFunctionRole-1"
+    granted = policy(allow("s3:PutObject", f"{BUCKET}/*"))
+    own = f"{BUCKET}/aws/lambda/async/dev-LogForwarderFunction-1/*"
+    bucket = policy(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "NotResource": own,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": role}},
+        },
+        name="bucket",
+    )
+
+    def put(key: str, principal: str = role) -> Outcome:
+        return decide(
+            Request("s3:PutObject", f"{BUCKET}/{key}"),
+            granted,
+            resource_policies=[bucket],
+            principal_arn=principal,
+            account="123456789012",
+        )
+
+    assert put("aws/lambda/async/dev-LogForwarderFunction-1/2026/12/03/x") is Outcome.ALLOWED
+    assert put("dataset=logs/x") is Outcome.EXPLICIT_DENY
+    assert put("dataset=logs/x", role.replace("Forwarder", "Other")) is Outcome.ALLOWED
+
+
 def test_list_bucket_with_a_prefix_condition() -> None:
     listing = policy(
         allow(

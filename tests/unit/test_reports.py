@@ -6,10 +6,11 @@ import os
 import platform
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from benchmarks import prose
+from benchmarks import cloudwatch_logs, prose
 from benchmarks import report as performance
 from tests.reliability import report as reliability
 
@@ -36,10 +37,10 @@ def test_reliability_page_says_not_run_for_suites_without_figures(
     assert "| Template security (checkov) | not run | `make checkov` |" in page
 
 
-@pytest.mark.parametrize("template", [performance.PROSE, reliability.PROSE])
-def test_every_template_block_is_used_by_its_report(template: dict[str, str]) -> None:
-    source = Path(performance.__file__ if template is performance.PROSE else reliability.__file__)
-    text = source.read_text()
+@pytest.mark.parametrize("report", [performance, reliability, cloudwatch_logs])
+def test_every_template_block_is_used_by_its_report(report: ModuleType) -> None:
+    template: dict[str, str] = report.PROSE
+    text = Path(str(report.__file__)).read_text()
     # A block is named in full, or chosen by a prefix: PROSE[f"memory_{name}"].
     prefixes = tuple(re.findall(r'PROSE\[f"(\w+_)\{', text))
     unused = [

@@ -25,6 +25,7 @@ from events_api.settings import BufferType, CompactorSettings, ConsumerSettings,
 from events_api_cli.local.template.deployment import ACCOUNT, REGION, STACK, Deployment
 from events_api_cli.local.template.document import (
     ROOT,
+    TEMPLATE_PATH,
     function_property,
     function_variables,
     functions,
@@ -422,9 +423,12 @@ def test_no_iam_statement_grants_every_resource() -> None:
     ]
     assert statements
     for statement in statements:
-        assert "NotResource" not in statement, statement
+        if set(statement) == {"Fn::If"}:  # a statement only some deployments have
+            _, statement, otherwise = statement["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
         if statement["Effect"] == "Deny":
-            continue
+            continue  # NotResource narrows in a Deny; in an Allow it would grant the rest
+        assert "NotResource" not in statement, statement
         if "Principal" in statement and "Resource" not in statement:
             assert statement["Action"] == "sts:AssumeRole", statement  # a role's trust policy
             continue
@@ -488,16 +492,35 @@ def granted(function: str, stack: Deployment) -> set[tuple[str, str]]:
     return pairs
 
 
+def bucket_denies(stack: Deployment) -> dict[str, dict[str, Any]]:
+    """The events bucket policy's Deny statements in ``stack``, by Sid."""
+    policy = stack.resolve(resources()["EventsBucketPolicy"]["Properties"]["PolicyDocument"])
+    return {s["Sid"]: s for s in policy["Statement"] if s["Effect"] == "Deny"}
+
+
+def role_may_put_only(stack: Deployment, sid: str, role: str) -> list[str]:
+    """The keys the bucket policy's ``sid`` leaves ``role`` to put objects under (every
+    other PutObject of the role is denied, whatever the role's own grants say)."""
+    statement = bucket_denies(stack)[sid]
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:PutObject"
+    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": stack.refs[role]}}
+    keys = statement["NotResource"]
+    return [keys] if isinstance(keys, str) else keys
+
+
 def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> None:
     stack = Deployment(BufferType="Kinesis")
     bucket, stream = stack.refs["EventsBucket.Arn"], stack.refs["EventStream.Arn"]
     # S3WritePolicy would add PutLifecycleConfiguration: the consumer only creates objects,
     # under dataset= and quarantine/; its event source mapping writes failed batches under
-    # aws/lambda/ (with ListBucket) and reads the stream with exactly these actions.
+    # aws/lambda/<mapping id>/ (with ListBucket) and reads the stream with exactly these
+    # actions. Lambda refuses to create the mapping unless the role may put any object in
+    # the bucket: the role has bucket/*, and the bucket policy takes back all but those keys.
     assert granted("ConsumerFunction", stack) == {
         ("s3:PutObject", f"{bucket}/dataset=*"),
         ("s3:PutObject", f"{bucket}/quarantine/*"),
-        ("s3:PutObject", f"{bucket}/aws/lambda/*"),
+        ("s3:PutObject", f"{bucket}/*"),
         ("s3:ListBucket", bucket),
         *(
             (f"kinesis:{action}", stream)
@@ -510,16 +533,28 @@ def test_consumer_writes_only_stored_events_quarantine_and_failed_batches() -> N
             )
         ),
     }
+    mapping = stack.refs["KinesisEventSource"]
+    sid = "ConsumerWritesOnlyEventsQuarantineAndFailedBatches"
+    assert role_may_put_only(stack, sid, "ConsumerFunctionRole.Arn") == [
+        f"{bucket}/dataset=*",
+        f"{bucket}/quarantine/*",
+        f"{bucket}/aws/lambda/{mapping}/*",
+    ]
     sqs = Deployment(BufferType="SQS")
+    sqs_bucket = sqs.refs["EventsBucket.Arn"]
     # The SQS mapping receives, deletes and reads the queue's attributes, nothing else.
     assert granted("ConsumerFunction", sqs) == {
-        ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/dataset=*"),
-        ("s3:PutObject", f"{sqs.refs['EventsBucket.Arn']}/quarantine/*"),
+        ("s3:PutObject", f"{sqs_bucket}/dataset=*"),
+        ("s3:PutObject", f"{sqs_bucket}/quarantine/*"),
         *(
             (f"sqs:{action}", sqs.refs["EventQueue.Arn"])
             for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
         ),
     }
+    assert role_may_put_only(sqs, sid, "ConsumerFunctionRole.Arn") == [
+        f"{sqs_bucket}/dataset=*",
+        f"{sqs_bucket}/quarantine/*",
+    ]
 
 
 @pytest.mark.parametrize("function", ["IngestFunction", "OtlpFunction"])
@@ -557,6 +592,7 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
         "KinesisEventSource",
         "StreamIteratorAgeAlarm",
         "FailedBatchesAlarm",
+        "ConsumerFailureDestinationAlarm",
     }
     assert by_condition["UseSqs"] == {
         "EventQueue",
@@ -565,6 +601,21 @@ def test_only_the_chosen_buffers_resources_are_created() -> None:
         "QueueAgeAlarm",
         "DeadLetterQueueAlarm",
     }
+
+
+def test_kinesis_batches_run_five_at_a_time_per_shard_only_with_cloudwatch_logs() -> None:
+    from events_api_cli.local.template import mapping
+
+    properties = resources()["KinesisEventSource"]["Properties"]
+    for logs, factor in (("Account", "5"), ("LogGroups", "5"), ("None", "1")):
+        extra = {"SubscribedLogGroups": "/a"} if logs == "LogGroups" else {}
+        stack = Deployment(BufferType="Kinesis", LogSubscription=logs, **extra)
+        assert str(stack.resolve(properties["ParallelizationFactor"])) == factor
+    # What the local stack and the benchmarks read (docs/performance.md measures a shard at
+    # this factor).
+    logs_on = mapping(TEMPLATE_PATH, "KinesisEventSource", {"LogSubscription": "Account"})
+    assert logs_on.parallelization_factor == 5
+    assert mapping(TEMPLATE_PATH, "KinesisEventSource").parallelization_factor == 1
 
 
 def event_sources() -> list[dict[str, Any]]:
@@ -686,7 +737,11 @@ def test_every_bucket_refuses_requests_without_tls(name: str) -> None:
         for policy in resources("AWS::S3::BucketPolicy").values()
         if policy["Properties"]["Bucket"] == {"Ref": name}
     )
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    (statement,) = (
+        statement
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid") == "DenyInsecureTransport"
+    )
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == "*"
     assert statement["Action"] == "s3:*"
@@ -999,6 +1054,7 @@ def test_each_buffer_gets_its_lag_and_failure_alarms() -> None:
     assert created_alarms(Deployment(BufferType="Kinesis")) == common | {
         "StreamIteratorAgeAlarm",
         "FailedBatchesAlarm",
+        "ConsumerFailureDestinationAlarm",
     }
     assert created_alarms(Deployment(BufferType="SQS")) == common | {
         "QueueAgeAlarm",
@@ -1450,6 +1506,7 @@ LOG_RESOURCES = {
     "LogSubscriberFunction",
     "LogSubscriberLogGroup",
     "LogGroupSubscriptions",
+    "LogForwarderFailureDestinationAlarm",
 }
 LOG_GROUPS = "/aws/lambda/orders-*,/ecs/api"
 
@@ -1485,6 +1542,7 @@ def own_log_groups(stack: Deployment) -> set[str]:
                 "LogForwarderInvokeConfig",
                 "LogForwarderInvokePermission",
                 "AccountLogSubscription",
+                "LogForwarderFailureDestinationAlarm",
             },
         ),
         (
@@ -1618,23 +1676,62 @@ def test_the_subscriber_runs_every_minute_once_at_a_time_and_at_deployment() -> 
     assert custom["Properties"]["SubscribedLogGroups"] == {"Ref": "SubscribedLogGroups"}
 
 
-def test_the_subscriber_may_pass_only_the_stream_role_and_only_to_cloudwatch_logs() -> None:
+def test_the_subscriber_may_pass_only_the_stream_role() -> None:
     stack = log_stack("Kinesis", "LogGroups")
-    statements = [
-        statement
-        for policy in stack.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
-        for statement in policy["Statement"]
-    ]
-    actions = {str(s["Action"]): s for s in statements}
-    assert actions["iam:PassRole"]["Resource"] == stack.refs["LogSubscriptionRole.Arn"]
-    assert actions["iam:PassRole"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "logs.amazonaws.com"}
+    pass_role = {
+        (action, resource)
+        for action, resource in granted("LogSubscriberFunction", stack)
+        if action.startswith("iam:")
     }
-    log_groups = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"
-    assert all(s["Resource"] == log_groups for s in statements if "logs:" in str(s["Action"]))
+    assert pass_role == {("iam:PassRole", stack.refs["LogSubscriptionRole.Arn"])}
+    # No iam:PassedToService condition: PutSubscriptionFilter does not set that key, so the
+    # condition would refuse the call (the template says where that is reported).
+    statements = stack.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
+    assert "Condition" not in str(statements)
     sqs = log_stack("SQS", "LogGroups")
-    passed = sqs.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
-    assert "iam:PassRole" not in str(passed)
+    assert not any(a.startswith("iam:") for a, _ in granted("LogSubscriberFunction", sqs))
+
+
+def log_group_grants(stack: Deployment, entries: list[str]) -> set[tuple[str, str]]:
+    """PutSubscriptionFilter and DeleteSubscriptionFilter on each entry in both forms, and
+    the empty slots' ARNs, which name no log group."""
+    prefix = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+    arns = {f"{prefix}{entry}{form}" for entry in [*entries, ""] for form in ("", ":*")}
+    if len(entries) == 20:
+        arns -= {prefix, f"{prefix}:*"}
+    return {
+        (action, arn)
+        for action in ("logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter")
+        for arn in arns
+    }
+
+
+@pytest.mark.parametrize("buffer", ["Kinesis", "SQS"])
+def test_the_subscriber_may_change_only_the_selected_log_groups(buffer: str) -> None:
+    stack = log_stack(buffer, "LogGroups")
+    logs = {(a, r) for a, r in granted("LogSubscriberFunction", stack) if a.startswith("logs:")}
+    # Listing the groups takes every group of the account and region: DescribeLogGroups
+    # filters by a name prefix in the request, not by resource (and shows names only).
+    assert logs == {
+        ("logs:DescribeLogGroups", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"),
+        *log_group_grants(stack, ["/aws/lambda/orders-*", "/ecs/api"]),
+    }
+
+
+def test_the_largest_selection_is_granted_whole_within_iam_policy_limits() -> None:
+    pattern = template()["Parameters"]["SubscribedLogGroups"]["AllowedPattern"]
+    limit = template()["Parameters"]["SubscribedLogGroups"]["MaxLength"]
+    entries = [f"/aws/lambda/{n:02d}-" + "a" * 79 + "*" for n in range(20)]
+    value = ",".join(entries)
+    assert len(value) <= limit
+    assert re.fullmatch(pattern, value)
+    assert re.fullmatch(pattern, value + ",/x") is None  # a 21st entry is refused
+    stack = Deployment(LogSubscription="LogGroups", SubscribedLogGroups=value)
+    logs = {(a, r) for a, r in granted("LogSubscriberFunction", stack) if a.startswith("logs:")}
+    assert log_group_grants(stack, entries) <= logs
+    # IAM's limit: 10,240 characters for all of a role's inline policies, white space aside.
+    policies = stack.resolve(functions()["LogSubscriberFunction"]["Properties"]["Policies"])
+    assert len(json.dumps(policies, separators=(",", ":"))) < 10_240
 
 
 def test_the_forwarder_keeps_failed_deliveries_whole_in_the_events_bucket() -> None:
@@ -1647,6 +1744,56 @@ def test_the_forwarder_keeps_failed_deliveries_whole_in_the_events_bucket() -> N
         "MaximumEventAgeInSeconds": 21600,
         "DestinationConfig": {"OnFailure": {"Destination": stack.refs["EventsBucket.Arn"]}},
     }
+
+
+def test_the_forwarder_may_write_only_where_lambda_keeps_its_failed_deliveries() -> None:
+    stack = log_stack("SQS", "Account")
+    bucket = stack.refs["EventsBucket.Arn"]
+    # Lambda refuses the destination unless the role may put any object in the bucket: the
+    # role has bucket/*, and the bucket policy takes back all but the forwarder's own
+    # asynchronous invocation records (aws/lambda/async/<function name>/YYYY/MM/DD/...).
+    assert granted("LogForwarderFunction", stack) == {
+        ("s3:PutObject", f"{bucket}/*"),
+        ("s3:ListBucket", bucket),
+    }
+    function = stack.refs["LogForwarderFunction"]
+    sid = "ForwarderWritesOnlyItsFailedDeliveries"
+    assert role_may_put_only(stack, sid, "LogForwarderFunctionRole.Arn") == [
+        f"{bucket}/aws/lambda/async/{function}/*"
+    ]
+    assert sid not in bucket_denies(log_stack("Kinesis", "Account"))
+    assert sid not in bucket_denies(log_stack("SQS", "None"))
+
+
+@pytest.mark.parametrize(
+    ("stack", "alarm", "function"),
+    [
+        (Deployment(BufferType="Kinesis"), "ConsumerFailureDestinationAlarm", "ConsumerFunction"),
+        (
+            log_stack("SQS", "Account"),
+            "LogForwarderFailureDestinationAlarm",
+            "LogForwarderFunction",
+        ),
+    ],
+)
+def test_a_failure_destination_refusing_a_record_raises_an_alarm(
+    stack: Deployment, alarm: str, function: str
+) -> None:
+    assert alarm in created_alarms(stack)
+    (metric,) = alarm_metrics(alarms()[alarm], stack)
+    assert (metric["Namespace"], metric["MetricName"]) == (
+        "AWS/Lambda",
+        "DestinationDeliveryFailures",
+    )
+    assert stack.resolve(metric["Dimensions"]) == [
+        {"Name": "FunctionName", "Value": stack.refs[function]}
+    ]
+    properties = alarms()[alarm]["Properties"]
+    assert (properties["Threshold"], properties["EvaluationPeriods"]) == (1, 1)
+    assert "LogForwarderFailureDestinationAlarm" not in created_alarms(
+        log_stack("Kinesis", "Account")
+    )
+    assert "ConsumerFailureDestinationAlarm" not in created_alarms(Deployment(BufferType="SQS"))
 
 
 def test_only_cloudwatch_logs_of_this_account_may_invoke_the_forwarder() -> None:

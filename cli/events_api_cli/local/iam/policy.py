@@ -256,7 +256,13 @@ def evaluate(
     account: str = "",
 ) -> Decision:
     """The decision for ``request`` by a principal holding ``policies`` (identity-based),
-    on a resource whose ``resource_policies`` apply (same account: either may allow)."""
+    on a resource whose ``resource_policies`` apply (same account: either may allow).
+    IAM sets ``aws:PrincipalArn`` and ``aws:PrincipalAccount`` on every signed request (a
+    role session's PrincipalArn is its role's ARN), so conditions may name them."""
+    known = {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": account}
+    missing = {k: v for k, v in known.items() if v and _context_value(request.context, k) is None}
+    if missing:
+        request = Request(request.action, request.resource, {**request.context, **missing})
     allows: list[StatementRef] = []
     allowed_by_resource = False
     sources = [(policy, False) for policy in policies]

@@ -3,16 +3,18 @@ the benchmarks (``stack.load_stack``), plus the raw document for the template's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 from .document import TEMPLATE_PATH
 from .intrinsics import NO_VALUE, TemplateError
-from .stack import Function, Stack, load_stack
+from .stack import EventSourceMapping, Function, Stack, load_stack
 
 __all__ = [
     "NO_VALUE",
     "TEMPLATE_PATH",
+    "EventSourceMapping",
     "Function",
     "Stack",
     "TemplateError",
@@ -20,6 +22,7 @@ __all__ = [
     "default_stack",
     "function_limits",
     "load_stack",
+    "mapping",
     "parameter_default",
 ]
 
@@ -59,6 +62,16 @@ def batch_size(template: Path, logical_id: str) -> int:
         if logical_id in other.event_source_mappings:
             return other.event_source_mappings[logical_id].batch_size
     raise KeyError(logical_id)
+
+
+def mapping(
+    template: Path, logical_id: str, parameters: Mapping[str, str] | None = None
+) -> EventSourceMapping:
+    """An event source mapping as deployed with these parameters (else the defaults)."""
+    if not parameters:
+        return default_stack(template).event_source_mappings[logical_id]
+    stack = load_stack(template, stack_name=_REFERENCE_STACK, parameters=parameters)
+    return stack.event_source_mappings[logical_id]
 
 
 def bucket_name(stack_name: str) -> str:

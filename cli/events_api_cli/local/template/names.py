@@ -61,6 +61,19 @@ def _short_id(stack: str, logical_id: str, length: int) -> str:
     return hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest()[:length]
 
 
+def _generated_role(document: dict[str, Any], logical_id: str) -> dict[str, Any] | None:
+    """The role SAM makes for a function that names none (``<Function>Role``), which the
+    template may refer to before the transform (a bucket policy naming a function's role)."""
+    function = document["Resources"].get(logical_id.removesuffix("Role"))
+    if not logical_id.endswith("Role") or function is None:
+        return None
+    if function["Type"] != "AWS::Serverless::Function":
+        return None
+    if "Role" in (function.get("Properties") or {}):
+        return None
+    return {"Type": "AWS::IAM::Role", "Properties": {}}
+
+
 class Refs(dict[str, Any]):
     """Parameter values, pseudo parameters, and every resource's Ref value and attributes,
     worked out on first use (a name may depend on other names: ``!Sub ${AWS::StackName}``)."""
@@ -74,7 +87,9 @@ class Refs(dict[str, Any]):
 
     def __missing__(self, key: str) -> Any:
         logical_id, _, attribute = key.partition(".")
-        resource = self.document["Resources"].get(logical_id)
+        resource = self.document["Resources"].get(logical_id) or _generated_role(
+            self.document, logical_id
+        )
         if resource is None:
             raise KeyError(key)
         values = self._resource_values(logical_id, resource)

@@ -87,6 +87,8 @@ class EventSourceMapping:
     maximum_record_age_seconds: int = -1
     on_failure_destination: str | None = None
     enabled: bool = True
+    #: Batches at a time per shard (streams); the local pollers run one.
+    parallelization_factor: int = 1
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,7 @@ def _read_out(stack: Stack) -> None:
             maximum_record_age_seconds=_int(p.get("MaximumRecordAgeInSeconds"), -1),
             on_failure_destination=on_failure,
             enabled=bool(p.get("Enabled", True)),
+            parallelization_factor=_int(p.get("ParallelizationFactor"), 1),
         )
     for logical_id, p in stack.of_type("AWS::SQS::Queue").items():
         attributes = {
