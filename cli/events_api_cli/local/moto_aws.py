@@ -57,11 +57,16 @@ class MotoServer:
         self._thread.start()
 
     def stop(self) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        # moto keeps its backends process-wide: the stack's resources go with the server, or
+        # the next server in this process (a test's) would find them and refuse the names.
+        moto_api_backend.reset()
 
     @property
     def endpoint_url(self) -> str:

@@ -32,7 +32,10 @@ CALLERS = {
     "scheduler": "EventBridge Scheduler",
     "logs": "CloudWatch Logs",
 }
-_KEEP_SEGMENT = re.compile(r"[a-z][a-z-]*|\$\{[A-Za-z:]+\}|")
+#: Path segments kept as they are: words, template names, and single digits (the key
+#: index's shards, ``keys/index/0`` to ``9``, each granted by name). Anything else (hashes,
+#: ids, dates) is a variable part, written ``_``.
+_KEEP_SEGMENT = re.compile(r"[a-z][a-z-]*|\$\{[A-Za-z:]+\}|[0-9]|")
 
 
 @dataclass(frozen=True, order=True)
