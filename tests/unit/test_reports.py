@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -10,11 +11,14 @@ from types import ModuleType
 
 import pytest
 
-from benchmarks import cloudwatch_logs, prose
+from benchmarks import cloudwatch_logs, otlp, prose, query
 from benchmarks import report as performance
 from tests.reliability import report as reliability
 
 FIGURES = Path(__file__).with_name("reliability_figures")
+#: Figures for the benchmark sections, and the pages their code wrote before the prose moved
+#: to templates.
+BENCH_FIGURES = Path(__file__).with_name("report_figures")
 
 
 def test_reliability_page_renders_saved_figures_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,7 +41,7 @@ def test_reliability_page_says_not_run_for_suites_without_figures(
     assert "| Template security (checkov) | not run | `make checkov` |" in page
 
 
-@pytest.mark.parametrize("report", [performance, reliability, cloudwatch_logs])
+@pytest.mark.parametrize("report", [performance, reliability, cloudwatch_logs, otlp, query])
 def test_every_template_block_is_used_by_its_report(report: ModuleType) -> None:
     template: dict[str, str] = report.PROSE
     text = Path(str(report.__file__)).read_text()
@@ -56,3 +60,36 @@ def test_blocks_are_the_text_between_their_markers(tmp_path: Path) -> None:
     path.write_text("stray\n<!-- a -->\n")
     with pytest.raises(ValueError, match="before the first block"):
         prose.load(path)
+
+
+def test_otlp_section_renders_saved_figures_exactly() -> None:
+    saved = json.loads((BENCH_FIGURES / "otlp.json").read_text())
+    text = otlp.markdown(saved["figures"], saved["when"], saved["command"])
+    assert text == (BENCH_FIGURES / "otlp_expected.md").read_text()
+
+
+def test_otlp_section_says_what_differs_between_the_builds() -> None:
+    figures = json.loads((BENCH_FIGURES / "otlp.json").read_text())["figures"]
+    figures.update(
+        ingest_modules_loaded={"with": 230, "without": 218},
+        ingest_loads_protobuf=True,
+        logs_speedup=3.0,
+    )
+    text = otlp.markdown(figures, "now", "python -m benchmarks.otlp")
+    assert "| log records | 52,732 | 12,857 | 3.0\u00d7 (4.22\u00d7) | ≥ 3\u00d7: met |" in text
+    assert (
+        "loads 230 modules from the full build and 218 from the build without OTLP; "
+        "protobuf loaded: yes."
+    ) in text
+
+
+def test_query_section_renders_saved_figures_exactly() -> None:
+    measured = query.QueryResult(**json.loads((BENCH_FIGURES / "query.json").read_text()))
+    assert query.markdown(measured) == (BENCH_FIGURES / "query_expected.md").read_text()
+
+
+def test_query_section_says_when_the_bytes_target_is_not_met() -> None:
+    measured = query.QueryResult(**json.loads((BENCH_FIGURES / "query.json").read_text()))
+    measured.parquet_bytes_read = measured.raw_bytes // 4
+    text = query.markdown(measured)
+    assert "**4.0x fewer bytes** on Parquet (target at least 10x: **not met**). Bytes" in text
