@@ -13,8 +13,8 @@ Two measurements, both in one run:
    cold start beside them.
 
 ``python -m benchmarks.otlp [--quick]`` runs just this part and writes its figures into
-benchmarks/results.json (key ``otlp``) and docs/performance.md (its own section); ``make
-bench`` runs it with everything else.
+benchmarks/results.json (key ``otlp``) and docs/performance.md (its own section, the prose in
+benchmarks/templates/otlp.md); ``make bench`` runs it with everything else.
 """
 
 from __future__ import annotations

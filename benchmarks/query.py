@@ -14,7 +14,8 @@ Bytes read are what Athena reads and bills: on NDJSON every object of the hour w
 (gzip cannot be split or skipped into); on Parquet the column chunks of the columns the
 query names (plus ``_source`` for the view's join) in every row group, each file's footer,
 and the hour's manifest. Those are counted from the files' own metadata, not estimated.
-DuckDB's wall time for the same query, before and after compaction, is shown beside it.
+DuckDB's wall time for the same query, before and after compaction, is shown beside it. The
+section's prose is in benchmarks/templates/query.md.
 """
 
 from __future__ import annotations

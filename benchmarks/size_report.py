@@ -1,4 +1,5 @@
-"""Item 8 of docs/performance.md and its results: request sizes and front doors."""
+"""Item 8 of docs/performance.md and its results: request sizes and front doors (the prose in
+benchmarks/templates/size_report.md)."""
 
 # ruff: noqa: RUF001  (the breakdown table marks an absent line item with an en dash)
 
