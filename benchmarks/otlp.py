@@ -13,11 +13,10 @@ Two measurements, both in one run:
    cold start beside them.
 
 ``python -m benchmarks.otlp [--quick]`` runs just this part and writes its figures into
-benchmarks/results.json (key ``otlp``) and docs/performance.md (its own section); ``make
-bench`` runs it with everything else.
+benchmarks/results.json (key ``otlp``) and docs/performance.md (its own section, the prose in
+benchmarks/templates/otlp.md); ``make bench`` runs it with everything else.
 """
 
-# ruff: noqa: RUF001  (the page uses the multiplication sign on purpose)
 from __future__ import annotations
 
 import argparse
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import lambdas
+from . import lambdas, prose
 from .timing import interleaved
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +43,8 @@ SECTION_END = "<!-- otlp:end -->"
 LOG_RECORDS = 2_000
 SPANS = 1_000
 DATA_POINTS = 1_000
-#: What each export is called in the report, by signal.
-NOUNS = {"logs": "log records", "traces": "spans", "metrics": "data points"}
+#: The section's prose, with the figures as fields (benchmarks/prose.py describes the format).
+PROSE = prose.load(Path(__file__).with_name("templates") / "otlp.md")
 
 
 # ---------------------------------------------------------------- workloads
@@ -583,60 +582,41 @@ def results(throughput: list[Throughput], cold: ColdStarts) -> dict[str, Any]:
 
 
 def markdown(r: dict[str, Any], when: str, command: str) -> str:
+    load_average = ", ".join(str(x) for x in r.get("load_average", []))
     lines = [
         SECTION_START,
-        "## OTLP/HTTP: decode + flatten, and what it costs the Events API",
-        "",
-        f"Measured {when} with `{command}` (load average after the run: "
-        f"{', '.join(str(x) for x in r.get('load_average', []))}, on 2 cores shared with other "
-        f"jobs); CPU time, {r['rounds']} interleaved rounds, "
-        "medians (best round's ratio beside it). An SDK-like protobuf export: "
-        f"{r['logs_items']:,} log records ({r['logs_body_bytes']:,} bytes, eight attributes "
-        f"each, nine on the resource), {r['traces_items']:,} spans "
-        f"({r['traces_body_bytes']:,} bytes) and {r['metrics_items']:,} metric data points "
-        f"({r['metrics_body_bytes']:,} bytes: histograms with 16 buckets, counters, gauges "
-        "and exponential histograms, three attributes each). *Ours*: `events_api.otlp` "
-        "(upb parse, one pass over the messages, `orjson` per event). *Naive*: "
-        "`MessageToDict` of the request, each event built from the dicts and `json.dumps`'d; "
-        "both make the same events (checked before timing).",
-        "",
-        "| export | ours (items/s) | naive (items/s) | speed-up (best round) | target |",
-        "|---|---:|---:|---:|---|",
+        PROSE["intro"].format(r=r, when=when, command=command, load_average=load_average),
     ]
-    for signal, noun in NOUNS.items():
-        ok = "met" if r[f"{signal}_speedup"] >= 3 else "**missed**"
+    for signal in WORKLOADS:
         lines.append(
-            f"| {noun} | {r[f'{signal}_per_s_ours']:,} | {r[f'{signal}_per_s_naive']:,} | "
-            f"{r[f'{signal}_speedup']}× ({r[f'{signal}_speedup_best']}×) | ≥ 3×: {ok} |"
+            PROSE["throughput_row"].format(
+                export=PROSE[f"export_{signal}"],
+                ours=r[f"{signal}_per_s_ours"],
+                naive=r[f"{signal}_per_s_naive"],
+                speedup=r[f"{signal}_speedup"],
+                best=r[f"{signal}_speedup_best"],
+                verdict=PROSE["target_met" if r[f"{signal}_speedup"] >= 3 else "target_missed"],
+            )
         )
     cold = r["cold_start_ms"]
     imports = r["cold_start_import_ms"]
-    lines += [
-        "",
-        f"Cold start (fresh processes, {r['cold_start_runs']} of each, interleaved; import and "
-        "first invocation with AWS stubbed, as in section 4). *Without OTLP* is the shared "
-        "package without `events_api.otlp` and no OTLP function, as before this feature; "
-        "*with OTLP* is the full build. The ingest function never imports protobuf "
-        "(`tests/unit/test_otlp.py` checks it), so its figures differ by noise only.",
-        "",
-        "| function, build | import (ms) | import + first request (ms) |",
-        "|---|---:|---:|",
-    ]
+    lines += ["", PROSE["cold_start"].format(r=r)]
     for name in cold:
-        lines.append(f"| {name} | {imports[name]:.0f} | {cold[name]:.0f} |")
-    change = r["ingest_cold_start_change"] * 100
+        lines.append(
+            PROSE["cold_start_row"].format(name=name, import_ms=imports[name], total_ms=cold[name])
+        )
     loaded = r["ingest_modules_loaded"]
     same = loaded.get("with") == loaded.get("without")
     lines += [
         "",
-        f"The Events API's ingest cold start with OTLP in the build: {change:+.1f}% of the "
-        f"median against without; the median of the rounds' paired differences is "
-        f"{r['ingest_cold_start_paired_difference_ms']:+.0f} ms. Importing the ingest "
-        f"function loads {loaded.get('with')} modules from the full build and "
-        f"{loaded.get('without')} from the build without OTLP"
-        + (" (as many)" if same else "")
-        + f"; protobuf loaded: {'yes' if r['ingest_loads_protobuf'] else 'no'}. What is left "
-        "is the noise of a machine shared with other jobs.",
+        PROSE["after"].format(
+            r=r,
+            change=r["ingest_cold_start_change"] * 100,
+            with_otlp=loaded.get("with"),
+            without_otlp=loaded.get("without"),
+            as_many=PROSE["as_many"] if same else "",
+            protobuf="yes" if r["ingest_loads_protobuf"] else "no",
+        ),
         SECTION_END,
         "",
     ]

@@ -14,7 +14,8 @@ Bytes read are what Athena reads and bills: on NDJSON every object of the hour w
 (gzip cannot be split or skipped into); on Parquet the column chunks of the columns the
 query names (plus ``_source`` for the view's join) in every row group, each file's footer,
 and the hour's manifest. Those are counted from the files' own metadata, not estimated.
-DuckDB's wall time for the same query, before and after compaction, is shown beside it.
+DuckDB's wall time for the same query, before and after compaction, is shown beside it. The
+section's prose is in benchmarks/templates/query.md.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import prose
+
 #: Athena's price per TiB scanned and its 10 MB minimum (events_api.analytics.athena has both).
 QUERY_COLUMNS = ("event_time", "level", "message", "duration", "_service", "_source")
 SERVICE = "checkout-api"
@@ -39,6 +42,10 @@ TB = 10**12
 OBJECTS_PER_HOUR_AT_1TB_DAY = 1800
 #: S3 COPY (PUT tier) per 1,000 requests, us-east-1: moving a compacted object to archive/.
 S3_COPY_PER_1000 = 0.005
+SECTION_START = "<!-- query:start -->"
+SECTION_END = "<!-- query:end -->"
+#: The section's prose, with the figures as fields (benchmarks/prose.py describes the format).
+PROSE = prose.load(Path(__file__).with_name("templates") / "query.md")
 
 
 @dataclass
@@ -274,69 +281,26 @@ def results(r: QueryResult) -> dict[str, Any]:
 
 def markdown(r: QueryResult) -> str:
     m = r.monthly()
-    res = results(r)
-    verdict = "**met**" if r.bytes_ratio >= 10 else "**not met**"
-    columns = ", ".join(QUERY_COLUMNS)
     compaction = m["compaction_scan_per_month"] + m["archive_copies_per_month"]
-    saved = max(m["cost_month_query_ndjson"] - m["cost_month_query_parquet"], 1e-9)
-    raw_row = (
-        f"| raw gzip NDJSON | {r.raw_objects} | {r.raw_bytes:,} | {res['query_duckdb_raw_ms']} ms |"
+    saved_month = max(m["cost_month_query_ndjson"] - m["cost_month_query_parquet"], 1e-9)
+    saved_hour = max(m["cost_hour_query_ndjson"] - m["cost_hour_query_parquet"], 1e-9)
+    section = PROSE["section"].format(
+        r=r,
+        m=m,
+        figures=results(r),
+        command=COMMAND,
+        service=SERVICE,
+        columns=", ".join(QUERY_COLUMNS),
+        verdict=PROSE["met" if r.bytes_ratio >= 10 else "not_met"],
+        text_mb=r.event_text_bytes_per_hour / 1e6,
+        hour_ndjson_gb=m["raw_bytes_hour_query"] / 1e9,
+        hour_parquet_gb=m["parquet_bytes_hour_query"] / 1e9,
+        compaction=compaction,
+        archived_per_hour=OBJECTS_PER_HOUR_AT_1TB_DAY,
+        month_queries=compaction / saved_month,
+        hour_queries=compaction / saved_hour,
     )
-    parquet_row = (
-        f"| compacted Parquet (zstd) | {r.parquet_objects} + manifest | "
-        f"{r.parquet_bytes_read:,} | {res['query_duckdb_parquet_ms']} ms |"
-    )
-    hour_row = (
-        f'| one dataset-hour ("3 am yesterday") | {m["raw_bytes_hour_query"] / 1e9:.2f} GB, '
-        f"${m['cost_hour_query_ndjson']:.4f} | {m['parquet_bytes_hour_query'] / 1e9:.3f} GB, "
-        f"${m['cost_hour_query_parquet']:.4f} |"
-    )
-    month_row = (
-        f"| the same filter over 30 days | ${m['cost_month_query_ndjson']:.2f} | "
-        f"${m['cost_month_query_parquet']:.2f} |"
-    )
-    return f"""<!-- query:start -->
-## Queries: compacted Parquet against raw NDJSON
-
-`{COMMAND}` (part of `make bench`). {r.events_per_hour:,} log events per hour
-({r.event_text_bytes_per_hour / 1e6:.1f} MB of event text), stored through the consumer's
-own path as {r.objects_per_hour} gzip NDJSON objects per hour (a busy consumer's pace) for
-{r.hours} hours; then the local compaction (DuckDB, the same steps as Athena's in AWS)
-rewrote those hours. The query is "what happened at 03:00 yesterday in service
-{SERVICE}": `event_time, level, message, duration` of its warnings and errors in one
-dataset-hour ({r.rows} rows before compaction, {r.rows_after} after).
-
-| the hour's data as | objects read | bytes read | DuckDB locally (best of 3) |
-|---|---:|---:|---:|
-{raw_row}
-{parquet_row}
-
-**{r.bytes_ratio:.1f}x fewer bytes** on Parquet (target at least 10x: {verdict}). Bytes
-read are what Athena reads and bills: every NDJSON object whole (gzip can be neither split
-nor skipped into); on Parquet the column chunks of `{columns}` in every row group, each
-file's footer and the hour's manifest ({r.manifest_bytes:,} bytes), counted from the
-files' own metadata. The whole Parquet file is {r.parquet_file_bytes:,} bytes: it keeps
-every event whole in `event`. Once an hour is compacted its objects are under `archive/`,
-so the `events` view reads no NDJSON for it. Compacting {r.hours} hours took
-{r.compaction_s:.1f} s here with DuckDB; in AWS Athena's UNLOAD does it.
-
-Athena at 1 TB/day of events as sent ($5 per TiB scanned, at least 10 MB per query; bytes
-scaled from the ones above by event text volume):
-
-| query | NDJSON | Parquet |
-|---|---:|---:|
-{hour_row}
-{month_row}
-
-Compaction at that volume costs about ${compaction:.2f} a month: Athena's UNLOAD scans
-every stored byte once (${m["compaction_scan_per_month"]:.2f}; the query listing each
-slot's sources reads one column of it) and S3 copies each compacted object to `archive/`
-({OBJECTS_PER_HOUR_AT_1TB_DAY:,} objects per dataset-hour, ${m["archive_copies_per_month"]:.2f}).
-That is repaid by about {compaction / saved:.1f} month-wide queries a month, or
-{compaction / max(m["cost_hour_query_ndjson"] - m["cost_hour_query_parquet"], 1e-9):,.0f}
-one-hour queries.
-<!-- query:end -->
-"""
+    return "\n".join([SECTION_START, section, SECTION_END, ""])
 
 
 COMMAND = "python -m benchmarks.run --only query"
@@ -345,9 +309,9 @@ COMMAND = "python -m benchmarks.run --only query"
 def write_section(performance_md: Path, section: str) -> None:
     """Replace (or append) the query section of docs/performance.md."""
     text = performance_md.read_text() if performance_md.exists() else ""
-    start, end = text.find("<!-- query:start -->"), text.find("<!-- query:end -->")
+    start, end = text.find(SECTION_START), text.find(SECTION_END)
     if start >= 0 and end > start:
-        text = text[:start] + section.rstrip("\n") + text[end + len("<!-- query:end -->") :]
+        text = text[:start] + section.rstrip("\n") + text[end + len(SECTION_END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     performance_md.write_text(text if text.endswith("\n") else text + "\n")

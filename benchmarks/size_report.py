@@ -1,17 +1,21 @@
-"""Item 8 of docs/performance.md and its results: request sizes and front doors."""
+"""Item 8 of docs/performance.md and its results: request sizes and front doors (the prose in
+benchmarks/templates/size_report.md)."""
 
-# ruff: noqa: RUF001  (the page uses the multiplication sign on purpose)
+# ruff: noqa: RUF001  (the breakdown table marks an absent line item with an en dash)
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from . import cost, sizes
+from . import cost, prose, sizes
 
 #: The daily volume the request-size figures and targets are quoted at.
 SIZE_VOLUME = "1 TB/day"
 DOOR_LABELS = {"HttpApi": "HTTP API", "FunctionUrl": "function URL"}
+#: The section's prose, with the figures as fields (benchmarks/prose.py describes the format).
+PROSE = prose.load(Path(__file__).with_name("templates") / "size_report.md")
 #: What-if variants of the cost model at the small size: label -> Workload fields changed.
 LEVERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("as deployed, best buffer", {}),
@@ -130,99 +134,48 @@ def cpu_free(c: Any, door: str, case: str = sizes.SMALL) -> cost.Breakdown:
     )
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
-
-
 def size_section(c: Any, r: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
+    lines = [PROSE["section"]]
     add = lines.append
     url, api = "function-url", "http-api"
-    add("## 8. Request sizes and front doors")
-    add("")
-    add(
-        "What Baselime's own clients send: `@baselime/winston-transport` posts once per "
-        "event-loop tick (often **1 event**), `@baselime/edge-logger` a JSON array every 100 "
-        "logs (**25 KB**, uncompressed), an OpenTelemetry exporter a few hundred records "
-        "(**100 KB**), a busy service **1 MB**, and `events-api send` **6 MiB gzip**'d. The "
-        "events are the generated log events of item 1; the single event is the median-sized "
-        "one of the 25 KB batch. For each size, the real ingest handler gets the event each "
-        "front door sends (both built by the local gateway's one event builder, "
-        "`events_api_cli.local.api_gateway.build_event`) with AWS stubbed as in item 1; CPU per "
-        "request is the median over rounds, each round repeating a small request until it "
-        "takes about 20 ms of CPU."
-    )
-    add("")
-    add(
-        "| request | events | raw | on the wire | HTTP API, Kinesis | HTTP API, SQS | "
-        "function URL, Kinesis | function URL, SQS | Kinesis records (PUT units) | "
-        "SQS 64 KB chunks |"
-    )
-    add("|---|---|---|---|---|---|---|---|---|---|")
     for x in c.sizes:
         bill = c.size_billing[x.case]
         add(
-            f"| {x.case} | {x.events:,} | {x.raw_bytes:,} B | {x.wire_bytes:,} B | "
-            f"{_ms(x.seconds[f'{api}/kinesis'])} | {_ms(x.seconds[f'{api}/sqs'])} | "
-            f"{_ms(x.seconds[f'{url}/kinesis'])} | {_ms(x.seconds[f'{url}/sqs'])} | "
-            f"{bill['kinesis'].records} ({bill['kinesis'].billed_units}) | "
-            f"{bill['sqs'].billed_units} |"
+            PROSE["size_row"].format(
+                x=x,
+                api_kinesis_ms=x.seconds[f"{api}/kinesis"] * 1000,
+                api_sqs_ms=x.seconds[f"{api}/sqs"] * 1000,
+                url_kinesis_ms=x.seconds[f"{url}/kinesis"] * 1000,
+                url_sqs_ms=x.seconds[f"{url}/sqs"] * 1000,
+                kinesis=bill["kinesis"],
+                sqs=bill["sqs"],
+            )
         )
     add("")
-    add(
-        "The handler reads the same fields of both event shapes and does the same work, so "
-        "the HTTP API and function URL columns differ by this machine's noise only (the "
-        f"largest difference in this run, Kinesis: {r['front_door_event_cpu_spread']:.0%})."
-    )
+    add(PROSE["doors"].format(r=r))
     add("")
     small = next(x for x in c.sizes if x.case == sizes.SMALL)
-    add(f"### Per-request overhead ({sizes.SMALL})")
-    add("")
     add(
-        "The handler beside a **bare handler** (the same Powertools Logger and Metrics "
-        "decorators, answering 202 without work) and the **read-once floor** of the same body "
-        "(item 1), and the handler's **buffer call alone**: the Kinesis PutRecords of the "
-        "request's record through `events_api.aws.http_client` (the JSON document with the record "
-        "base64'd, SigV4 signing, the answer read; the send stubbed). The ingest path has "
-        "made its three calls (SSM GetParameter, Kinesis PutRecords, SQS SendMessageBatch) "
-        "without botocore since the 2026-11-29 run: the same PutRecords through botocore "
-        "took 0.96 ms in the run before, against the whole bare handler's 0.04 ms."
-    )
-    add("")
-    add("| | CPU per request |")
-    add("|---|---|")
-    add(
-        f"| events-api handler (HTTP API event, Kinesis) | {_ms(small.seconds[f'{api}/kinesis'])} |"
-    )
-    add(f"| bare Powertools handler | {_ms(small.seconds['bare'])} |")
-    add(f"| read-once floor | {_ms(small.seconds['floor'])} |")
-    add(f"| the buffer call alone (PutRecords) | {_ms(small.seconds['buffer call'])} |")
-    add(
-        f"| **ratio** handler ÷ (bare + floor) | **{r['small_request_overhead_ratio']}×** "
-        f"(best rounds {r['small_request_overhead_ratio_best_rounds']}×) |"
+        PROSE["overhead"].format(
+            r=r,
+            small=sizes.SMALL,
+            handler_ms=small.seconds[f"{api}/kinesis"] * 1000,
+            bare_ms=small.seconds["bare"] * 1000,
+            floor_ms=small.seconds["floor"] * 1000,
+            buffer_call_ms=small.seconds["buffer call"] * 1000,
+        )
     )
     add("")
 
     at = c.size_costs[SIZE_VOLUME]
-    add(f"### Cost per GB by request size ({SIZE_VOLUME})")
-    add("")
+    deployed = c.size_workloads[sizes.SMALL]["HttpApi"]
     add(
-        "The item 6 model per size and front door, from each size's measured CPU and counted "
-        "buffer calls and bytes: the front door (HTTP API: $1.00 per million requests, $0.90 "
-        "past 300 million a month, metered per 512 KB; function URL: nothing beyond Lambda), "
-        "Lambda requests and duration (billed per whole millisecond, plus 20 ms of "
-        f"network wait per buffer call, an assumption; memory as the template deploys it: "
-        f"ingest {c.size_workloads[sizes.SMALL]['HttpApi'].ingest_memory_mb} MB, consumer "
-        f"{c.size_workloads[sizes.SMALL]['HttpApi'].consumer_memory_mb} MB), the buffer, "
-        "the consumer (invoked per "
-        "batch: the event source mapping's batch size, Lambda's 6 MB payload, or what "
-        "arrives while a batch fills, whichever is least: 5 s for Kinesis as the template "
-        "sets, about 1 s assumed for SQS, which has no batching window), one S3 PUT per "
-        "batch and a month of S3 storage. Firehose is its Direct PUT ingestion price alone "
-        "with every record rounded up to 5 KB, sending a record per event (as log shippers "
-        "do) or one packed record per request; Datadog is its list price for log ingestion "
-        f"alone (indexing, ${cost.price('datadog_logs_index_million'):.2f} per million "
-        "events, comes on top)."
+        PROSE["cost"].format(
+            volume=SIZE_VOLUME,
+            ingest_mb=deployed.ingest_memory_mb,
+            consumer_mb=deployed.consumer_memory_mb,
+            datadog_index=cost.price("datadog_logs_index_million"),
+        )
     )
     add("")
     head = " | ".join(f"{DOOR_LABELS[d]}, {m}" for d in cost.FRONT_DOORS for m in cost.MODES)
@@ -236,13 +189,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         packed = cost.firehose_per_gb(min(x.raw_bytes, 1000 * 1024))
         add(f"| {x.case} | {cells} | ${firehose:.4f} | ${packed:.4f} |")
     add("")
-    add("![Cost per GB by request size](perf-cost-per-gb-by-request-size.png)")
-    add("")
-    add(
-        f"Datadog log ingestion: ${cost.datadog_per_gb():.2f} per GB at every size. The same, "
-        "cheapest buffer only, at each daily volume (fixed monthly costs such as Kinesis "
-        "stream-hours weigh more at low volume):"
-    )
+    add(PROSE["cost_by_volume"].format(datadog=cost.datadog_per_gb()))
     add("")
     volumes = list(c.size_costs)
     add(
@@ -260,7 +207,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
         )
         add(f"| {x.case} | {cells} |")
     add("")
-    add(f"Where the money goes at {sizes.SMALL} requests, {SIZE_VOLUME} ($ per GB):")
+    add(PROSE["breakdown"].format(small=sizes.SMALL, volume=SIZE_VOLUME))
     add("")
     rows = {
         f"{DOOR_LABELS[d]}, {cost.best(at[small.case][d]).mode}": cost.best(at[small.case][d])
@@ -279,41 +226,27 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
     add("| **total** | " + " | ".join(f"**{b.per_gb:.5f}**" for b in rows.values()) + " |")
     add("")
     logged = {d: with_logs(c, d) for d in cost.FRONT_DOORS}
+    extra = {
+        d: with_logs(c, d, system_log_level="INFO").per_gb - logged[d].per_gb
+        for d in cost.FRONT_DOORS
+    }
     add(
-        "Not among those line items, and at this size as large as several of them: "
-        "**CloudWatch Logs**. The handler writes "
-        f"{small.log_bytes:,} bytes to its log per request at the default level (its EMF "
-        "metrics document; the per-request line is at DEBUG since the 2026-11-29 run, "
-        "rejections are logged at INFO); Lambda's own start and report records are left "
-        "out by the template's default SystemLogLevel WARN (with INFO they add about "
-        f"{cost.platform_log_bytes('INFO')} bytes an invocation, for the consumer too, "
-        "$"
-        + ", $".join(
-            f"{with_logs(c, d, system_log_level='INFO').per_gb - logged[d].per_gb:.4f}"
-            for d in cost.FRONT_DOORS
+        PROSE["logs"].format(
+            log_bytes=small.log_bytes,
+            platform_bytes=cost.platform_log_bytes("INFO"),
+            info_extra=", ".join(
+                PROSE["logs_extra"].format(per_gb=extra[d]) for d in cost.FRONT_DOORS
+            ),
+            doors=" and ".join(DOOR_LABELS[d] for d in cost.FRONT_DOORS),
+            log_price=cost.price("cloudwatch_logs_gb"),
+            totals=", ".join(
+                PROSE["logs_total"].format(b=logged[d], door=DOOR_LABELS[d])
+                for d in cost.FRONT_DOORS
+            ),
         )
-        + " per GB more through the "
-        + " and ".join(DOOR_LABELS[d] for d in cost.FRONT_DOORS)
-        + f"). At ${cost.price('cloudwatch_logs_gb'):.2f} per GB of logs the totals "
-        "are "
-        + ", ".join(
-            f"**${logged[d].per_gb:.4f}** ({DOOR_LABELS[d]}, {logged[d].mode})"
-            for d in cost.FRONT_DOORS
-        )
-        + " per GB. Log retention is the template's `LogRetentionDays`; storage of the "
-        "logs is not counted."
     )
     add("")
-    add(
-        "Levers the model shows at this size (not the template's defaults; each trades "
-        "something): a smaller ingest function (the duration is mostly waiting on the "
-        "buffer call, and a request's CPU is small; cold starts and 6 MiB requests get "
-        "slower), and a batching window on the SQS event source (bigger consumer batches: "
-        "fewer invocations and S3 objects, events stored later):"
-    )
-    add("")
-    add("| variant (25 KB, " + SIZE_VOLUME + ") | HTTP API | function URL |")
-    add("|---|---|---|")
+    add(PROSE["levers"].format(volume=SIZE_VOLUME))
     for label, change in LEVERS:
         cells = []
         for d in cost.FRONT_DOORS:
@@ -323,14 +256,7 @@ def size_section(c: Any, r: dict[str, Any]) -> list[str]:
             cells.append(f"${pick.per_gb:.4f} ({pick.mode})")
         add(f"| {label} | {' | '.join(cells)} |")
     add("")
-    add(
-        "Per request, whatever its size, the front door and Lambda each charge a request "
-        "price and the buffer call waits on the network: at 25 KB a GB is about 43,000 "
-        "requests, so $1.00 per million (HTTP API) is about $0.04 per GB and Lambda's $0.20 "
-        "per million about $0.009 per GB. Sending fewer, larger requests (batching in the "
-        "client, gzip) is the largest saving there is; the function URL removes the HTTP "
-        "API's share."
-    )
+    add(PROSE["per_request"])
     add("")
     return lines
 
@@ -343,30 +269,17 @@ def size_misses(c: Any, r: dict[str, Any]) -> list[str]:
         best = cost.best(at["FunctionUrl"])
         gb = best.gb_per_day * cost.DAYS_PER_MONTH
         top = sorted(best.monthly.items(), key=lambda item: -item[1])[:3]
-        parts = ", ".join(f"{name} ${value / gb:.4f}" for name, value in top)
+        largest = ", ".join(
+            PROSE["miss_cost_url_line"].format(name=name, per_gb=value / gb) for name, value in top
+        )
         out.append(
-            f"**Cost at 25 KB, function URL** (${r['cost_per_gb_25kb_best']:.4f} against "
-            f"$0.02 per GB): the largest lines are {parts}. The same model with an ingest "
-            f"function that takes no CPU at all gives ${floor['FunctionUrl'].per_gb:.4f}: "
-            "Lambda's request price (about $0.009 per GB at this size), the assumed 20 ms "
-            "of network wait per buffer call, a month of S3 storage and the shard-hours "
-            "are above the target before any work is done."
+            PROSE["miss_cost_url"].format(
+                r=r, largest=largest, cpu_free=floor["FunctionUrl"].per_gb
+            )
         )
     if r["cost_per_gb_25kb_http_api_best"] > 0.06:
-        out.append(
-            f"**Cost at 25 KB, HTTP API** (${r['cost_per_gb_25kb_http_api_best']:.4f} against "
-            "$0.06 per GB): the HTTP API's request price is about $0.04 per GB on its own; "
-            f"with no ingest CPU at all the model gives ${floor['HttpApi'].per_gb:.4f}."
-        )
+        out.append(PROSE["miss_cost_api"].format(r=r, cpu_free=floor["HttpApi"].per_gb))
     if r["small_request_overhead_ratio"] > 2:
-        out.append(
-            f"**Per-request overhead** ({r['small_request_overhead_ratio']}× against 2×): "
-            f"the bare handler and the floor together take "
-            f"{r['small_request_bare_handler_ms'] + r['small_request_floor_ms']:.2f} ms; the "
-            f"buffer call (now without botocore) takes "
-            f"{r['small_request_buffer_call_ms']:.2f} ms, and the rest is work the floor "
-            "does not do: the key check, the per-event checks and the scan for numbers that "
-            "overflow a double (contract section 1), the record's header, and the EMF "
-            "metrics document."
-        )
+        together = r["small_request_bare_handler_ms"] + r["small_request_floor_ms"]
+        out.append(PROSE["miss_overhead"].format(r=r, bare_and_floor_ms=together))
     return out
