@@ -15,33 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto.athena.models import QueryResults, athena_backends
 
-from events_api import aws
 from events_api.analytics.table import Hour
-from events_api_cli.defaults import LOCAL_STACK_NAME
-from events_api_cli.local.deploy import deploy
-from events_api_cli.local.iam.calls import CallRecorder
-from events_api_cli.local.iam.enforcer import Authority
-from events_api_cli.local.moto_aws import MotoServer
-from events_api_cli.local.runtime import function_environment, role_policies
-from events_api_cli.local.template import load_stack
-from tests import iam_record
+from tests.integration.enforced import ACCOUNT, REGION, admin, function_with_its_role
 from tests.support import FakeLambdaContext, load_function
-
-ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-def admin(moto: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=moto.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def answer_next(*results: list[str]) -> None:
@@ -57,30 +36,10 @@ def answer_next(*results: list[str]) -> None:
 
 @pytest.fixture
 def enforced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, Any, str]]:
-    stack = load_stack(stack_name=LOCAL_STACK_NAME)
-    authority = Authority(ACCOUNT)
-    recorder = CallRecorder(stack)
-    authority.listeners.append(recorder)
-    moto = MotoServer("127.0.0.1", 0, authority)
-    moto.start()
-    try:
-        deploy(stack, lambda service: admin(moto, service))
-        compactor = stack.functions["CompactorFunction"]
-        role = compactor.role
-        credentials = authority.mint(role.logical_id, role.arn, compactor.name, role_policies(role))
-        environment = function_environment(compactor, credentials, moto.endpoint_url, REGION)
-        for name in [n for n in list(__import__("os").environ) if n.startswith("AWS_")]:
-            monkeypatch.delenv(name)
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        aws.reset()
+    with function_with_its_role("CompactorFunction", monkeypatch, tmp_path) as run:
         module = load_function("compactor")
-        yield module, moto, stack.buckets["EventsBucket"].name
+        yield module, run.moto, run.stack.buckets["EventsBucket"].name
         module.settings.cache_clear()
-    finally:
-        aws.reset()
-        moto.stop()
-        recorder.write(iam_record.record_file(tmp_path))
 
 
 def test_the_compactor_compacts_an_hour_with_only_its_roles_rights(

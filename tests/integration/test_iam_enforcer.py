@@ -16,8 +16,8 @@ from events_api.aws import http_client as aws_http
 from events_api_cli.local.iam.enforcer import Authority, Call, Credentials
 from events_api_cli.local.iam.policy import NamedDocument
 from events_api_cli.local.moto_aws import MotoServer
+from tests.integration.enforced import ACCOUNT, REGION, admin
 
-ACCOUNT, REGION = "123456789012", "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/test-role"
 
 
@@ -83,39 +83,29 @@ def server() -> Iterator[tuple[MotoServer, Authority, Credentials, list[Call]]]:
     credentials = authority.mint(
         "TestRole", ROLE, "test-function", [NamedDocument("TestRolePolicy", POLICY)]
     )
-    admin = admin_client(moto, "s3")
-    admin.create_bucket(Bucket="bucket")
+    s3_admin = admin(moto, "s3")
+    s3_admin.create_bucket(Bucket="bucket")
     for name in ("allowed", "other"):
-        admin_client(moto, "kinesis").create_stream(StreamName=name, ShardCount=1)
-        admin_client(moto, "sqs").create_queue(QueueName=name)
-    ssm = admin_client(moto, "ssm")
+        admin(moto, "kinesis").create_stream(StreamName=name, ShardCount=1)
+        admin(moto, "sqs").create_queue(QueueName=name)
+    ssm = admin(moto, "ssm")
     ssm.put_parameter(Name="/keys/a", Value="v", Type="SecureString")
     ssm.put_parameter(Name="/other/a", Value="v", Type="SecureString")
-    key = admin_client(moto, "kms").create_key()["KeyMetadata"]["KeyId"]
+    key = admin(moto, "kms").create_key()["KeyMetadata"]["KeyId"]
     ssm.put_parameter(Name="/keys/cmk", Value="v", Type="SecureString", KeyId=key)
-    admin_client(moto, "athena").create_work_group(Name="ours", Configuration={})
-    admin_client(moto, "athena").create_work_group(Name="theirs", Configuration={})
-    glue = admin_client(moto, "glue")
+    admin(moto, "athena").create_work_group(Name="ours", Configuration={})
+    admin(moto, "athena").create_work_group(Name="theirs", Configuration={})
+    glue = admin(moto, "glue")
     glue.create_database(DatabaseInput={"Name": "db"})
     for table in ("events", "other"):
         glue.create_table(DatabaseName="db", TableInput={"Name": table})
-    logs = admin_client(moto, "logs")
+    logs = admin(moto, "logs")
     for group in ("/aws/lambda/ours", "/aws/lambda/theirs"):
         logs.create_log_group(logGroupName=group)
     try:
         yield moto, authority, credentials, calls
     finally:
         moto.stop()
-
-
-def admin_client(moto: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=moto.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def role_client(server: Any, service: str) -> Any:
@@ -162,8 +152,8 @@ def test_kinesis_refuses_another_stream_with_access_denied_exception(server: Any
 def test_sqs_refuses_another_queue_as_sqs_does(server: Any) -> None:
     sqs = role_client(server, "sqs")
     moto = server[0]
-    allowed = admin_client(moto, "sqs").get_queue_url(QueueName="allowed")["QueueUrl"]
-    other = admin_client(moto, "sqs").get_queue_url(QueueName="other")["QueueUrl"]
+    allowed = admin(moto, "sqs").get_queue_url(QueueName="allowed")["QueueUrl"]
+    other = admin(moto, "sqs").get_queue_url(QueueName="other")["QueueUrl"]
     sqs.send_message(QueueUrl=allowed, MessageBody="x")
     code, status, _ = denied(lambda: sqs.send_message(QueueUrl=other, MessageBody="x"))
     assert (code, status) == ("AccessDenied", 403)
@@ -221,7 +211,7 @@ def test_s3_objects_are_scoped_by_prefix_and_listing_by_the_prefix_condition(ser
     assert denied(lambda: s3.list_objects_v2(Bucket="bucket"))[0] == "AccessDenied"
     assert denied(lambda: s3.get_object(Bucket="bucket", Key="dataset=a/x"))[0] == "AccessDenied"
     # DeleteObjects: every key it names.
-    admin_client(server[0], "s3").put_object(Bucket="bucket", Key="archive/x", Body=b"x")
+    admin(server[0], "s3").put_object(Bucket="bucket", Key="archive/x", Body=b"x")
     answer = s3.delete_objects(Bucket="bucket", Delete={"Objects": [{"Key": "dataset=a/x"}]})
     assert [d["Key"] for d in answer["Deleted"]] == ["dataset=a/x"]
     mixed = {"Objects": [{"Key": "dataset=a/y"}, {"Key": "archive/x"}]}
