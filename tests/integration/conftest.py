@@ -134,6 +134,15 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     metrics.clear_metrics()
 
 
+@pytest.fixture
+def ssm() -> Iterator[Any]:
+    """moto's SSM alone, with the package's clients reset around it (the key tests)."""
+    with mock_aws():
+        aws.reset()
+        yield boto3.client("ssm")
+    aws.reset()
+
+
 @pytest.fixture(params=["kinesis", "sqs"])
 def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():

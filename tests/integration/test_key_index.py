@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 import orjson
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 from moto.ssm.models import ssm_backends
 
-from events_api import aws
 from events_api.ingest import key_index
 from events_api.ingest.key_index import CAPACITY, SHARDS, KeyIndexFull, shard_names
 from events_api.ingest.key_index_writer import KeyIndexWriter
@@ -28,14 +25,6 @@ from tests.moto_bridge import OnCall
 pytestmark = pytest.mark.integration
 
 PATH = "/events-api/test/keys/"
-
-
-@pytest.fixture
-def ssm() -> Iterator[Any]:
-    with mock_aws():
-        aws.reset()
-        yield boto3.client("ssm")
-    aws.reset()
 
 
 def indexed(store: SsmKeyStore, keys: list[str]) -> dict[str, bool | None]:

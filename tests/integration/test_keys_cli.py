@@ -3,14 +3,8 @@ refuse it, reindex brings in keys made by hand, revoke takes a key out of the in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import boto3
 import pytest
-from moto import mock_aws
 
-from events_api import aws
 from events_api.ingest.key_index import REFRESH_SECONDS
 from events_api.ingest.key_store import SsmKeyStore
 from events_api.ingest.keys import KeyRecord, generate_key, is_well_formed, key_hash
@@ -20,14 +14,6 @@ from events_api_cli.main import main
 pytestmark = pytest.mark.integration
 
 PATH = "/events-api/cli/keys/"
-
-
-@pytest.fixture
-def ssm() -> Iterator[Any]:
-    with mock_aws():
-        aws.reset()
-        yield boto3.client("ssm")
-    aws.reset()
 
 
 def in_index(key: str) -> bool | None:
