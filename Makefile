@@ -12,6 +12,9 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 FUZZ_SECONDS ?= 60
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test runs the suites on pytest-xdist's workers, a module to a worker (its fixtures,
+# local stacks included, start once); PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -32,7 +35,7 @@ dev: $(STAMP) ## Run the whole pipeline locally (moto + gateway + consumer) unti
 	$(BIN)/events-api dev
 
 test: lint typecheck cfn-lint browser ## Lint, type-check, cfn-lint and run every test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -58,7 +61,7 @@ e2e: $(STAMP) browser ## events-api dev on loopback, real HTTP, both buffers; th
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 iam-record: $(STAMP) ## Run the suites that record the roles' calls and write them to tests/iam_calls.json
-	IAM_RECORD_UPDATE=1 $(BIN)/pytest tests/integration/test_compactor_role.py tests/integration/test_log_subscriber_role.py tests/e2e tests/reliability $(PYTEST_ARGS)
+	IAM_RECORD_UPDATE=1 $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope tests/integration/test_compactor_role.py tests/integration/test_log_subscriber_role.py tests/e2e tests/reliability $(PYTEST_ARGS)
 
 iam-report: $(STAMP) ## Write the IAM report (calls, grants, least-privilege debt) into docs/operations.md
 	$(BIN)/python -m events_api_cli.local.iam.report

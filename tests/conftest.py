@@ -42,6 +42,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(getattr(pytest.mark, tier))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import iam_record
+
+    iam_record.start_session(config)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The roles' calls the suites made against the committed record (tests/iam_record.py)."""
     from tests import iam_record
@@ -56,6 +62,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line("\n".join(lines), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from tests import iam_record
+
+    iam_record.end_session(config)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -13,11 +13,18 @@ Every ``events-api dev`` the e2e and reliability suites start writes what its ro
 
 The compactor's calls as in AWS (Athena's engine) and the log subscriber's (a mode no e2e
 stack runs) come from the ``ROLE_TESTS``, which record the same way.
+
+Records go to one directory per session (``RECORD_DIR_ENV``, made by the process that runs
+the session and inherited by pytest-xdist's workers), so the check runs once, in that
+process, over what every worker's stacks called.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,20 +35,38 @@ RECORD = Path(__file__).resolve().parent / "iam_calls.json"
 #: Integration tests that run a function's code as in AWS with its role enforced and record.
 ROLE_TESTS = ("test_compactor_role.py", "test_log_subscriber_role.py")
 UPDATE_ENV = "IAM_RECORD_UPDATE"
+RECORD_DIR_ENV = "EVENTS_API_TEST_IAM_RECORDS"
 _ROOT = RECORD.parent
-_written: list[Path] = []
+
+
+def start_session(config: pytest.Config) -> None:
+    """Make the session's record directory (in the controller, before any worker starts)."""
+    if not hasattr(config, "workerinput"):
+        os.environ[RECORD_DIR_ENV] = tempfile.mkdtemp(prefix="iam-records-")
+
+
+def end_session(config: pytest.Config) -> None:
+    shared = os.environ.get(RECORD_DIR_ENV)
+    if shared and not hasattr(config, "workerinput"):
+        shutil.rmtree(shared, ignore_errors=True)
+        del os.environ[RECORD_DIR_ENV]
 
 
 def record_file(directory: Path) -> Path:
-    """Where one ``events-api dev`` writes its record (read back at the session's end)."""
-    path = directory / "iam-calls.json"
-    _written.append(path)
-    return path
+    """Where one ``events-api dev`` (or role test) writes its record, read back at the
+    session's end; ``directory`` is used when no session directory was made."""
+    shared = os.environ.get(RECORD_DIR_ENV)
+    return Path(shared) / f"{uuid.uuid4().hex}.json" if shared else directory / "iam-calls.json"
+
+
+def _records() -> list[Path]:
+    shared = os.environ.get(RECORD_DIR_ENV)
+    return sorted(Path(shared).glob("*.json")) if shared else []
 
 
 def seen() -> set[Entry]:
     found: set[Entry] = set()
-    for path in _written:
+    for path in _records():
         found |= read_entries(path)
     return found
 
@@ -63,10 +88,11 @@ def _complete(session: pytest.Session) -> bool:
 
 
 def check(session: pytest.Session) -> list[str]:
-    """What is wrong with the committed record after this session (empty: nothing)."""
-    observed = seen()
-    if not _written:
+    """What is wrong with the committed record after this session (empty: nothing); only
+    the process that runs the session answers (an xdist worker sees part of it)."""
+    if hasattr(session.config, "workerinput") or not _records():
         return []
+    observed = seen()
     if os.environ.get(UPDATE_ENV):
         write_entries(RECORD, observed if _complete(session) else observed | read_entries(RECORD))
         return []
