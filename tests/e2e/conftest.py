@@ -1,6 +1,9 @@
-"""`events-api dev` as a subprocess on free loopback ports, once per buffer type per session.
+"""`events-api dev` as a subprocess on free loopback ports, once per buffer and front door
+per session (per worker under pytest-xdist).
 
-Every test that takes ``stack`` runs against both buffers (Kinesis and SQS). Tests keep out
+Every test that takes ``stack`` runs against both buffers (Kinesis and SQS) behind both front
+doors (the HTTP API and function URLs); a test or module marked ``one_front_door`` (the
+front door does not matter to it) runs once per buffer, behind the HTTP API. Tests keep out
 of each other's way by sending to datasets of their own (``stack.new_dataset()``).
 """
 
@@ -26,6 +29,7 @@ import boto3
 import pytest
 
 from events_api_cli.defaults import READY_PREFIX
+from events_api_cli.local.api_gateway import REQUEST_ID_HEADERS, FrontDoor
 from events_api_cli.local.dev import IAM_RECORD_ENV
 from tests import iam_record
 
@@ -154,6 +158,15 @@ class DevStack:
     buffer: str
 
     @property
+    def front_door(self) -> FrontDoor:
+        return FrontDoor(self.dev.ready["frontDoor"])
+
+    @property
+    def request_id_header(self) -> str:
+        """The answer's header carrying the request id the function saw (lower-cased)."""
+        return REQUEST_ID_HEADERS[self.front_door].lower()
+
+    @property
     def api(self) -> str:
         return str(self.dev.ready["api"])
 
@@ -269,25 +282,66 @@ class DevStack:
         pytest.fail(f"{len(events)} of {count} events stored after {timeout} s")
 
 
+BUFFERS = ("kinesis", "sqs")
+ONE_FRONT_DOOR = "one_front_door"
+
+
+class Stacks:
+    """The session's stacks, each started on first use and stopped at the session's end (a
+    parametrized session fixture would restart one whenever the next test wants another)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._factory = tmp_path_factory
+        self._running: dict[tuple[str, FrontDoor], DevStack] = {}
+
+    def get(self, buffer: str, front_door: FrontDoor) -> DevStack:
+        key = (buffer, front_door)
+        if key not in self._running:
+            directory = self._factory.mktemp(f"dev-{buffer}-{front_door}")
+            self._running[key] = DevStack(
+                DevProcess.start(buffer, directory, str(front_door)), buffer
+            )
+        return self._running[key]
+
+    def stop(self) -> list[str]:
+        """Stops every stack; what each that did not exit cleanly wrote to stderr."""
+        failures = []
+        for stack in self._running.values():
+            if stack.dev.terminate() != 0:
+                failures.append(stack.dev.stderr.read_text(errors="replace")[-4000:])
+        self._running.clear()
+        return failures
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``stack``: every buffer behind every front door, or behind the HTTP API alone for
+    tests marked ``one_front_door``."""
+    if "stack" not in metafunc.fixturenames or "stack" in vars(metafunc.module):
+        return  # a module with a stack of its own (the console's)
+    if metafunc.definition.get_closest_marker(ONE_FRONT_DOOR) is not None:
+        doors = [FrontDoor.HTTP_API]
+    else:
+        doors = list(FrontDoor)
+    combinations = [(buffer, door) for door in doors for buffer in BUFFERS]
+    ids = [b if door is FrontDoor.HTTP_API else f"{b}-{door}" for b, door in combinations]
+    metafunc.parametrize("stack", combinations, ids=ids, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def function_url_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+    running = Stacks(tmp_path_factory)
+    yield running
+    failures = running.stop()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest, stacks: Stacks) -> DevStack:
+    buffer, front_door = request.param
+    return stacks.get(buffer, front_door)
+
+
+@pytest.fixture(scope="session")
+def function_url_stack(stacks: Stacks) -> DevStack:
     """`events-api dev --front-door function-url` (SQS buffer): function URL events."""
-    dev = DevProcess.start("sqs", tmp_path_factory.mktemp("dev-function-url"), "function-url")
-    try:
-        yield DevStack(dev, "sqs")
-    finally:
-        code = dev.terminate()
-        assert code == 0, dev.stderr.read_text(errors="replace")
-
-
-@pytest.fixture(scope="session", params=["kinesis", "sqs"])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DevStack]:
-    buffer = str(request.param)
-    dev = DevProcess.start(buffer, tmp_path_factory.mktemp(f"dev-{buffer}"))
-    try:
-        yield DevStack(dev, buffer)
-    finally:
-        code = dev.terminate()
-        assert code == 0, dev.stderr.read_text(errors="replace")
+    return stacks.get("sqs", FrontDoor.FUNCTION_URL)

@@ -14,7 +14,8 @@ import pytest
 from benchmarks.log_shapes import SHAPES
 from tests.e2e.conftest import DevStack
 
-pytestmark = pytest.mark.e2e
+# Log groups reach the buffer through CloudWatch Logs, not through a front door.
+pytestmark = [pytest.mark.e2e, pytest.mark.one_front_door]
 
 SUBSCRIBED_WITHIN_SECONDS = 5.0
 

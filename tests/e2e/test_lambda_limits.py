@@ -97,7 +97,7 @@ def test_a_6_mib_request_of_empty_objects_is_stored_whole_within_the_limits(
     headers = {"content-type": "application/json", "content-encoding": "gzip"}
     response = stack.request("POST", f"/v1/{dataset}", body, headers)
     assert response.status == 202
-    request_id = response.headers["apigw-requestid"].encode()
+    request_id = response.headers[stack.request_id_header].encode()
     s3 = stack.s3()
     ordinals: dict[str, list[int]] = {}
     deadline = time.monotonic() + 300

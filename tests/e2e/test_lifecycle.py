@@ -12,6 +12,8 @@ from tests.e2e.conftest import DevProcess, DevStack
 pytestmark = pytest.mark.e2e
 
 
+# A stack of its own, behind the HTTP API: stopping does not depend on the front door.
+@pytest.mark.one_front_door
 def test_sigterm_stops_cleanly_with_exit_code_zero(stack: DevStack, tmp_path: Path) -> None:
     # A process of its own, so the session's stack keeps running for the other tests.
     dev = DevProcess.start(stack.buffer, tmp_path)
@@ -34,6 +36,7 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.one_front_door
 def test_exposed_api_keeps_the_local_aws_endpoint_on_loopback(
     stack: DevStack, tmp_path: Path
 ) -> None:
@@ -52,6 +55,7 @@ def test_exposed_api_keeps_the_local_aws_endpoint_on_loopback(
 def test_ready_line_names_the_stack(stack: DevStack) -> None:
     ready = stack.dev.ready
     assert ready["buffer"] == stack.buffer
+    assert ready["frontDoor"] == stack.front_door
     assert ready["keysPath"] == "/events-api/local/keys/"
     assert ready["api"].startswith("http://127.0.0.1:")
     assert ready["awsEndpoint"].startswith("http://127.0.0.1:")

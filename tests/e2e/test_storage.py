@@ -49,7 +49,7 @@ def test_stored_events_carry_the_contract_fields(stack: DevStack) -> None:
     after = datetime.now(UTC) + timedelta(seconds=1)
     assert response.status == 202
     assert response.json() == {"message": "Request Accepted"}
-    request_id = response.headers["apigw-requestid"]
+    request_id = response.headers[stack.request_id_header]
 
     objects = stack.objects(dataset)
     deadline = time.monotonic() + 60

@@ -42,6 +42,7 @@ def test_a_parameter_outside_its_allowed_values_stops_dev_with_exit_code_2() -> 
     assert dev_refused("--buffer", "sqs", "--parameter", "BufferType=Kinesis").returncode == 2
 
 
+@pytest.mark.one_front_door
 def test_the_functions_logs_are_in_their_log_groups_written_with_their_roles(
     stack: DevStack,
 ) -> None:
@@ -98,5 +99,46 @@ def test_a_grant_missing_from_the_template_is_access_denied_where_aws_would_deny
         # The first call a key check makes is the key index's read (one GetParameters).
         assert "is not authorized to perform: ssm:GetParameters on resource: " in errors
         assert "/keys/index/" in errors
+    finally:
+        assert dev.terminate() == 0
+
+
+@pytest.fixture
+def checkout_without_url_invoke(tmp_path: Path) -> Path:
+    """A copy of the checkout whose ingest function lacks the lambda:InvokeFunction
+    permission a function URL has needed since October 2025."""
+    text = (ROOT / "template.yaml").read_text()
+    start = text.index("  FunctionUrlInvokeAccess:\n")
+    end = text.index("  IngestFunction:\n", start)
+    (tmp_path / "template.yaml").write_text(text[:start] + text[end:])
+    for folder in ("functions", "layers"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    return tmp_path
+
+
+def test_a_function_url_the_functions_policy_does_not_allow_answers_403_and_stores_nothing(
+    checkout_without_url_invoke: Path, tmp_path: Path
+) -> None:
+    dev = DevProcess.start(
+        "sqs",
+        tmp_path / "dev",
+        "function-url",
+        options=("--compact-every", "0", "--repo", str(checkout_without_url_invoke)),
+        record=False,
+    )
+    try:
+        own = DevStack(dev, "sqs")
+        dataset = own.new_dataset()
+        refused = own.post_json(dataset, [{"message": "hello"}])
+        assert (refused.status, refused.json()) == (403, {"Message": "Forbidden"})
+        # The OTLP function keeps both of its permissions: its URL still answers.
+        otlp = own.request("POST", "/otlp/v1/logs", b"{}", {"content-type": "application/json"})
+        assert otlp.status == 200, otlp.body
+        errors = dev.stderr.read_text(errors="replace")
+        assert (
+            "IngestFunction's resource policy does not allow an anonymous caller "
+            "lambda:InvokeFunction (AccessDenied)"
+        ) in errors
+        assert own.objects(dataset) == []
     finally:
         assert dev.terminate() == 0

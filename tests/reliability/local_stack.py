@@ -23,7 +23,9 @@ from tests.e2e.conftest import DevProcess, DevStack
 
 
 @contextmanager
-def local_stack(buffer: str, directory: Path, faults: str | None = None) -> Iterator[DevStack]:
+def local_stack(
+    buffer: str, directory: Path, faults: str | None = None, front_door: str = "http-api"
+) -> Iterator[DevStack]:
     """A running `events-api dev` (faults on when ``faults`` is set); stopped on exit."""
     saved = os.environ.get(FAULTS_ENV)
     if faults:
@@ -31,7 +33,7 @@ def local_stack(buffer: str, directory: Path, faults: str | None = None) -> Iter
     else:
         os.environ.pop(FAULTS_ENV, None)
     try:
-        dev = DevProcess.start(buffer, directory)
+        dev = DevProcess.start(buffer, directory, front_door)
     finally:
         if saved is None:
             os.environ.pop(FAULTS_ENV, None)

@@ -39,7 +39,9 @@ gateway mirrors:
   payload: the whole event as JSON, envelope, escaping and base64 included. Over it API
   Gateway answers 413 ``{"message":"Request Too Long"}`` and the function never runs.
 - Function error (an exception, or an answer that is not a valid response): 500
-  ``{"message":"Internal Server Error"}``, what HTTP APIs answer for a failed integration.
+  ``{"message":"Internal Server Error"}``, what HTTP APIs answer for a failed integration;
+  the same when the function's resource policy does not let API Gateway invoke it
+  (local/invoke_permissions.py).
 - Responses: ``statusCode``, ``headers``, ``cookies`` (each a ``set-cookie``), ``body`` and
   ``isBase64Encoded`` as payload 2.0 defines them; an answer without ``statusCode`` is
   sent as a 200 JSON body. Every response carries ``apigw-requestid``, the request id the
@@ -51,12 +53,13 @@ holds the URL id as ``apiId`` and ``domainPrefix``, ``<url-id>.lambda-url.<regio
 as ``domainName``, a UUID as ``requestId``, ``authentication`` and ``authorizer`` null
 (auth type NONE), and ``accountId`` ``anonymous`` (what an auth-NONE URL was seen sending;
 the docs' table says the owner's account); ``routeKey`` and ``stage`` are ``$default``
-placeholders. The body is text only for ``text/*`` and ``application/json`` (AWS's own
-function URL material; the docs say only "if the content type of the request is binary,
-the body is base64-encoded"): NDJSON, XML and a gzip body arrive base64-encoded. The
-answer carries ``x-amzn-RequestId`` instead of ``apigw-requestid``. Not documented, so
-mirrored as API Gateway's: the status and body of an oversized request (413) and the
-header limit.
+placeholders. A function whose resource policy refuses the URL's caller
+(local/invoke_permissions.py) is never invoked: 403 ``{"Message":"Forbidden"}``. The body
+is text only for ``text/*`` and ``application/json`` (AWS's own function URL material; the
+docs say only "if the content type of the request is binary, the body is base64-encoded"):
+NDJSON, XML and a gzip body arrive base64-encoded. The answer carries ``x-amzn-RequestId``
+instead of ``apigw-requestid``. Not documented, so mirrored as API Gateway's: the status
+and body of an oversized request (413) and the header limit.
 
 Not mirrored: the 30-second integration timeout (the function's own time budget keeps it
 well inside), throttling (HTTP API rate limits, a function URL's reserved concurrency),
@@ -91,6 +94,7 @@ HEADERS_TOO_LARGE_BODY = f"HTTP header is larger than {MAX_HEADER_BYTES} bytes."
 BODY_TOO_LARGE_BODY = f"HTTP content length exceeded {HTTP_API_MAX_BODY_BYTES} bytes."
 REQUEST_TOO_LONG = {"message": "Request Too Long"}
 INTERNAL_SERVER_ERROR = {"message": "Internal Server Error"}
+FUNCTION_URL_FORBIDDEN = {"Message": "Forbidden"}
 DEFAULT_ROUTE = "$default"
 
 _HOP_BY_HOP = frozenset(
@@ -345,6 +349,15 @@ class HttpResponse:
 
 def json_response(status: int, document: Any) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], orjson.dumps(document))
+
+
+def not_invokable(front_door: FrontDoor) -> HttpResponse:
+    """The answer when the function's resource policy refuses the front door
+    (local/invoke_permissions.py): an HTTP API's failed integration, or the 403 a function
+    URL was seen answering."""
+    if front_door is FrontDoor.FUNCTION_URL:
+        return json_response(403, FUNCTION_URL_FORBIDDEN)
+    return json_response(500, INTERNAL_SERVER_ERROR)
 
 
 def text_response(status: int, text: str) -> HttpResponse:

@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +36,7 @@ from .api_gateway import (
     new_api_id,
     new_request_id,
     new_url_id,
+    not_invokable,
     refusal_at_edge,
     select_route,
     text_response,
@@ -71,9 +72,12 @@ class Gateway:
         routes: Sequence[tuple[str, Function]],
         api_id: str | None = None,
         front_door: FrontDoor = FrontDoor.HTTP_API,
+        refused: Mapping[str, str] | None = None,
     ) -> None:
         self.routes = dict(routes)
         self.front_door = front_door
+        #: Route key -> why the front door may not invoke its function (invoke_permissions).
+        self.refused = dict(refused or {})
         default_id = new_url_id() if front_door is FrontDoor.FUNCTION_URL else new_api_id()
         self.api_id = api_id or default_id
 
@@ -89,6 +93,9 @@ class Gateway:
             return request_id, json_response(404, {"message": "Not Found"})
         route_key, path_parameters = selected
         function = self.routes[route_key]
+        if route_key in self.refused:
+            log.warning("request %s: %s", request_id, self.refused[route_key])
+            return request_id, not_invokable(self.front_door)
         if self.front_door is FrontDoor.HTTP_API:
             apply_route(event, route_key, path_parameters)
         try:

@@ -31,6 +31,7 @@ from .runtime import (
     refused_mapping_actions,
     role_client,
     role_policies,
+    route_functions,
     source_kind,
 )
 from .scheduler import LocalSchedule
@@ -181,8 +182,19 @@ class RunningStack:
         front_door: FrontDoor,
         access_log: Callable[[str, str, str, int, float], None],
     ) -> GatewayServer:
+        from . import invoke_permissions
+
         invocable: dict[str, Invocable] = dict(self.workers)
-        gateway = Gateway(gateway_routes(self.stack, invocable), front_door=front_door)
+        refused = invoke_permissions.refusals(self.stack, front_door, route_functions(self.stack))
+        for route_key, why in refused.items():
+            log.warning("the front door will refuse %s: %s", route_key, why)
+        api_id = next((route.api_id for route in self.stack.routes), None)
+        gateway = Gateway(
+            gateway_routes(self.stack, invocable),
+            api_id=api_id or None,
+            front_door=front_door,
+            refused=refused,
+        )
         server = GatewayServer((host, port), gateway, access_log)
         self.gateway = GatewayThread(server)
         self.gateway.start()

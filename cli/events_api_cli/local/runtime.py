@@ -121,13 +121,13 @@ def refused_mapping_actions(
     return refused
 
 
-def gateway_routes(stack: Stack, functions: Mapping[str, Invocable]) -> list[tuple[str, Invocable]]:
-    """Route key -> function. An HTTP API's are its routes; function URLs are told apart by
-    the paths the stack's Outputs give producers under each URL (``OtlpEndpoint`` ends in
-    ``otlp``), the one at its root taking ``$default``."""
+def route_functions(stack: Stack) -> list[tuple[str, str]]:
+    """Route key -> function logical id. An HTTP API's are its routes; function URLs are told
+    apart by the paths the stack's Outputs give producers under each URL (``OtlpEndpoint``
+    ends in ``otlp``), the one at its root taking ``$default``."""
     if stack.routes:
-        return [(route.route_key, functions[route.function]) for route in stack.routes]
-    routes: list[tuple[str, Invocable]] = []
+        return [(route.route_key, route.function) for route in stack.routes]
+    routes: list[tuple[str, str]] = []
     for url in stack.function_urls.values():
         suffixes = {
             str(value)[len(url.url) :].strip("/")
@@ -136,8 +136,13 @@ def gateway_routes(stack: Stack, functions: Mapping[str, Invocable]) -> list[tup
         }
         for suffix in sorted(suffixes):
             key = f"ANY /{suffix}/{{proxy+}}" if suffix else "$default"
-            routes.append((key, functions[url.function]))
+            routes.append((key, url.function))
     return routes
+
+
+def gateway_routes(stack: Stack, functions: Mapping[str, Invocable]) -> list[tuple[str, Invocable]]:
+    """Route key -> the running function behind it (``route_functions``)."""
+    return [(key, functions[logical_id]) for key, logical_id in route_functions(stack)]
 
 
 def differences(stack: Stack, deployed: Deployed, schedule_every: float | None) -> list[str]:

@@ -241,6 +241,10 @@ def _principal_matches(principal: Any, principal_arn: str, account: str) -> bool
     if principal == "*":
         return True
     if isinstance(principal, Mapping):
+        # An AWS service calling on its own (API Gateway invoking a function) is named by
+        # its service principal.
+        if principal_arn and principal_arn in _as_list(principal.get("Service")):
+            return True
         for name in _as_list(principal.get("AWS")):
             if name in {"*", principal_arn, account, f"arn:aws:iam::{account}:root"}:
                 return True

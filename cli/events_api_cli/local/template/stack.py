@@ -137,6 +137,7 @@ class Route:
     function: str  # logical id
     payload_format: str
     timeout_ms: int
+    api_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -399,6 +400,7 @@ def _read_out(stack: Stack) -> None:
                 function_by_arn[str(integration["IntegrationUri"])],
                 str(integration.get("PayloadFormatVersion", "1.0")),
                 _int(integration.get("TimeoutInMillis"), 30000),
+                str(p.get("ApiId", "")),
             )
         )
     for logical_id, p in stack.of_type("AWS::Lambda::Url").items():
