@@ -68,16 +68,26 @@ def test_the_functions_logs_are_in_their_log_groups_written_with_their_roles(
     assert any('"_aws"' in event["message"] for event in events["events"])
 
 
+def checkout_without(directory: Path, start: str, end: str) -> Path:
+    """A copy of the checkout in ``directory`` whose template.yaml lacks its lines from the
+    one starting ``start`` up to (not including) the next one starting ``end``."""
+    text = (ROOT / "template.yaml").read_text()
+    first = text.index(start)
+    last = text.index(end, first)
+    (directory / "template.yaml").write_text(text[:first] + text[last:])
+    for folder in ("functions", "layers"):
+        (directory / folder).symlink_to(ROOT / folder)
+    return directory
+
+
 @pytest.fixture
 def checkout_without_key_lookups(tmp_path: Path) -> Path:
     """A copy of the checkout whose ingest role lacks its SSM statement."""
-    text = (ROOT / "template.yaml").read_text()
-    start = text.index("        # The SSMParameter*ReadPolicy templates add")
-    end = text.index("  # The function names its log group (LoggingConfig)")
-    (tmp_path / "template.yaml").write_text(text[:start] + "\n" + text[end:])
-    for folder in ("functions", "layers"):
-        (tmp_path / folder).symlink_to(ROOT / folder)
-    return tmp_path
+    return checkout_without(
+        tmp_path,
+        "        # The SSMParameter*ReadPolicy templates add",
+        "  # The function names its log group (LoggingConfig)",
+    )
 
 
 def test_a_grant_missing_from_the_template_is_access_denied_where_aws_would_deny_it(
@@ -107,13 +117,7 @@ def test_a_grant_missing_from_the_template_is_access_denied_where_aws_would_deny
 def checkout_without_url_invoke(tmp_path: Path) -> Path:
     """A copy of the checkout whose ingest function lacks the lambda:InvokeFunction
     permission a function URL has needed since October 2025."""
-    text = (ROOT / "template.yaml").read_text()
-    start = text.index("  FunctionUrlInvokeAccess:\n")
-    end = text.index("  IngestFunction:\n", start)
-    (tmp_path / "template.yaml").write_text(text[:start] + text[end:])
-    for folder in ("functions", "layers"):
-        (tmp_path / folder).symlink_to(ROOT / folder)
-    return tmp_path
+    return checkout_without(tmp_path, "  FunctionUrlInvokeAccess:\n", "  IngestFunction:\n")
 
 
 def test_a_function_url_the_functions_policy_does_not_allow_answers_403_and_stores_nothing(
