@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import tempfile
 import time
@@ -33,7 +34,7 @@ from typing import Any
 
 from . import prose
 
-#: Athena's price per TiB scanned and its 10 MB minimum (events_api.analytics.athena has both).
+#: The columns the workload's filtered query reads: their Parquet column chunks are counted.
 QUERY_COLUMNS = ("event_time", "level", "message", "duration", "_service", "_source")
 SERVICE = "checkout-api"
 DATASET = "logs"
@@ -101,7 +102,7 @@ def in_process_moto() -> Iterator[None]:
     """moto in this process, quiet functions; the environment is put back afterwards."""
     from moto import mock_aws
 
-    from events_api import aws
+    from events_api import aws, observability
 
     environment = {
         "AWS_ENDPOINT_URL": None,
@@ -117,10 +118,15 @@ def in_process_moto() -> Iterator[None]:
         else:
             os.environ[name] = value
     aws.reset()
+    # The functions' logger took its level when it was imported, before this environment.
+    functions_log = logging.getLogger(observability.logger.service)
+    level = functions_log.level
+    functions_log.setLevel(observability.log_level(os.environ))
     try:
         with mock_aws():
             yield
     finally:
+        functions_log.setLevel(level)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
