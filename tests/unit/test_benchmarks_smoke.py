@@ -115,6 +115,23 @@ def test_the_model_prices_the_memory_the_template_deploys() -> None:
     assert work.consumer_memory_mb == (function_limits(cost.TEMPLATE, "ConsumerFunction").memory_mb)
 
 
+def test_the_log_model_prices_the_forwarder_the_template_creates_only_for_sqs() -> None:
+    """Item 12 builds its workload with these defaults: the forwarder exists only with the
+    SQS buffer and a subscription, not in the default stack."""
+    from benchmarks import log_cost
+    from events_api_cli.local.template import default_stack, function_limits, load_stack
+
+    assert "LogForwarderFunction" not in default_stack(cost.TEMPLATE).functions
+    forwarder = load_stack(
+        cost.TEMPLATE,
+        stack_name="events-api",
+        parameters={"BufferType": "SQS", "LogSubscription": "Account"},
+    ).functions["LogForwarderFunction"]
+    work = log_cost.LogWorkload(1, 1, 1, 0.0, 1, 0.0)
+    assert work.forwarder_memory_mb == forwarder.memory_mb
+    assert function_limits(cost.TEMPLATE, "LogForwarderFunction") == forwarder
+
+
 def test_consumer_batches_fill_by_size_payload_or_time() -> None:
     assert cost.records_per_batch(100, 20, 1_000, 5) == 20  # the payload limit
     assert cost.records_per_batch(100, 500, 1_000, 5) == 100  # the batch size

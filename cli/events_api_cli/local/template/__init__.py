@@ -3,7 +3,7 @@ the benchmarks (``stack.load_stack``), plus the raw document for the template's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -41,9 +41,30 @@ def default_stack(template: Path = TEMPLATE_PATH) -> Stack:
     return _default(resolved, resolved.stat().st_mtime)
 
 
+#: Parameters under which the functions and mappings the defaults leave out are created:
+#: the other buffer, and each CloudWatch Logs mode with it.
+_OTHER_CONFIGURATIONS: tuple[dict[str, str], ...] = (
+    {"BufferType": "Kinesis"},
+    {"BufferType": "SQS"},
+    {"BufferType": "SQS", "LogSubscription": "Account"},
+    {"LogSubscription": "LogGroups", "SubscribedLogGroups": "/aws/lambda/example"},
+)
+
+
+def _stacks(template: Path) -> Iterator[Stack]:
+    """The default stack, then the stacks of ``_OTHER_CONFIGURATIONS``."""
+    yield default_stack(template)
+    for parameters in _OTHER_CONFIGURATIONS:
+        yield load_stack(template, stack_name=_REFERENCE_STACK, parameters=parameters)
+
+
 def function_limits(template: Path, logical_id: str) -> Function:
-    """A function as deployed with default parameters (``memory_mb``, ``timeout_seconds``...)."""
-    return default_stack(template).functions[logical_id]
+    """A function as deployed (``memory_mb``, ``timeout_seconds``...): with the default
+    parameters, or with the first configuration that creates it."""
+    for stack in _stacks(template):
+        if logical_id in stack.functions:
+            return stack.functions[logical_id]
+    raise KeyError(logical_id)
 
 
 def parameter_default(template: Path, name: str) -> str:
@@ -53,14 +74,9 @@ def parameter_default(template: Path, name: str) -> str:
 
 def batch_size(template: Path, logical_id: str) -> int:
     """An event source mapping's BatchSize, whatever parameters create it."""
-    stack = default_stack(template)
-    if logical_id in stack.event_source_mappings:
-        return stack.event_source_mappings[logical_id].batch_size
-    # A mapping of the other buffer: the stack with that buffer holds it.
-    for buffer in ("Kinesis", "SQS"):
-        other = load_stack(template, stack_name=_REFERENCE_STACK, parameters={"BufferType": buffer})
-        if logical_id in other.event_source_mappings:
-            return other.event_source_mappings[logical_id].batch_size
+    for stack in _stacks(template):
+        if logical_id in stack.event_source_mappings:
+            return stack.event_source_mappings[logical_id].batch_size
     raise KeyError(logical_id)
 
 
