@@ -114,20 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         stored_ratio=stored_ratio,
     )
     costs = cost.table(workload)
-    size_workloads = {
-        r.case: {
-            door: sizes.workload(r, size_billing[r.case], door, consumer_result, stored_ratio)
-            for door in cost.FRONT_DOORS
-        }
-        for r in size_results
-    }
-    size_costs = {
-        volume: {
-            name: {door: cost.door_table(work, gb)[door] for door, work in by_door.items()}
-            for name, by_door in size_workloads.items()
-        }
-        for volume, gb in cost.VOLUMES.items()
-    }
+    size_workloads = sizes.workloads(size_results, size_billing, consumer_result, stored_ratio)
+    size_costs = sizes.costs(size_workloads)
 
     e2e_results: list[Any] = []
     e2e_note = ""

@@ -216,3 +216,33 @@ def workload(
         stored_ratio=stored_ratio,
         log_bytes_per_request=result.log_bytes,
     )
+
+
+def workloads(
+    results: list[SizeResult],
+    billing: dict[str, dict[str, Any]],
+    consumer: Any,
+    stored_ratio: float,
+) -> dict[str, dict[str, cost.Workload]]:
+    """``workload`` for every size through every front door: size -> door -> inputs."""
+    return {
+        r.case: {
+            door: workload(r, billing[r.case], door, consumer, stored_ratio)
+            for door in cost.FRONT_DOORS
+        }
+        for r in results
+    }
+
+
+def costs(
+    by_size: dict[str, dict[str, cost.Workload]],
+) -> dict[str, dict[str, dict[str, dict[str, cost.Breakdown]]]]:
+    """Each size's cost through its front door at each volume: volume -> size -> door ->
+    buffer mode."""
+    return {
+        volume: {
+            name: {door: cost.door_table(work, gb)[door] for door, work in by_door.items()}
+            for name, by_door in by_size.items()
+        }
+        for volume, gb in cost.VOLUMES.items()
+    }

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import cloudwatch_logs, cost, ingest, otlp, prose, query, size_report, sizes
+from benchmarks import cloudwatch_logs, ingest, otlp, prose, query, size_report, sizes
 from benchmarks import report as performance
 from tests.reliability import report as reliability
 
@@ -114,17 +114,8 @@ def _size_context() -> SimpleNamespace:
             "sqs": ingest.Billing(name, "sqs", 1, 1, raw // 6, n + 2, n, 1, 0, 0, raw, 0),
         }
     consumer = SimpleNamespace(seconds={"ours": 0.05}, raw_bytes=6 * 2**20)
-    workloads = {
-        r.case: {d: sizes.workload(r, billing[r.case], d, consumer, 8.0) for d in cost.FRONT_DOORS}
-        for r in results
-    }
-    costs = {
-        volume: {
-            name: {d: cost.door_table(work, gb)[d] for d, work in by_door.items()}
-            for name, by_door in workloads.items()
-        }
-        for volume, gb in cost.VOLUMES.items()
-    }
+    workloads = sizes.workloads(results, billing, consumer, 8.0)
+    costs = sizes.costs(workloads)
     return SimpleNamespace(
         sizes=results, size_billing=billing, size_workloads=workloads, size_costs=costs
     )
