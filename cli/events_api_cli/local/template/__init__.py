@@ -52,10 +52,13 @@ _OTHER_CONFIGURATIONS: tuple[dict[str, str], ...] = (
 
 
 def _stacks(template: Path) -> Iterator[Stack]:
-    """The default stack, then the stacks of ``_OTHER_CONFIGURATIONS``."""
-    yield default_stack(template)
+    """The default stack, then the stacks of ``_OTHER_CONFIGURATIONS`` that differ from it
+    (each one more transform)."""
+    default = default_stack(template)
+    yield default
     for parameters in _OTHER_CONFIGURATIONS:
-        yield load_stack(template, stack_name=_REFERENCE_STACK, parameters=parameters)
+        if any(str(default.parameters[name]) != value for name, value in parameters.items()):
+            yield load_stack(template, stack_name=_REFERENCE_STACK, parameters=parameters)
 
 
 def function_limits(template: Path, logical_id: str) -> Function:
