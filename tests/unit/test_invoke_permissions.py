@@ -80,7 +80,7 @@ def test_each_permission_removed_refuses_its_route(front_door: FrontDoor, permis
     }[permission]
     source = ""
     if front_door is FrontDoor.HTTP_API:
-        source = " from " + invoke_permissions.route_arn(stack, stack.routes[0].api_id, route)
+        source = " from " + invoke_permissions.route_arn(stack, route)
     assert refusals(stack, front_door) == {
         route: f"{function}'s resource policy does not allow {action}{source} (AccessDenied)"
     }
@@ -98,7 +98,7 @@ def test_the_http_api_invokes_with_its_routes_arn() -> None:
     stack = stack_of(FrontDoor.HTTP_API)
     api = stack.routes[0].api_id
     prefix = f"arn:aws:execute-api:us-east-1:123456789012:{api}/$default/"
-    assert [invoke_permissions.route_arn(stack, api, r.route_key) for r in stack.routes] == [
+    assert [invoke_permissions.route_arn(stack, r.route_key) for r in stack.routes] == [
         prefix + "$default",
         prefix + "*/otlp/{proxy+}",
     ]

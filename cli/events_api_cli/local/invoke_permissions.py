@@ -76,8 +76,9 @@ def function_policy(stack: Stack, function: Function) -> NamedDocument:
     return NamedDocument(f"{function.logical_id} resource policy", document)
 
 
-def route_arn(stack: Stack, api_id: str, route_key: str) -> str:
+def route_arn(stack: Stack, route_key: str) -> str:
     """The ARN API Gateway invokes a route's integration with (its ``aws:SourceArn``)."""
+    api_id = stack.http_api_id
     stage = next(
         (
             str(p.get("StageName"))
@@ -134,10 +135,9 @@ def refusals(
 ) -> dict[str, str]:
     """Route key -> why the front door may not invoke its function, for ``routes`` given as
     (route key, function logical id); routes it may invoke are absent."""
-    api_id = next((route.api_id for route in stack.routes), "")
     refused = {}
     for route_key, logical_id in routes:
-        source = route_arn(stack, api_id, route_key) if front_door is FrontDoor.HTTP_API else ""
+        source = route_arn(stack, route_key) if front_door is FrontDoor.HTTP_API else ""
         why = refusal(stack, front_door, stack.functions[logical_id], source)
         if why is not None:
             refused[route_key] = why

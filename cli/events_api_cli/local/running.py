@@ -188,10 +188,9 @@ class RunningStack:
         refused = invoke_permissions.refusals(self.stack, front_door, route_functions(self.stack))
         for route_key, why in refused.items():
             log.warning("the front door will refuse %s: %s", route_key, why)
-        api_id = next((route.api_id for route in self.stack.routes), None)
         gateway = Gateway(
             gateway_routes(self.stack, invocable),
-            api_id=api_id or None,
+            api_id=self.stack.http_api_id or None,
             front_door=front_door,
             refused=refused,
         )

@@ -185,6 +185,11 @@ class Stack:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def http_api_id(self) -> str:
+        """The HTTP API's id, which its routes carry ("" with function URLs)."""
+        return next((route.api_id for route in self.routes), "")
+
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if self.types[k] == kind}
 
