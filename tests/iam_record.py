@@ -52,11 +52,10 @@ def end_session(config: pytest.Config) -> None:
         del os.environ[RECORD_DIR_ENV]
 
 
-def record_file(directory: Path) -> Path:
-    """Where one ``events-api dev`` (or role test) writes its record, read back at the
-    session's end; ``directory`` is used when no session directory was made."""
-    shared = os.environ.get(RECORD_DIR_ENV)
-    return Path(shared) / f"{uuid.uuid4().hex}.json" if shared else directory / "iam-calls.json"
+def record_file() -> Path:
+    """A new file in the session's directory for one ``events-api dev`` (or role test) to
+    write its record to, read back at the session's end."""
+    return Path(os.environ[RECORD_DIR_ENV]) / f"{uuid.uuid4().hex}.json"
 
 
 def _records() -> list[Path]:

@@ -91,7 +91,7 @@ class DevProcess:
         stdout, stderr = directory / "stdout.log", directory / "stderr.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
         if record:
-            env[IAM_RECORD_ENV] = str(iam_record.record_file(directory))
+            env[IAM_RECORD_ENV] = str(iam_record.record_file())
         # Files, not pipes: nobody drains a pipe while the tests run, and a full pipe would
         # block the server's writes.
         with stdout.open("wb") as out, stderr.open("wb") as err:

@@ -9,7 +9,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -49,7 +48,6 @@ class Enforced:
 def function_with_its_role(
     logical_id: str,
     monkeypatch: pytest.MonkeyPatch,
-    record_in: Path,
     parameters: dict[str, str] | None = None,
 ) -> Iterator[Enforced]:
     """The stack deployed and ``logical_id``'s environment and credentials set here."""
@@ -74,4 +72,4 @@ def function_with_its_role(
     finally:
         aws.reset()
         moto.stop()
-        recorder.write(iam_record.record_file(record_in))
+        recorder.write(iam_record.record_file())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +34,8 @@ def answer_next(*results: list[str]) -> None:
 
 
 @pytest.fixture
-def enforced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, Any, str]]:
-    with function_with_its_role("CompactorFunction", monkeypatch, tmp_path) as run:
+def enforced(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
+    with function_with_its_role("CompactorFunction", monkeypatch) as run:
         module = load_function("compactor")
         yield module, run.moto, run.stack.buckets["EventsBucket"].name
         module.settings.cache_clear()

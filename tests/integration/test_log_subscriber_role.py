@@ -7,7 +7,6 @@ locally every log group is subscribed by the account policy (contract §10)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ PARAMETERS = {"LogSubscription": "LogGroups", "SubscribedLogGroups": "/app/*"}
 
 
 @pytest.fixture
-def subscriber(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, Any, Any]]:
-    with function_with_its_role("LogSubscriberFunction", monkeypatch, tmp_path, PARAMETERS) as run:
+def subscriber(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, Any]]:
+    with function_with_its_role("LogSubscriberFunction", monkeypatch, PARAMETERS) as run:
         module = load_function("log_subscriber")
         yield module, run.moto, run.stack
         module.subscriber.cache_clear()
